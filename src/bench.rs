@@ -1,0 +1,146 @@
+//! Throughput of training steps and of the backend's matrix product.
+
+use std::time::Instant;
+
+use burn::tensor::Device;
+use serde::Serialize;
+
+use crate::backend;
+use crate::error::Result;
+use crate::experiment::{ExperimentConfig, Setup, batch};
+use crate::host;
+use crate::net::Net;
+use crate::optim::ParamOptimizer;
+use crate::rng::Rng;
+use crate::rule::StepContext;
+
+/// What `plasticity bench` measures.
+#[derive(Debug, Clone, Serialize)]
+pub struct BenchReport {
+    /// The learning rule timed.
+    pub rule: String,
+    /// Layer sizes, `in-…-out`.
+    pub sizes: String,
+    /// Samples per mini-batch.
+    pub batch_size: usize,
+    /// Training samples per second (median over repeats).
+    pub samples_per_second: f64,
+    /// Slowest and fastest repeat, samples per second.
+    pub samples_per_second_range: (f64, f64),
+    /// Floating-point operations of one training step per sample (6 per weight: forward,
+    /// input gradient, weight gradient).
+    pub flops_per_sample: f64,
+    /// The training step's rate, GFLOP/s.
+    pub train_gflops: f64,
+    /// The backend's own rate on a 1024×1024 product, GFLOP/s (median).
+    pub matmul_gflops: f64,
+    /// `train_gflops / matmul_gflops`.
+    pub fraction_of_matmul: f64,
+    /// Timed steps per repeat.
+    pub steps: usize,
+    /// Repeats.
+    pub repeats: usize,
+    /// The compute backend.
+    pub backend: String,
+}
+
+fn median(values: &mut [f64]) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
+}
+
+/// GFLOP/s of `n×n · n×n` products on `device`, median of `repeats` after a warm-up.
+pub fn matmul_gflops(n: usize, repeats: usize, device: &Device) -> f64 {
+    let mut rng = Rng::new(0);
+    let a = host::matrix(rng.normal_vec(n * n, 0.0, 1.0), n, n, device);
+    let b = host::matrix(rng.normal_vec(n * n, 0.0, 1.0), n, n, device);
+    let run = || host::scalar(&a.clone().matmul(b.clone()).slice([0..1, 0..1]));
+    run();
+    let mut rates: Vec<f64> = (0..repeats.max(1))
+        .map(|_| {
+            let start = Instant::now();
+            run();
+            2.0 * (n as f64).powi(3) / start.elapsed().as_secs_f64() / 1e9
+        })
+        .collect();
+    median(&mut rates)
+}
+
+/// Multiply–adds of one forward pass per sample.
+fn weights_per_sample(net: &Net) -> f64 {
+    net.blocks
+        .iter()
+        .map(|b| (b.spec.inputs * b.spec.outputs) as f64)
+        .sum()
+}
+
+/// Times `steps` training steps (after `warmup` more), `repeats` times, on the config's data.
+pub fn bench_training(
+    config: &ExperimentConfig,
+    steps: usize,
+    warmup: usize,
+    repeats: usize,
+) -> Result<BenchReport> {
+    let Setup {
+        device,
+        data,
+        mut net,
+        mut rule,
+    } = Setup::new(config)?;
+    let t = &config.train;
+    let mut optimizer = ParamOptimizer::new(&config.optimizer_settings(steps), "train")?;
+    let mut rng = Rng::derived(config.seed, "bench");
+    let n = data.train.rows();
+    let batch_size = t.batch_size.min(n);
+    let batches: Vec<_> = (0..8)
+        .map(|k| {
+            let rows: Vec<usize> = (0..batch_size).map(|i| (k * batch_size + i) % n).collect();
+            batch(&data.train, &rows, t.loss, net.outputs(), &device)
+        })
+        .collect();
+    let mut run = |count: usize, net: &mut Net| {
+        let mut last = None;
+        for i in 0..count {
+            let mut ctx = StepContext {
+                rng: &mut rng,
+                loss: t.loss,
+            };
+            let mut step = rule.step(net, &batches[i % batches.len()], &mut ctx);
+            optimizer.step(net, &mut step.grads);
+            last = Some(step.loss);
+        }
+        if let Some(loss) = last {
+            host::scalar(&loss);
+        }
+    };
+    run(warmup, &mut net);
+    let mut rates: Vec<f64> = (0..repeats.max(1))
+        .map(|_| {
+            let start = Instant::now();
+            run(steps, &mut net);
+            (steps * batch_size) as f64 / start.elapsed().as_secs_f64()
+        })
+        .collect();
+    let range = (
+        rates.iter().copied().fold(f64::INFINITY, f64::min),
+        rates.iter().copied().fold(0.0, f64::max),
+    );
+    let samples_per_second = median(&mut rates);
+    let flops_per_sample = 6.0 * weights_per_sample(&net);
+    let train_gflops = samples_per_second * flops_per_sample / 1e9;
+    let matmul = matmul_gflops(1024, 5, &device);
+    Ok(BenchReport {
+        rule: rule.name().to_string(),
+        sizes: net.sizes(),
+        batch_size,
+        samples_per_second,
+        samples_per_second_range: range,
+        flops_per_sample,
+        train_gflops,
+        matmul_gflops: matmul,
+        fraction_of_matmul: train_gflops / matmul,
+        steps,
+        repeats,
+        backend: backend::name().to_string(),
+    })
+}

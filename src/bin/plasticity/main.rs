@@ -1,0 +1,72 @@
+//! The `plasticity` command line: a thin layer over the library. Every error prints one line
+//! and exits with status 2.
+
+mod bench;
+mod datasets;
+mod eval;
+mod quickstart;
+mod train;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Train neural networks beyond backpropagation.
+#[derive(Parser)]
+#[command(name = "plasticity", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Train one configuration and write runs/<name>/.
+    Train(train::TrainArgs),
+    /// Evaluate saved weights on a split.
+    Eval(eval::EvalArgs),
+    /// List the data sets with their shapes and origins.
+    Datasets,
+    /// Time training steps and the backend's matrix product.
+    Bench(bench::BenchArgs),
+    /// The main job on embedded data (what `plasticity` with no subcommand runs).
+    Quickstart(quickstart::QuickstartArgs),
+}
+
+/// A config file plus `--set key=value` overrides (shared by several subcommands).
+#[derive(Args, Debug, Clone)]
+pub struct ConfigArgs {
+    /// Experiment file (TOML); defaults fill whatever it leaves out.
+    #[arg(long, short)]
+    pub config: Option<PathBuf>,
+    /// Override a config key, e.g. `--set train.lr=3e-4` (repeatable).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub overrides: Vec<String>,
+}
+
+impl ConfigArgs {
+    /// The resolved experiment.
+    pub fn load(&self) -> plasticity::Result<plasticity::experiment::ExperimentConfig> {
+        plasticity::experiment::ExperimentConfig::load(self.config.as_deref(), &self.overrides)
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Some(Command::Train(args)) => train::run(args),
+        Some(Command::Eval(args)) => eval::run(args),
+        Some(Command::Datasets) => datasets::run(),
+        Some(Command::Bench(args)) => bench::run(args),
+        Some(Command::Quickstart(args)) => quickstart::run(args),
+        None => quickstart::run(quickstart::QuickstartArgs::default()),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {}", format!("{error:#}").replace('\n', " "));
+            ExitCode::from(2)
+        }
+    }
+}

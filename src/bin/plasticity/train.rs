@@ -1,0 +1,50 @@
+//! `plasticity train`.
+
+use std::path::PathBuf;
+
+use clap::Args;
+use plasticity::experiment::{RunOptions, train};
+
+use crate::ConfigArgs;
+
+#[derive(Args)]
+pub struct TrainArgs {
+    #[command(flatten)]
+    config: ConfigArgs,
+    /// Parent directory of the run directory.
+    #[arg(long, default_value = "runs")]
+    out: PathBuf,
+    /// No progress bar or per-epoch lines.
+    #[arg(long, short)]
+    quiet: bool,
+    /// Start from these weights (safetensors) instead of the seeded initialisation.
+    #[arg(long)]
+    init_weights: Option<PathBuf>,
+    /// Write the initial weights to this file before training.
+    #[arg(long)]
+    save_init: Option<PathBuf>,
+}
+
+pub fn run(args: TrainArgs) -> anyhow::Result<()> {
+    let config = args.config.load()?;
+    let options = RunOptions {
+        out: args.out,
+        quiet: args.quiet,
+        init_weights: args.init_weights,
+        save_init: args.save_init,
+    };
+    let summary = train(&config, &options)?;
+    println!(
+        "{}: {} {} on {} — test accuracy {:.4}, test loss {:.4}, {:.1} s training ({:.0} samples/s)",
+        summary.name,
+        summary.rule,
+        summary.sizes,
+        summary.dataset,
+        summary.test_accuracy,
+        summary.test_loss,
+        summary.train_seconds,
+        summary.samples_per_second
+    );
+    println!("results in {}", options.out.join(&config.name).display());
+    Ok(())
+}

@@ -1,0 +1,421 @@
+//! Data sets: embedded, synthetic, IDX and CSV sources; train / validation / test splits;
+//! input scaling fitted on the training split only.
+
+pub mod csv;
+pub mod embedded;
+pub mod idx;
+pub mod synthetic;
+mod table;
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+pub use table::Table;
+
+use crate::error::{Error, Result};
+use crate::rng::Rng;
+use embedded::{EMBEDDED, Embedded};
+use synthetic::{SYNTHETIC, Synthetic};
+
+/// Where Debian's `dataset-fashion-mnist` package puts Fashion-MNIST.
+pub const FASHION_MNIST_DIR: &str = "/usr/share/datasets/fashion-mnist";
+
+/// How inputs are scaled, with statistics from the training split only.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Scaling {
+    /// Zero mean and unit variance per feature (constant features become 0).
+    #[default]
+    Standardize,
+    /// Into [0, 1] by the training split's global minimum and maximum (images: `x / 255`).
+    Unit,
+    /// Unchanged.
+    None,
+}
+
+/// The `[data]` section of an experiment.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DataConfig {
+    /// `iris | digits | wine | breast_cancer | fashion_mnist | signed_xor | xor | moons |
+    /// circles | spirals | mnist_idx:<dir> | csv:<train.csv>[,<test.csv>]`.
+    pub dataset: String,
+    /// Fraction of the training split carved out for validation.
+    pub validation_fraction: f64,
+    /// Fraction carved out for testing from sets without a test split of their own.
+    pub test_fraction: f64,
+    /// Input scaling.
+    pub scaling: Scaling,
+    /// Samples drawn for a synthetic set (before the test split is carved).
+    pub samples: usize,
+    /// Noise of a synthetic set (its default when absent).
+    pub noise: Option<f64>,
+    /// Seed of the splits and of synthetic draws (independent of the run's seed).
+    pub seed: u64,
+    /// Number of classes, when it should not be inferred from the training labels.
+    pub classes: Option<usize>,
+    /// Use only the first N training samples (after the validation split).
+    pub train_limit: Option<usize>,
+}
+
+impl Default for DataConfig {
+    fn default() -> Self {
+        Self {
+            dataset: "digits".into(),
+            validation_fraction: 0.1,
+            test_fraction: 0.2,
+            scaling: Scaling::Standardize,
+            samples: 2000,
+            noise: None,
+            seed: 0,
+            classes: None,
+            train_limit: None,
+        }
+    }
+}
+
+/// A data set ready for training.
+#[derive(Debug, Clone)]
+pub struct Dataset {
+    /// The config's name for it.
+    pub name: String,
+    /// Where it came from.
+    pub source: String,
+    /// Number of classes.
+    pub classes: usize,
+    /// Training split (scaled).
+    pub train: Table,
+    /// Validation split (scaled).
+    pub validation: Table,
+    /// Test split (scaled).
+    pub test: Table,
+}
+
+impl Dataset {
+    /// Features per sample.
+    pub fn features(&self) -> usize {
+        self.train.features
+    }
+}
+
+/// A set before splitting: its tables, and where it came from.
+struct Raw {
+    train: Table,
+    test: Option<Table>,
+    source: String,
+    /// The file whose labels fix the class range, for error messages.
+    label_file: PathBuf,
+    /// The file holding the test labels, for error messages.
+    test_label_file: PathBuf,
+}
+
+fn load_raw(config: &DataConfig) -> Result<Raw> {
+    let name = config.dataset.as_str();
+    if let Some(set) = Embedded::find(name) {
+        return Ok(Raw {
+            train: set.load()?,
+            test: None,
+            source: set.source.to_string(),
+            label_file: PathBuf::from(name),
+            test_label_file: PathBuf::from(name),
+        });
+    }
+    if let Some(set) = Synthetic::find(name) {
+        let mut rng = Rng::derived(config.seed, name);
+        return Ok(Raw {
+            train: set.generate(config.samples, config.noise.map(|n| n as f32), &mut rng),
+            test: None,
+            source: format!("synthetic: {}", set.description),
+            label_file: PathBuf::from(name),
+            test_label_file: PathBuf::from(name),
+        });
+    }
+    let idx_dir = match name {
+        "fashion_mnist" => Some(FASHION_MNIST_DIR),
+        _ => name.strip_prefix("mnist_idx:"),
+    };
+    if let Some(dir) = idx_dir {
+        let dir = Path::new(dir);
+        let (train, test) = idx::read_dir(dir)?;
+        return Ok(Raw {
+            train,
+            test: Some(test),
+            source: format!("IDX files in {}", dir.display()),
+            label_file: dir.join("train-labels-idx1-ubyte"),
+            test_label_file: dir.join("t10k-labels-idx1-ubyte"),
+        });
+    }
+    if let Some(files) = name.strip_prefix("csv:") {
+        let mut paths = files.split(',').map(str::trim).filter(|p| !p.is_empty());
+        let train_path = PathBuf::from(
+            paths
+                .next()
+                .ok_or_else(|| Error::config("data.dataset", "`csv:` needs a file name"))?,
+        );
+        let train = csv::read(&train_path)?;
+        let test_path = paths.next().map(PathBuf::from);
+        let test = test_path
+            .as_deref()
+            .map(|p| {
+                let test = csv::read(Path::new(p))?;
+                if test.features != train.features {
+                    return Err(Error::data(
+                        p,
+                        format!(
+                            "{} feature columns, {} has {}",
+                            test.features,
+                            train_path.display(),
+                            train.features
+                        ),
+                    ));
+                }
+                Ok(test)
+            })
+            .transpose()?;
+        return Ok(Raw {
+            train,
+            test,
+            source: format!("CSV {files}"),
+            test_label_file: test_path.unwrap_or_else(|| train_path.clone()),
+            label_file: train_path,
+        });
+    }
+    Err(Error::config(
+        "data.dataset",
+        format!(
+            "unknown data set `{name}` (expected one of: {}, fashion_mnist, mnist_idx:<dir>, \
+             csv:<train.csv>[,<test.csv>])",
+            EMBEDDED
+                .iter()
+                .map(|e| e.name)
+                .chain(SYNTHETIC.iter().map(|s| s.name))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    ))
+}
+
+/// Splits `table` into (rest, carved) with `fraction` of the rows carved, shuffled by `rng`.
+fn carve(table: &Table, fraction: f64, rng: &mut Rng) -> (Table, Table) {
+    let mut order: Vec<usize> = (0..table.rows()).collect();
+    rng.shuffle(&mut order);
+    let carved = ((table.rows() as f64) * fraction).round() as usize;
+    let (taken, rest) = order.split_at(carved.min(table.rows()));
+    (table.select(rest), table.select(taken))
+}
+
+fn check_fraction(key: &str, value: f64) -> Result<()> {
+    if (0.0..1.0).contains(&value) {
+        Ok(())
+    } else {
+        Err(Error::config(key, format!("{value} is not in [0, 1)")))
+    }
+}
+
+/// Loads, splits and scales the configured data set.
+pub fn load(config: &DataConfig) -> Result<Dataset> {
+    check_fraction("data.validation_fraction", config.validation_fraction)?;
+    check_fraction("data.test_fraction", config.test_fraction)?;
+    let raw = load_raw(config)?;
+    let classes = match config.classes {
+        Some(classes) => classes,
+        None => raw.train.label_bound(),
+    };
+    if classes < 2 {
+        return Err(Error::data(
+            &raw.label_file,
+            format!("{classes} class(es): a classification set needs at least 2"),
+        ));
+    }
+    let check_labels = |table: &Table, file: &Path| -> Result<()> {
+        match table.y.iter().position(|&y| y as usize >= classes) {
+            Some(i) => Err(Error::data(
+                file,
+                format!(
+                    "sample {}: label {} outside the class range 0..{}",
+                    i + 1,
+                    table.y[i],
+                    classes - 1
+                ),
+            )),
+            None => Ok(()),
+        }
+    };
+    check_labels(&raw.train, &raw.label_file)?;
+    let (train, test) = match raw.test {
+        Some(test) => {
+            check_labels(&test, &raw.test_label_file)?;
+            (raw.train, test)
+        }
+        None => carve(
+            &raw.train,
+            config.test_fraction,
+            &mut Rng::derived(config.seed, "test split"),
+        ),
+    };
+    let (mut train, validation) = carve(
+        &train,
+        config.validation_fraction,
+        &mut Rng::derived(config.seed, "validation split"),
+    );
+    if let Some(limit) = config.train_limit {
+        let keep: Vec<usize> = (0..limit.min(train.rows())).collect();
+        train = train.select(&keep);
+    }
+    if train.rows() == 0 || test.rows() == 0 {
+        return Err(Error::config(
+            "data",
+            format!("`{}` leaves an empty training or test split", config.dataset),
+        ));
+    }
+    let scaler = Scaler::fit(config.scaling, &train);
+    Ok(Dataset {
+        name: config.dataset.clone(),
+        source: raw.source,
+        classes,
+        train: scaler.apply(train),
+        validation: scaler.apply(validation),
+        test: scaler.apply(test),
+    })
+}
+
+/// Per-feature affine scaling `x ↦ (x − shift) · factor`, fitted on a training split.
+struct Scaler {
+    shift: Vec<f32>,
+    factor: Vec<f32>,
+}
+
+impl Scaler {
+    fn fit(scaling: Scaling, train: &Table) -> Self {
+        let d = train.features;
+        let n = train.rows().max(1) as f64;
+        match scaling {
+            Scaling::None => Self {
+                shift: vec![0.0; d],
+                factor: vec![1.0; d],
+            },
+            Scaling::Unit => {
+                let min = train.x.iter().copied().fold(f32::INFINITY, f32::min);
+                let max = train.x.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+                let range = max - min;
+                let factor = if range > 0.0 { 1.0 / range } else { 1.0 };
+                Self {
+                    shift: vec![min; d],
+                    factor: vec![factor; d],
+                }
+            }
+            Scaling::Standardize => {
+                let mut mean = vec![0.0f64; d];
+                let mut square = vec![0.0f64; d];
+                for i in 0..train.rows() {
+                    for (j, &v) in train.row(i).iter().enumerate() {
+                        mean[j] += f64::from(v);
+                        square[j] += f64::from(v) * f64::from(v);
+                    }
+                }
+                let mut shift = Vec::with_capacity(d);
+                let mut factor = Vec::with_capacity(d);
+                for j in 0..d {
+                    let m = mean[j] / n;
+                    let var = (square[j] / n - m * m).max(0.0);
+                    shift.push(m as f32);
+                    factor.push(if var > 1e-12 {
+                        (1.0 / var.sqrt()) as f32
+                    } else {
+                        0.0
+                    });
+                }
+                Self { shift, factor }
+            }
+        }
+    }
+
+    fn apply(&self, mut table: Table) -> Table {
+        let d = table.features;
+        for (i, v) in table.x.iter_mut().enumerate() {
+            let j = i % d;
+            *v = (*v - self.shift[j]) * self.factor[j];
+        }
+        table
+    }
+}
+
+/// One line of `plasticity datasets`: name, shape and origin.
+#[derive(Debug, Clone, Serialize)]
+pub struct DatasetInfo {
+    /// The name to put in `data.dataset`.
+    pub name: String,
+    /// Samples (train + test as shipped, or the default draw).
+    pub samples: String,
+    /// Features per sample.
+    pub features: String,
+    /// Classes.
+    pub classes: String,
+    /// Where it comes from.
+    pub source: String,
+}
+
+/// Describes every built-in data set (Fashion-MNIST only if installed) and the file sources.
+pub fn catalogue() -> Vec<DatasetInfo> {
+    let mut out = Vec::new();
+    for set in EMBEDDED {
+        if let Ok(t) = set.load() {
+            out.push(DatasetInfo {
+                name: set.name.into(),
+                samples: t.rows().to_string(),
+                features: t.features.to_string(),
+                classes: t.label_bound().to_string(),
+                source: set.source.into(),
+            });
+        }
+    }
+    for set in SYNTHETIC {
+        out.push(DatasetInfo {
+            name: set.name.into(),
+            samples: format!("data.samples (default {})", DataConfig::default().samples),
+            features: "2".into(),
+            classes: "2".into(),
+            source: format!(
+                "synthetic: {}; noise default {}",
+                set.description, set.default_noise
+            ),
+        });
+    }
+    let fashion = match idx::read_dir(Path::new(FASHION_MNIST_DIR)) {
+        Ok((train, test)) => DatasetInfo {
+            name: "fashion_mnist".into(),
+            samples: format!("{} + {}", train.rows(), test.rows()),
+            features: format!("{} (28×28)", train.features),
+            classes: train.label_bound().to_string(),
+            source: format!("IDX files in {FASHION_MNIST_DIR}"),
+        },
+        Err(e) => DatasetInfo {
+            name: "fashion_mnist".into(),
+            samples: "60000 + 10000".into(),
+            features: "784 (28×28)".into(),
+            classes: "10".into(),
+            source: format!(
+                "not installed ({e}); `apt-get install dataset-fashion-mnist` puts it in \
+                 {FASHION_MNIST_DIR}"
+            ),
+        },
+    };
+    out.push(fashion);
+    out.push(DatasetInfo {
+        name: "mnist_idx:<dir>".into(),
+        samples: "from the files".into(),
+        features: "rows×cols".into(),
+        classes: "largest label + 1".into(),
+        source: "train-/t10k- images-idx3-ubyte and labels-idx1-ubyte in <dir>, raw or .gz"
+            .into(),
+    });
+    out.push(DatasetInfo {
+        name: "csv:<train.csv>[,<test.csv>]".into(),
+        samples: "rows".into(),
+        features: "columns − 1".into(),
+        classes: "largest label + 1".into(),
+        source: "numeric columns, last = integer label from 0, optional header row".into(),
+    });
+    out
+}

@@ -1,0 +1,85 @@
+//! The library's error type: every variant renders as one line naming the file or field at fault.
+
+use std::path::{Path, PathBuf};
+
+/// Everything that can go wrong in plasticity, as one-line messages.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A data file is malformed (wrong magic number, truncated, ragged row, bad label…).
+    #[error("{path}: {message}")]
+    Data {
+        /// The file (or directory) at fault.
+        path: PathBuf,
+        /// What is wrong with it.
+        message: String,
+    },
+    /// A configuration key has a bad value or does not exist.
+    #[error("config `{key}`: {message}")]
+    Config {
+        /// Dotted path of the key, e.g. `model.activation`.
+        key: String,
+        /// What is wrong with it.
+        message: String,
+    },
+    /// A configuration file could not be parsed.
+    #[error("{path}: {message}")]
+    ConfigFile {
+        /// The TOML file.
+        path: PathBuf,
+        /// The parser's message, on one line.
+        message: String,
+    },
+    /// Reading or writing a file failed.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// A weights file does not fit the network.
+    #[error("{path}: {message}")]
+    Weights {
+        /// The safetensors file.
+        path: PathBuf,
+        /// What does not fit.
+        message: String,
+    },
+}
+
+/// Shorthand for results whose error is [`Error`].
+pub type Result<T> = std::result::Result<T, Error>;
+
+impl Error {
+    /// A data-file error.
+    pub fn data(path: impl AsRef<Path>, message: impl Into<String>) -> Self {
+        Error::Data {
+            path: path.as_ref().to_path_buf(),
+            message: message.into(),
+        }
+    }
+
+    /// A configuration-key error.
+    pub fn config(key: impl Into<String>, message: impl Into<String>) -> Self {
+        Error::Config {
+            key: key.into(),
+            message: message.into(),
+        }
+    }
+
+    /// An I/O error on `path`.
+    pub fn io(path: impl AsRef<Path>, source: std::io::Error) -> Self {
+        Error::Io {
+            path: path.as_ref().to_path_buf(),
+            source,
+        }
+    }
+
+    /// A weights-file error.
+    pub fn weights(path: impl AsRef<Path>, message: impl Into<String>) -> Self {
+        Error::Weights {
+            path: path.as_ref().to_path_buf(),
+            message: message.into(),
+        }
+    }
+}

@@ -1,0 +1,407 @@
+//! Experiment files: TOML with `[data]`, `[model]` and `[train]` sections, every field optional,
+//! unknown keys rejected, any field overridable with `--set key=value`.
+
+use std::path::Path;
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+use crate::activation::Activation;
+use crate::data::DataConfig;
+use crate::error::{Error, Result};
+use crate::loss::Loss;
+use crate::net::{BlockSpec, Init};
+use crate::optim::{OptimizerKind, OptimizerSettings, ScheduleKind};
+use crate::rule::RuleKind;
+
+/// A whole experiment.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ExperimentConfig {
+    /// The run's name: results go to `runs/<name>/`.
+    pub name: String,
+    /// Seed of the initial weights, shuffles, dropout and stochastic units.
+    pub seed: u64,
+    /// The data.
+    pub data: DataConfig,
+    /// The network.
+    pub model: ModelConfig,
+    /// The training.
+    pub train: TrainConfig,
+}
+
+impl Default for ExperimentConfig {
+    fn default() -> Self {
+        Self {
+            name: "run".into(),
+            seed: 0,
+            data: DataConfig::default(),
+            model: ModelConfig::default(),
+            train: TrainConfig::default(),
+        }
+    }
+}
+
+/// One value for every block, or a list with one value per block.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum PerBlock<T> {
+    /// The same value everywhere.
+    One(T),
+    /// One value per block.
+    Many(Vec<T>),
+}
+
+impl<T: Clone> PerBlock<T> {
+    /// The value for each of `count` blocks; a list must have exactly `count` entries.
+    pub fn resolve(&self, count: usize, key: &str) -> Result<Vec<T>> {
+        match self {
+            PerBlock::One(value) => Ok(vec![value.clone(); count]),
+            PerBlock::Many(values) if values.len() == count => Ok(values.clone()),
+            PerBlock::Many(values) => Err(Error::config(
+                key,
+                format!("{} values given, the network needs {count}", values.len()),
+            )),
+        }
+    }
+}
+
+/// The `[model]` section: hidden sizes and what each block is made of. Per-block lists of
+/// `activation`, `input_activation`, `batchnorm` and `normalize` have one entry per hidden
+/// block; `dropout` has one per block including the output block.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ModelConfig {
+    /// Hidden layer sizes, e.g. `[300, 300, 300]`.
+    pub hidden: Option<Vec<usize>>,
+    /// The same as a string, `"300-300-300"` (give one of `hidden` and `arch`).
+    pub arch: Option<String>,
+    /// Hidden activation(s).
+    pub activation: PerBlock<Activation>,
+    /// Activation applied to each hidden block's input before dropout (`"none"` for none).
+    pub input_activation: PerBlock<String>,
+    /// The output block's activation (the loss takes its output as logits).
+    pub output_activation: Activation,
+    /// Dropout rate on each block's input, output block included.
+    pub dropout: PerBlock<f64>,
+    /// Batchnorm after each hidden block's linear layer.
+    pub batchnorm: PerBlock<bool>,
+    /// L2-normalise each hidden block's output.
+    pub normalize: PerBlock<bool>,
+    /// Weight initialisation.
+    pub init: Init,
+    /// Scale of the initialisation (see [`Init`]).
+    pub init_scale: Option<f64>,
+}
+
+impl Default for ModelConfig {
+    fn default() -> Self {
+        Self {
+            hidden: None,
+            arch: None,
+            activation: PerBlock::One(Activation::LeakyRelu { slope: 0.01 }),
+            input_activation: PerBlock::One("none".into()),
+            output_activation: Activation::Identity,
+            dropout: PerBlock::One(0.0),
+            batchnorm: PerBlock::One(false),
+            normalize: PerBlock::One(false),
+            init: Init::default(),
+            init_scale: None,
+        }
+    }
+}
+
+/// What the network learns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Problem {
+    /// Predict the class label.
+    #[default]
+    Classification,
+}
+
+/// The `[train]` section.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TrainConfig {
+    /// The learning rule.
+    pub rule: RuleKind,
+    /// What is learned.
+    pub problem: Problem,
+    /// The output loss; default cross-entropy (BCE needs `output = 1`).
+    pub loss: Loss,
+    /// Passes over the training split.
+    pub epochs: usize,
+    /// Samples per mini-batch.
+    pub batch_size: usize,
+    /// The optimizer.
+    pub optimizer: OptimizerKind,
+    /// Learning rate.
+    pub lr: f64,
+    /// Momentum (SGD, RMSprop).
+    pub momentum: f64,
+    /// Weight decay.
+    pub weight_decay: f64,
+    /// Learning-rate schedule.
+    pub schedule: ScheduleKind,
+    /// Step schedule: iterations between decays.
+    pub step_every: usize,
+    /// Step schedule: decay factor.
+    pub gamma: f64,
+    /// Cosine schedule: final learning rate.
+    pub min_lr: f64,
+    /// Also log the training loss every N iterations to `iterations.jsonl` (0 = off).
+    pub log_every: usize,
+    /// Batch size for evaluation passes.
+    pub eval_batch_size: usize,
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        Self {
+            rule: RuleKind::Backprop,
+            problem: Problem::Classification,
+            loss: Loss::CrossEntropy,
+            epochs: 20,
+            batch_size: 128,
+            optimizer: OptimizerKind::Adam,
+            lr: 1e-3,
+            momentum: 0.0,
+            weight_decay: 0.0,
+            schedule: ScheduleKind::Constant,
+            step_every: 1000,
+            gamma: 0.1,
+            min_lr: 0.0,
+            log_every: 0,
+            eval_batch_size: 1000,
+        }
+    }
+}
+
+/// Deserialises a TOML value, naming the dotted key of any error.
+fn deserialize<T: DeserializeOwned>(value: toml::Value) -> Result<T> {
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let path = e.path().to_string();
+        let key = if path == "." { "(top level)".into() } else { path };
+        Error::config(key, e.into_inner().to_string())
+    })
+}
+
+/// Parses a `--set key=value` value: a TOML value if it parses as one, else a string.
+fn parse_value(text: &str) -> toml::Value {
+    toml::from_str::<toml::Table>(&format!("v = {text}"))
+        .ok()
+        .and_then(|mut t| t.remove("v"))
+        .unwrap_or_else(|| toml::Value::String(text.to_string()))
+}
+
+/// Sets the dotted `key` in `table` to `value`, creating sections as needed.
+fn set_path(table: &mut toml::Table, key: &str, value: toml::Value) -> Result<()> {
+    let mut parts: Vec<&str> = key.split('.').collect();
+    let leaf = parts.pop().filter(|l| !l.is_empty()).ok_or_else(|| {
+        Error::config(key, "empty key in --set")
+    })?;
+    let mut current = table;
+    for (depth, part) in parts.iter().enumerate() {
+        let entry = current
+            .entry(part.to_string())
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        current = entry.as_table_mut().ok_or_else(|| {
+            Error::config(parts[..=depth].join("."), "is a value, not a section")
+        })?;
+    }
+    current.insert(leaf.to_string(), value);
+    Ok(())
+}
+
+/// Reads a TOML file into a table, with a one-line error naming the file and line.
+pub fn read_table(path: &Path) -> Result<toml::Table> {
+    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+    parse_table(&text, path)
+}
+
+/// Parses TOML text into a table; `path` names it in errors.
+pub fn parse_table(text: &str, path: &Path) -> Result<toml::Table> {
+    toml::from_str::<toml::Table>(text).map_err(|e| {
+        let line = e
+            .span()
+            .map(|span| text[..span.start.min(text.len())].lines().count().max(1));
+        let message = e.message().replace('\n', " ");
+        Error::ConfigFile {
+            path: path.to_path_buf(),
+            message: match line {
+                Some(line) => format!("line {line}: {message}"),
+                None => message,
+            },
+        }
+    })
+}
+
+/// Applies `key=value` overrides to a table.
+pub fn apply_overrides(table: &mut toml::Table, overrides: &[String]) -> Result<()> {
+    for item in overrides {
+        let (key, value) = item
+            .split_once('=')
+            .ok_or_else(|| Error::config(item.clone(), "--set needs key=value"))?;
+        set_path(table, key.trim(), parse_value(value.trim()))?;
+    }
+    Ok(())
+}
+
+impl ExperimentConfig {
+    /// Builds a config from a table (a file's contents plus overrides) and validates it.
+    pub fn from_table(table: toml::Table) -> Result<Self> {
+        let config: ExperimentConfig = deserialize(toml::Value::Table(table))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Reads `path` (or starts from the defaults) and applies `overrides`.
+    pub fn load(path: Option<&Path>, overrides: &[String]) -> Result<Self> {
+        let mut table = match path {
+            Some(path) => read_table(path)?,
+            None => toml::Table::new(),
+        };
+        apply_overrides(&mut table, overrides)?;
+        Self::from_table(table)
+    }
+
+    /// The config as TOML text (the resolved config saved with every run).
+    pub fn to_toml(&self) -> String {
+        toml::to_string(self).expect("configs serialise to TOML")
+    }
+
+    /// Checks values that types alone do not constrain.
+    pub fn validate(&self) -> Result<()> {
+        let t = &self.train;
+        if t.epochs == 0 {
+            return Err(Error::config("train.epochs", "must be at least 1"));
+        }
+        if t.batch_size == 0 {
+            return Err(Error::config("train.batch_size", "must be at least 1"));
+        }
+        if t.eval_batch_size == 0 {
+            return Err(Error::config("train.eval_batch_size", "must be at least 1"));
+        }
+        if !(t.lr.is_finite() && t.lr > 0.0) {
+            return Err(Error::config("train.lr", format!("{} is not a positive number", t.lr)));
+        }
+        if t.schedule == ScheduleKind::Step && t.step_every == 0 {
+            return Err(Error::config("train.step_every", "must be at least 1"));
+        }
+        self.hidden_sizes()?;
+        Ok(())
+    }
+
+    /// The hidden sizes from `model.hidden` or `model.arch`.
+    pub fn hidden_sizes(&self) -> Result<Vec<usize>> {
+        let m = &self.model;
+        let sizes = match (&m.hidden, &m.arch) {
+            (Some(_), Some(_)) => {
+                return Err(Error::config(
+                    "model.arch",
+                    "give either model.hidden or model.arch, not both",
+                ));
+            }
+            (Some(hidden), None) => hidden.clone(),
+            (None, Some(arch)) => parse_arch(arch)?,
+            (None, None) => vec![100],
+        };
+        if sizes.contains(&0) {
+            return Err(Error::config("model.hidden", "a layer cannot have 0 units"));
+        }
+        Ok(sizes)
+    }
+
+    /// The number of output units the loss needs for `classes` classes.
+    pub fn outputs(&self, classes: usize) -> Result<usize> {
+        match self.train.loss {
+            Loss::BinaryCrossEntropy if classes != 2 => Err(Error::config(
+                "train.loss",
+                format!("bce needs exactly 2 classes, the data set has {classes}"),
+            )),
+            Loss::BinaryCrossEntropy => Ok(1),
+            Loss::CrossEntropy | Loss::MeanSquaredError => Ok(classes),
+        }
+    }
+
+    /// Every block's description, for a data set of `inputs` features and `outputs` outputs.
+    pub fn block_specs(&self, inputs: usize, outputs: usize) -> Result<Vec<BlockSpec>> {
+        let hidden = self.hidden_sizes()?;
+        let m = &self.model;
+        let n = hidden.len();
+        let activations = m.activation.resolve(n, "model.activation")?;
+        let input_activations = m
+            .input_activation
+            .resolve(n, "model.input_activation")?
+            .iter()
+            .map(|name| match name.as_str() {
+                "none" => Ok(None),
+                other => other
+                    .parse::<Activation>()
+                    .map(Some)
+                    .map_err(|e| Error::config("model.input_activation", e)),
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let dropout = m.dropout.resolve(n + 1, "model.dropout")?;
+        if let Some(bad) = dropout.iter().find(|d| !(0.0..1.0).contains(*d)) {
+            return Err(Error::config(
+                "model.dropout",
+                format!("{bad} is not a rate in [0, 1)"),
+            ));
+        }
+        let batchnorm = m.batchnorm.resolve(n, "model.batchnorm")?;
+        let normalize = m.normalize.resolve(n, "model.normalize")?;
+        let mut sizes = vec![inputs];
+        sizes.extend(&hidden);
+        sizes.push(outputs);
+        Ok((0..=n)
+            .map(|i| {
+                let hidden_block = i < n;
+                BlockSpec {
+                    inputs: sizes[i],
+                    outputs: sizes[i + 1],
+                    input_activation: if hidden_block { input_activations[i] } else { None },
+                    dropout: dropout[i] as f32,
+                    batchnorm: hidden_block && batchnorm[i],
+                    activation: if hidden_block {
+                        activations[i]
+                    } else {
+                        m.output_activation
+                    },
+                    normalize: hidden_block && normalize[i],
+                }
+            })
+            .collect())
+    }
+
+    /// The forward net's optimizer settings, for a run of `total_iterations`.
+    pub fn optimizer_settings(&self, total_iterations: usize) -> OptimizerSettings {
+        let t = &self.train;
+        OptimizerSettings {
+            kind: t.optimizer,
+            lr: t.lr,
+            momentum: t.momentum,
+            weight_decay: t.weight_decay,
+            schedule: t.schedule,
+            step_every: t.step_every,
+            gamma: t.gamma,
+            min_lr: t.min_lr,
+            total_iterations,
+        }
+    }
+}
+
+/// Parses `"300-300-300"` into hidden sizes.
+pub fn parse_arch(arch: &str) -> Result<Vec<usize>> {
+    arch.split('-')
+        .map(|part| {
+            part.trim().parse::<usize>().map_err(|_| {
+                Error::config(
+                    "model.arch",
+                    format!("`{arch}` is not a list of sizes like 300-300-300"),
+                )
+            })
+        })
+        .collect()
+}

@@ -1,0 +1,317 @@
+//! The training loop: the same for every rule.
+
+use std::collections::BTreeMap;
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use burn::tensor::{Device, Tensor};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use serde::{Deserialize, Serialize};
+
+use crate::backend;
+use crate::data::{self, Dataset};
+use crate::error::{Error, Result};
+use crate::experiment::ExperimentConfig;
+use crate::experiment::evaluate::{batch, correct, evaluate};
+use crate::host;
+use crate::io::write_atomic;
+use crate::net::weights::{self, WeightsFile};
+use crate::net::{Net, Parameters};
+use crate::optim::ParamOptimizer;
+use crate::rng::Rng;
+use crate::rule::{LearningRule, StepContext};
+
+/// Where and how a run writes.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// Parent of the run directory (`runs` by default): results go to `<out>/<name>/`.
+    pub out: PathBuf,
+    /// No progress bar and no per-epoch lines.
+    pub quiet: bool,
+    /// Start from these weights instead of the seeded initialisation.
+    pub init_weights: Option<PathBuf>,
+    /// Write the initial weights here before training.
+    pub save_init: Option<PathBuf>,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        Self {
+            out: PathBuf::from("runs"),
+            quiet: true,
+            init_weights: None,
+            save_init: None,
+        }
+    }
+}
+
+/// One line of `metrics.jsonl`. Wall-clock times stay out of it, so that the same config and
+/// seed give a bit-identical file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EpochMetrics {
+    /// Epoch number, from 1.
+    pub epoch: usize,
+    /// Iterations so far.
+    pub iterations: usize,
+    /// Learning rate of the epoch's last step.
+    pub lr: f64,
+    /// Mean training loss over the epoch's mini-batches (training mode).
+    pub train_loss: f64,
+    /// Accuracy on the epoch's mini-batches (training mode).
+    pub train_accuracy: f64,
+    /// Validation loss (evaluation mode; absent without a validation split).
+    pub val_loss: Option<f64>,
+    /// Validation accuracy.
+    pub val_accuracy: Option<f64>,
+    /// Test loss.
+    pub test_loss: f64,
+    /// Test accuracy.
+    pub test_accuracy: f64,
+}
+
+/// `summary.json`: the run's final figures.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Summary {
+    /// The run's name.
+    pub name: String,
+    /// The data set.
+    pub dataset: String,
+    /// The learning rule.
+    pub rule: String,
+    /// Layer sizes, `in-…-out`.
+    pub sizes: String,
+    /// Trainable scalars.
+    pub parameters: usize,
+    /// Epochs trained.
+    pub epochs: usize,
+    /// Final test accuracy.
+    pub test_accuracy: f64,
+    /// Final test loss.
+    pub test_loss: f64,
+    /// Final validation accuracy (absent without a validation split).
+    pub val_accuracy: Option<f64>,
+    /// Final validation loss.
+    pub val_loss: Option<f64>,
+    /// Epoch with the lowest validation loss (the last epoch without a validation split).
+    pub best_epoch: usize,
+    /// Seconds spent in training steps (evaluation excluded).
+    pub train_seconds: f64,
+    /// Training samples per second of `train_seconds`.
+    pub samples_per_second: f64,
+    /// Wall time of the whole run, evaluation included.
+    pub wall_seconds: f64,
+    /// The compute backend.
+    pub backend: String,
+}
+
+/// Everything a run starts from: data, a seeded net, its rule and optimizer.
+pub struct Setup {
+    /// The device tensors live on.
+    pub device: Device,
+    /// The data set, split and scaled.
+    pub data: Dataset,
+    /// The network, freshly initialised from the run's seed.
+    pub net: Net,
+    /// The learning rule.
+    pub rule: Box<dyn LearningRule>,
+}
+
+impl Setup {
+    /// Loads the data and builds the net and rule for `config`.
+    pub fn new(config: &ExperimentConfig) -> Result<Self> {
+        let device = backend::device();
+        let data = data::load(&config.data)?;
+        let outputs = config.outputs(data.classes)?;
+        let specs = config.block_specs(data.features(), outputs)?;
+        let mut init_rng = Rng::derived(config.seed, "init");
+        let net = Net::new(
+            specs,
+            config.model.init,
+            config.model.init_scale.map(|s| s as f32),
+            &mut init_rng,
+            &device,
+        );
+        let rule = config.train.rule.build(&net);
+        Ok(Self {
+            device,
+            data,
+            net,
+            rule,
+        })
+    }
+}
+
+/// Writes JSON lines atomically (the whole file each time, so it is never half-written).
+fn write_jsonl<T: Serialize>(path: &Path, lines: &[T]) -> Result<()> {
+    let mut text = String::new();
+    for line in lines {
+        text.push_str(&serde_json::to_string(line).expect("metrics serialise"));
+        text.push('\n');
+    }
+    write_atomic(path, text.as_bytes())
+}
+
+fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<()> {
+    let text = serde_json::to_string_pretty(value).expect("summaries serialise");
+    write_atomic(path, format!("{text}\n").as_bytes())
+}
+
+fn progress_bar(total: u64, quiet: bool) -> ProgressBar {
+    let bar = ProgressBar::new(total);
+    if quiet || !std::io::stderr().is_terminal() {
+        bar.set_draw_target(ProgressDrawTarget::hidden());
+    }
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{prefix} [{bar:30}] {pos}/{len} {msg} ETA {eta}",
+        )
+        .expect("a valid template")
+        .progress_chars("=> "),
+    );
+    bar
+}
+
+/// One per-iteration log line (`iterations.jsonl`).
+#[derive(Serialize)]
+struct IterationLoss {
+    iteration: usize,
+    epoch: usize,
+    loss: f64,
+}
+
+/// Weights-file metadata describing the run.
+fn metadata(config: &ExperimentConfig, net: &Net) -> BTreeMap<String, String> {
+    BTreeMap::from([
+        ("sizes".to_string(), net.sizes()),
+        ("config".to_string(), config.to_toml()),
+    ])
+}
+
+/// Trains `config` and writes `<out>/<name>/`: `config.toml`, `metrics.jsonl`,
+/// `summary.json`, `weights.safetensors` (and `iterations.jsonl` with `train.log_every`).
+pub fn train(config: &ExperimentConfig, options: &RunOptions) -> Result<Summary> {
+    let started = Instant::now();
+    let Setup {
+        device,
+        data,
+        mut net,
+        mut rule,
+    } = Setup::new(config)?;
+    if let Some(path) = &options.init_weights {
+        WeightsFile::read(path)?.load_into(&mut net)?;
+    }
+    if let Some(path) = &options.save_init {
+        weights::save(path, &[&net], &metadata(config, &net))?;
+    }
+    let dir = options.out.join(&config.name);
+    std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+    write_atomic(&dir.join("config.toml"), config.to_toml().as_bytes())?;
+
+    let t = &config.train;
+    let n = data.train.rows();
+    let per_epoch = n.div_ceil(t.batch_size);
+    let mut optimizer = ParamOptimizer::new(&config.optimizer_settings(per_epoch * t.epochs), "train")?;
+    let mut rng = Rng::derived(config.seed, "train");
+    let outputs = net.outputs();
+    let bar = progress_bar((per_epoch * t.epochs) as u64, options.quiet);
+    let mut history: Vec<EpochMetrics> = Vec::new();
+    let mut iteration_log: Vec<IterationLoss> = Vec::new();
+    let mut train_seconds = 0.0;
+    let mut iteration = 0;
+    for epoch in 1..=t.epochs {
+        bar.set_prefix(format!("epoch {epoch}/{}", t.epochs));
+        let mut order: Vec<usize> = (0..n).collect();
+        rng.shuffle(&mut order);
+        let mut loss_sum: Option<Tensor<1>> = None;
+        let mut hits = 0;
+        let epoch_started = Instant::now();
+        for rows in order.chunks(t.batch_size) {
+            let batch = batch(&data.train, rows, t.loss, outputs, &device);
+            let mut ctx = StepContext {
+                rng: &mut rng,
+                loss: t.loss,
+            };
+            let mut step = rule.step(&mut net, &batch, &mut ctx);
+            optimizer.step(&mut net, &mut step.grads);
+            iteration += 1;
+            hits += correct(&step.output, &data.train, rows, t.loss);
+            let weighted = step.loss.mul_scalar(rows.len() as f32);
+            loss_sum = Some(match loss_sum {
+                Some(sum) => sum + weighted.clone(),
+                None => weighted.clone(),
+            });
+            if t.log_every > 0 && iteration % t.log_every == 0 {
+                let loss = f64::from(host::scalar(&weighted)) / rows.len() as f64;
+                iteration_log.push(IterationLoss {
+                    iteration,
+                    epoch,
+                    loss,
+                });
+                bar.set_message(format!("loss {loss:.4}"));
+            }
+            bar.inc(1);
+        }
+        train_seconds += epoch_started.elapsed().as_secs_f64();
+        let train_loss = loss_sum.map_or(f64::NAN, |s| f64::from(host::scalar(&s))) / n as f64;
+        let train_accuracy = hits as f64 / n as f64;
+        let chunk = t.eval_batch_size;
+        let val = (data.validation.rows() > 0)
+            .then(|| evaluate(&net, &data.validation, t.loss, chunk, &device));
+        let test = evaluate(&net, &data.test, t.loss, chunk, &device);
+        let metrics = EpochMetrics {
+            epoch,
+            iterations: iteration,
+            lr: optimizer.lr(),
+            train_loss,
+            train_accuracy,
+            val_loss: val.map(|v| v.loss),
+            val_accuracy: val.map(|v| v.accuracy),
+            test_loss: test.loss,
+            test_accuracy: test.accuracy,
+        };
+        let val_text = val.map_or(String::new(), |v| {
+            format!("  val loss {:.4} acc {:.4}", v.loss, v.accuracy)
+        });
+        let line = format!(
+            "epoch {epoch:>3}  train loss {train_loss:.4} acc {train_accuracy:.4}{val_text}  test loss {:.4} acc {:.4}",
+            test.loss, test.accuracy
+        );
+        bar.set_message(format!("loss {train_loss:.4} acc {train_accuracy:.4}"));
+        if !options.quiet {
+            bar.suspend(|| eprintln!("{line}"));
+        }
+        history.push(metrics);
+        write_jsonl(&dir.join("metrics.jsonl"), &history)?;
+        if t.log_every > 0 {
+            write_jsonl(&dir.join("iterations.jsonl"), &iteration_log)?;
+        }
+    }
+    bar.finish_and_clear();
+    weights::save(&dir.join("weights.safetensors"), &[&net], &metadata(config, &net))?;
+    let last = history.last().expect("at least one epoch");
+    let best_epoch = history
+        .iter()
+        .filter_map(|m| m.val_loss.map(|loss| (loss, m.epoch)))
+        .min_by(|a, b| a.0.total_cmp(&b.0))
+        .map_or(last.epoch, |(_, epoch)| epoch);
+    let summary = Summary {
+        name: config.name.clone(),
+        dataset: config.data.dataset.clone(),
+        rule: rule.name().to_string(),
+        sizes: net.sizes(),
+        parameters: net.parameter_count(),
+        epochs: t.epochs,
+        test_accuracy: last.test_accuracy,
+        test_loss: last.test_loss,
+        val_accuracy: last.val_accuracy,
+        val_loss: last.val_loss,
+        best_epoch,
+        train_seconds,
+        samples_per_second: (n * t.epochs) as f64 / train_seconds.max(1e-9),
+        wall_seconds: started.elapsed().as_secs_f64(),
+        backend: backend::name().to_string(),
+    };
+    write_json(&dir.join("summary.json"), &summary)?;
+    Ok(summary)
+}

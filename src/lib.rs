@@ -1,0 +1,53 @@
+//! # plasticity
+//!
+//! Train the same network, on the same data, from the same initial weights, with different
+//! learning rules — backprop and the rules beyond it — and see why one learns and another does
+//! not.
+//!
+//! A training step is always the same four moves (see `DESIGN.md`): **forward** through the
+//! blocks keeping a [`net::Trace`], a **signal** per block chosen by the
+//! [`rule::LearningRule`], a local objective, and an **update** by an optimizer. Blocks own
+//! an explicit backward, so rules differ only in which signal reaches a block.
+//!
+//! ```no_run
+//! use plasticity::experiment::{ExperimentConfig, RunOptions, train};
+//! let config = ExperimentConfig::load(None, &["data.dataset=iris".into()])?;
+//! let summary = train(&config, &RunOptions::default())?;
+//! println!("test accuracy {:.3}", summary.test_accuracy);
+//! # Ok::<(), plasticity::Error>(())
+//! ```
+
+pub mod activation;
+pub mod backend;
+pub mod bench;
+pub mod data;
+pub mod error;
+pub mod experiment;
+pub mod host;
+pub mod io;
+pub mod loss;
+pub mod net;
+pub mod optim;
+pub mod rng;
+pub mod rule;
+
+pub use error::{Error, Result};
+
+/// Implements serde's `Serialize`/`Deserialize` through `Display`/`FromStr`, so a type appears
+/// in configs as its snake_case name (e.g. `"leaky_relu:0.1"`).
+#[macro_export]
+macro_rules! serde_via_str {
+    ($ty:ty) => {
+        impl serde::Serialize for $ty {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.collect_str(self)
+            }
+        }
+        impl<'de> serde::Deserialize<'de> for $ty {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let text = <String as serde::Deserialize>::deserialize(d)?;
+                text.parse().map_err(serde::de::Error::custom)
+            }
+        }
+    };
+}

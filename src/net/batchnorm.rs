@@ -1,0 +1,119 @@
+//! Batch normalisation over the batch dimension, with its explicit backward.
+
+use burn::tensor::{Device, Tensor};
+
+use crate::host;
+
+/// `y = γ·(z − μ)/√(σ² + ε) + β`, with batch statistics in training and running ones in
+/// evaluation (PyTorch's `BatchNorm1d`: momentum 0.1, ε = 1e-5, unbiased running variance).
+///
+/// # Shapes
+/// every parameter and buffer `[1, units]`.
+#[derive(Debug, Clone)]
+pub struct BatchNorm {
+    /// Scale `γ`.
+    pub gamma: Tensor<2>,
+    /// Shift `β`.
+    pub beta: Tensor<2>,
+    /// Running mean used in evaluation.
+    pub running_mean: Tensor<2>,
+    /// Running (unbiased) variance used in evaluation.
+    pub running_var: Tensor<2>,
+}
+
+/// What the backward pass needs from a training forward pass.
+#[derive(Debug, Clone)]
+pub struct BatchNormCache {
+    /// The normalised input `x̂`, `[batch, units]`.
+    pub normalized: Tensor<2>,
+    /// `1/√(σ² + ε)`, `[1, units]`.
+    pub inv_std: Tensor<2>,
+    /// Batch mean, `[1, units]`.
+    pub mean: Tensor<2>,
+    /// Batch (biased) variance, `[1, units]`.
+    pub var: Tensor<2>,
+}
+
+/// Gradients of `γ` and `β`.
+#[derive(Debug, Clone)]
+pub struct BatchNormGrads {
+    /// `∂L/∂γ`, `[1, units]`.
+    pub gamma: Tensor<2>,
+    /// `∂L/∂β`, `[1, units]`.
+    pub beta: Tensor<2>,
+}
+
+const EPSILON: f32 = 1e-5;
+const MOMENTUM: f32 = 0.1;
+
+impl BatchNorm {
+    /// An identity-initialised layer over `units` features.
+    pub fn new(units: usize, device: &Device) -> Self {
+        Self {
+            gamma: host::matrix(vec![1.0; units], 1, units, device),
+            beta: host::matrix(vec![0.0; units], 1, units, device),
+            running_mean: host::matrix(vec![0.0; units], 1, units, device),
+            running_var: host::matrix(vec![1.0; units], 1, units, device),
+        }
+    }
+
+    /// Normalises with the batch's own statistics.
+    ///
+    /// # Shapes
+    /// `z`: `[batch, units]` → `[batch, units]`.
+    pub fn forward_train(&self, z: Tensor<2>) -> (Tensor<2>, BatchNormCache) {
+        let mean = z.clone().mean_dim(0);
+        let centered = z - mean.clone();
+        let var = centered.clone().square().mean_dim(0);
+        let inv_std = var.clone().add_scalar(EPSILON).sqrt().recip();
+        let normalized = centered * inv_std.clone();
+        let y = normalized.clone() * self.gamma.clone() + self.beta.clone();
+        let cache = BatchNormCache {
+            normalized,
+            inv_std,
+            mean,
+            var,
+        };
+        (y, cache)
+    }
+
+    /// Normalises with the running statistics.
+    pub fn forward_eval(&self, z: Tensor<2>) -> Tensor<2> {
+        let inv_std = self.running_var.clone().add_scalar(EPSILON).sqrt().recip();
+        (z - self.running_mean.clone()) * inv_std * self.gamma.clone() + self.beta.clone()
+    }
+
+    /// Folds a training batch's statistics into the running ones.
+    pub fn update_running_stats(&mut self, cache: &BatchNormCache, batch: usize) {
+        let unbiased = if batch > 1 {
+            batch as f32 / (batch as f32 - 1.0)
+        } else {
+            1.0
+        };
+        self.running_mean = self.running_mean.clone().mul_scalar(1.0 - MOMENTUM)
+            + cache.mean.clone().mul_scalar(MOMENTUM);
+        self.running_var = self.running_var.clone().mul_scalar(1.0 - MOMENTUM)
+            + cache.var.clone().mul_scalar(MOMENTUM * unbiased);
+    }
+
+    /// Parameter gradients and the gradient at the input, from the gradient at the output.
+    ///
+    /// # Shapes
+    /// `grad_y`: `[batch, units]` → (`[1, units]` ×2, `[batch, units]`).
+    pub fn backward(&self, cache: &BatchNormCache, grad_y: Tensor<2>) -> (BatchNormGrads, Tensor<2>) {
+        let grad_beta = grad_y.clone().sum_dim(0);
+        let grad_gamma = (grad_y.clone() * cache.normalized.clone()).sum_dim(0);
+        let grad_normalized = grad_y * self.gamma.clone();
+        let mean_grad = grad_normalized.clone().mean_dim(0);
+        let mean_grad_x = (grad_normalized.clone() * cache.normalized.clone()).mean_dim(0);
+        let grad_z = (grad_normalized - mean_grad - cache.normalized.clone() * mean_grad_x)
+            * cache.inv_std.clone();
+        (
+            BatchNormGrads {
+                gamma: grad_gamma,
+                beta: grad_beta,
+            },
+            grad_z,
+        )
+    }
+}

@@ -1,0 +1,239 @@
+//! One block: `[input activation] → dropout → linear → [batchnorm] → activation [→ L2-normalize]`.
+
+use burn::tensor::{Device, Tensor};
+
+use crate::activation::Activation;
+use crate::net::batchnorm::{BatchNorm, BatchNormCache, BatchNormGrads};
+use crate::net::init::Init;
+use crate::net::linear::{Linear, LinearGrads};
+use crate::net::{dropout, normalize};
+use crate::rng::Rng;
+
+/// The resolved description of one block.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BlockSpec {
+    /// Input width.
+    pub inputs: usize,
+    /// Output width.
+    pub outputs: usize,
+    /// An activation applied to the block's input before dropout, if any.
+    pub input_activation: Option<Activation>,
+    /// Dropout rate on the block's input (0 = none).
+    pub dropout: f32,
+    /// Whether a batchnorm follows the linear layer.
+    pub batchnorm: bool,
+    /// The activation after the linear layer (and batchnorm).
+    pub activation: Activation,
+    /// Whether the output is L2-normalised per sample.
+    pub normalize: bool,
+}
+
+/// Whether a forward pass trains (dropout on, batch statistics) or evaluates.
+pub enum Mode<'a> {
+    /// Training: dropout masks come from this stream; batchnorm uses batch statistics.
+    Train(&'a mut Rng),
+    /// Evaluation: no dropout; batchnorm uses running statistics.
+    Eval,
+}
+
+/// What a rule needs to replace `Wᵀ` when a gradient goes below a block.
+pub enum Feedback<'a> {
+    /// The block's own weights (backprop).
+    Weights,
+    /// A matrix of the weight's `[out, in]` shape (feedback alignment and its variants).
+    Matrix(&'a Tensor<2>),
+    /// Nothing goes below this block.
+    Stop,
+}
+
+/// Everything a block's backward needs from its forward pass.
+///
+/// # Shapes
+/// `input`: `[batch, in]`; every other tensor `[batch, out]` except `linear_input` (`[batch, in]`).
+#[derive(Debug, Clone)]
+pub struct BlockCache {
+    /// The block's input `h_{i-1}` as received.
+    pub input: Tensor<2>,
+    /// The input after the input activation, when there is one.
+    pub activated_input: Option<Tensor<2>>,
+    /// The dropout mask applied to the (activated) input, when dropout is on.
+    pub dropout_mask: Option<Tensor<2>>,
+    /// What the linear layer saw.
+    pub linear_input: Tensor<2>,
+    /// Batchnorm's cache, when the block has one and ran in training mode.
+    pub batchnorm: Option<BatchNormCache>,
+    /// The pre-activation `a_i` (after batchnorm).
+    pub pre_activation: Tensor<2>,
+    /// `f(a_i)`, before normalisation.
+    pub activated: Tensor<2>,
+    /// Row norms of `f(a_i)` when the block normalises.
+    pub norms: Option<Tensor<2>>,
+    /// The block's output `h_i`.
+    pub output: Tensor<2>,
+}
+
+/// Gradients of one block's parameters.
+#[derive(Debug, Clone)]
+pub struct BlockGrads {
+    /// The linear layer's.
+    pub linear: LinearGrads,
+    /// The batchnorm's, when present.
+    pub batchnorm: Option<BatchNormGrads>,
+}
+
+/// A block with its parameters.
+#[derive(Debug, Clone)]
+pub struct Block {
+    /// Its description.
+    pub spec: BlockSpec,
+    /// Its linear layer.
+    pub linear: Linear,
+    /// Its batchnorm, if any.
+    pub batchnorm: Option<BatchNorm>,
+}
+
+impl Block {
+    /// A freshly initialised block.
+    pub fn new(
+        spec: BlockSpec,
+        init: Init,
+        scale: Option<f32>,
+        rng: &mut Rng,
+        device: &Device,
+    ) -> Self {
+        let linear = Linear::new(spec.inputs, spec.outputs, init, scale, rng, device);
+        let batchnorm = spec
+            .batchnorm
+            .then(|| BatchNorm::new(spec.outputs, device));
+        Self {
+            spec,
+            linear,
+            batchnorm,
+        }
+    }
+
+    /// Runs the block, keeping what its backward needs.
+    ///
+    /// # Shapes
+    /// `x`: `[batch, in]` → output `[batch, out]` (in the cache).
+    pub fn forward(&self, x: Tensor<2>, mode: &mut Mode<'_>) -> BlockCache {
+        let activated_input = self
+            .spec
+            .input_activation
+            .map(|activation| activation.forward(x.clone()));
+        let after_activation = activated_input.clone().unwrap_or_else(|| x.clone());
+        let dropout_mask = match mode {
+            Mode::Train(rng) if self.spec.dropout > 0.0 => {
+                let [batch, units] = after_activation.dims();
+                Some(dropout::mask(
+                    self.spec.dropout,
+                    batch,
+                    units,
+                    rng,
+                    &after_activation.device(),
+                ))
+            }
+            _ => None,
+        };
+        let linear_input = match &dropout_mask {
+            Some(mask) => after_activation * mask.clone(),
+            None => after_activation,
+        };
+        let z = self.linear.forward(linear_input.clone());
+        let (pre_activation, batchnorm) = match (&self.batchnorm, &mode) {
+            (Some(bn), Mode::Train(_)) => {
+                let (y, cache) = bn.forward_train(z);
+                (y, Some(cache))
+            }
+            (Some(bn), Mode::Eval) => (bn.forward_eval(z), None),
+            (None, _) => (z, None),
+        };
+        let activated = self.spec.activation.forward(pre_activation.clone());
+        let (output, norms) = if self.spec.normalize {
+            let (y, norms) = normalize::forward(activated.clone());
+            (y, Some(norms))
+        } else {
+            (activated.clone(), None)
+        };
+        BlockCache {
+            input: x,
+            activated_input,
+            dropout_mask,
+            linear_input,
+            batchnorm,
+            pre_activation,
+            activated,
+            norms,
+            output,
+        }
+    }
+
+    /// The gradient at the pre-activation `a_i` from the gradient at the output `h_i`.
+    pub fn pre_activation_grad(&self, cache: &BlockCache, grad_output: Tensor<2>) -> Tensor<2> {
+        let grad_activated = match &cache.norms {
+            Some(norms) => normalize::backward(&cache.output, norms, grad_output),
+            None => grad_output,
+        };
+        self.spec
+            .activation
+            .backward(&cache.pre_activation, &cache.activated, grad_activated)
+    }
+
+    /// Parameter gradients from the gradient at the pre-activation, and the gradient sent below
+    /// the block through `feedback` (`None` for [`Feedback::Stop`]).
+    pub fn backward_from_pre_activation(
+        &self,
+        cache: &BlockCache,
+        grad_pre_activation: Tensor<2>,
+        feedback: Feedback<'_>,
+    ) -> (BlockGrads, Option<Tensor<2>>) {
+        let (batchnorm, grad_z) = match (&self.batchnorm, &cache.batchnorm) {
+            (Some(bn), Some(bn_cache)) => {
+                let (grads, grad_z) = bn.backward(bn_cache, grad_pre_activation);
+                (Some(grads), grad_z)
+            }
+            _ => (None, grad_pre_activation),
+        };
+        let linear = self.linear.param_grads(&cache.linear_input, &grad_z);
+        let grad_input = match feedback {
+            Feedback::Stop => None,
+            Feedback::Weights => Some(Linear::input_grad(grad_z, &self.linear.weight)),
+            Feedback::Matrix(matrix) => Some(Linear::input_grad(grad_z, matrix)),
+        }
+        .map(|grad| self.input_grad(cache, grad));
+        (BlockGrads { linear, batchnorm }, grad_input)
+    }
+
+    /// Parameter gradients and the gradient below, from the gradient at the block's output.
+    pub fn backward(
+        &self,
+        cache: &BlockCache,
+        grad_output: Tensor<2>,
+        feedback: Feedback<'_>,
+    ) -> (BlockGrads, Option<Tensor<2>>) {
+        let grad_pre_activation = self.pre_activation_grad(cache, grad_output);
+        self.backward_from_pre_activation(cache, grad_pre_activation, feedback)
+    }
+
+    /// Carries the gradient at the linear layer's input back through dropout and the input
+    /// activation.
+    fn input_grad(&self, cache: &BlockCache, grad_linear_input: Tensor<2>) -> Tensor<2> {
+        let grad = match &cache.dropout_mask {
+            Some(mask) => grad_linear_input * mask.clone(),
+            None => grad_linear_input,
+        };
+        match (self.spec.input_activation, &cache.activated_input) {
+            (Some(activation), Some(activated)) => {
+                activation.backward(&cache.input, activated, grad)
+            }
+            _ => grad,
+        }
+    }
+
+    /// Folds a training pass's batch statistics into the running ones (no-op without batchnorm).
+    pub fn update_running_stats(&mut self, cache: &BlockCache) {
+        if let (Some(bn), Some(bn_cache)) = (&mut self.batchnorm, &cache.batchnorm) {
+            bn.update_running_stats(bn_cache, cache.input.dims()[0]);
+        }
+    }
+}

@@ -1,0 +1,34 @@
+//! Inverted dropout with masks drawn from the run's seeded stream.
+
+use burn::tensor::{Device, Tensor};
+
+use crate::host;
+use crate::rng::Rng;
+
+/// A dropout mask: each entry is 0 with probability `rate`, else `1/(1 − rate)`.
+///
+/// # Shapes
+/// `[batch, units]`.
+pub fn mask(rate: f32, batch: usize, units: usize, rng: &mut Rng, device: &Device) -> Tensor<2> {
+    let keep = 1.0 - rate;
+    let scale = 1.0 / keep;
+    let values = (0..batch * units)
+        .map(|_| if rng.uniform() < keep { scale } else { 0.0 })
+        .collect();
+    host::matrix(values, batch, units, device)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use burn::tensor::Device;
+
+    #[test]
+    fn mask_keeps_the_expected_fraction_and_scales_survivors() {
+        let device = Device::default();
+        let m = host::values(&mask(0.25, 100, 100, &mut Rng::new(0), &device));
+        let kept = m.iter().filter(|v| **v > 0.0).count() as f32 / m.len() as f32;
+        assert!((kept - 0.75).abs() < 0.02, "kept {kept}");
+        assert!(m.iter().all(|v| *v == 0.0 || (*v - 1.0 / 0.75).abs() < 1e-6));
+    }
+}

@@ -1,0 +1,116 @@
+//! Networks as stacks of blocks, each with an explicit forward and backward.
+
+mod batchnorm;
+mod block;
+pub mod dropout;
+mod init;
+mod linear;
+pub mod normalize;
+mod params;
+pub mod weights;
+
+pub use batchnorm::{BatchNorm, BatchNormCache, BatchNormGrads};
+pub use block::{Block, BlockCache, BlockGrads, BlockSpec, Feedback, Mode};
+pub use init::Init;
+pub use linear::{Linear, LinearGrads};
+pub use params::{Gradients, Parameters, Slot};
+
+use burn::tensor::{Device, Tensor};
+
+use crate::rng::Rng;
+
+/// A feed-forward network: blocks applied in order.
+#[derive(Debug, Clone)]
+pub struct Net {
+    /// The blocks, input first; the last one produces the output (logits).
+    pub blocks: Vec<Block>,
+}
+
+/// The caches of one training forward pass, one per block, input first.
+#[derive(Debug, Clone)]
+pub struct Trace {
+    /// Block `i`'s cache.
+    pub blocks: Vec<BlockCache>,
+}
+
+impl Trace {
+    /// The network's output (the last block's output).
+    ///
+    /// # Shapes
+    /// `[batch, outputs]`.
+    pub fn output(&self) -> &Tensor<2> {
+        &self.blocks.last().expect("a net has at least one block").output
+    }
+}
+
+impl Net {
+    /// A network of freshly drawn blocks.
+    pub fn new(
+        specs: Vec<BlockSpec>,
+        init: Init,
+        scale: Option<f32>,
+        rng: &mut Rng,
+        device: &Device,
+    ) -> Self {
+        let blocks = specs
+            .into_iter()
+            .map(|spec| Block::new(spec, init, scale, rng, device))
+            .collect();
+        Self { blocks }
+    }
+
+    /// Input width.
+    pub fn inputs(&self) -> usize {
+        self.blocks[0].spec.inputs
+    }
+
+    /// Output width.
+    pub fn outputs(&self) -> usize {
+        self.blocks.last().expect("a net has blocks").spec.outputs
+    }
+
+    /// The layer sizes as `in-h1-…-out`, e.g. `784-300-300-300-10`.
+    pub fn sizes(&self) -> String {
+        let mut sizes = vec![self.inputs().to_string()];
+        sizes.extend(self.blocks.iter().map(|b| b.spec.outputs.to_string()));
+        sizes.join("-")
+    }
+
+    /// A training forward pass: dropout from `rng`, batch statistics (folded into the running
+    /// ones), every block's cache kept.
+    ///
+    /// # Shapes
+    /// `x`: `[batch, inputs]`.
+    pub fn forward_train(&mut self, x: Tensor<2>, rng: &mut Rng) -> Trace {
+        let mut caches: Vec<BlockCache> = Vec::with_capacity(self.blocks.len());
+        let mut h = x;
+        for block in &mut self.blocks {
+            let cache = block.forward(h, &mut Mode::Train(rng));
+            block.update_running_stats(&cache);
+            h = cache.output.clone();
+            caches.push(cache);
+        }
+        Trace { blocks: caches }
+    }
+
+    /// An evaluation forward pass, returning every block's output (input first).
+    pub fn forward_eval_all(&self, x: Tensor<2>) -> Vec<Tensor<2>> {
+        let mut outputs = Vec::with_capacity(self.blocks.len());
+        let mut h = x;
+        for block in &self.blocks {
+            h = block.forward(h, &mut Mode::Eval).output;
+            outputs.push(h.clone());
+        }
+        outputs
+    }
+
+    /// An evaluation forward pass.
+    ///
+    /// # Shapes
+    /// `x`: `[batch, inputs]` → `[batch, outputs]`.
+    pub fn forward_eval(&self, x: Tensor<2>) -> Tensor<2> {
+        self.blocks
+            .iter()
+            .fold(x, |h, block| block.forward(h, &mut Mode::Eval).output)
+    }
+}

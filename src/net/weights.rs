@@ -1,0 +1,134 @@
+//! Weights as safetensors files with PyTorch names and layouts (`blocks.0.linear.weight`,
+//! `[out, in]`; biases 1-D), loadable with `safetensors.torch.load_file`.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+
+use burn::tensor::Tensor;
+use safetensors::tensor::{Dtype, TensorView};
+
+use crate::error::{Error, Result};
+use crate::host;
+use crate::io;
+use crate::net::Parameters;
+
+/// Serialises every tensor of `models` (in order) into safetensors bytes, with `metadata`.
+pub fn to_bytes(models: &[&dyn Parameters], metadata: &BTreeMap<String, String>) -> Vec<u8> {
+    let mut entries: Vec<(String, Vec<usize>, Vec<u8>)> = Vec::new();
+    for model in models {
+        model.visit(&mut |name, slot, tensor| {
+            let shape = if slot.row {
+                vec![tensor.dims()[1]]
+            } else {
+                tensor.dims().to_vec()
+            };
+            let bytes = host::values(tensor)
+                .into_iter()
+                .flat_map(f32::to_le_bytes)
+                .collect();
+            entries.push((name.to_string(), shape, bytes));
+        });
+    }
+    let views: Vec<(String, TensorView<'_>)> = entries
+        .iter()
+        .map(|(name, shape, bytes)| {
+            let view = TensorView::new(Dtype::F32, shape.clone(), bytes)
+                .expect("shape and byte count agree by construction");
+            (name.clone(), view)
+        })
+        .collect();
+    let metadata: HashMap<String, String> = metadata.clone().into_iter().collect();
+    safetensors::serialize(views, Some(metadata)).expect("serialising in-memory tensors")
+}
+
+/// Saves `models` to `path` atomically.
+pub fn save(
+    path: &Path,
+    models: &[&dyn Parameters],
+    metadata: &BTreeMap<String, String>,
+) -> Result<()> {
+    io::write_atomic(path, &to_bytes(models, metadata))
+}
+
+/// A safetensors file read into host memory: name → (shape, values).
+pub struct WeightsFile {
+    tensors: BTreeMap<String, (Vec<usize>, Vec<f32>)>,
+    path: std::path::PathBuf,
+}
+
+impl WeightsFile {
+    /// Reads and checks a safetensors file (f32 tensors only).
+    pub fn read(path: &Path) -> Result<Self> {
+        let bytes = io::read(path)?;
+        let parsed = safetensors::SafeTensors::deserialize(&bytes)
+            .map_err(|e| Error::weights(path, format!("not a safetensors file: {e}")))?;
+        let mut tensors = BTreeMap::new();
+        for (name, view) in parsed.tensors() {
+            if view.dtype() != Dtype::F32 {
+                return Err(Error::weights(
+                    path,
+                    format!("tensor `{name}` is {:?}, expected F32", view.dtype()),
+                ));
+            }
+            let values = view
+                .data()
+                .chunks_exact(4)
+                .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                .collect();
+            tensors.insert(name, (view.shape().to_vec(), values));
+        }
+        Ok(Self {
+            tensors,
+            path: path.to_path_buf(),
+        })
+    }
+
+    /// Loads every tensor of `model` from the file; every one must be present with its shape.
+    pub fn load_into(&self, model: &mut dyn Parameters) -> Result<()> {
+        let mut failure = None;
+        model.visit_mut(&mut |name, slot, tensor| {
+            if failure.is_some() {
+                return;
+            }
+            let expected: Vec<usize> = if slot.row {
+                vec![tensor.dims()[1]]
+            } else {
+                tensor.dims().to_vec()
+            };
+            match self.tensors.get(name) {
+                None => failure = Some(format!("tensor `{name}` is missing")),
+                Some((shape, _)) if *shape != expected => {
+                    failure = Some(format!(
+                        "tensor `{name}` has shape {shape:?}, the network needs {expected:?}"
+                    ))
+                }
+                Some((_, values)) => {
+                    let [rows, cols] = tensor.dims();
+                    *tensor = host::matrix(values.clone(), rows, cols, &tensor.device());
+                }
+            }
+        });
+        match failure {
+            Some(message) => Err(Error::weights(&self.path, message)),
+            None => Ok(()),
+        }
+    }
+
+    /// Names of the tensors in the file.
+    pub fn names(&self) -> impl Iterator<Item = &String> {
+        self.tensors.keys()
+    }
+}
+
+/// Copies every tensor of `source` onto the same-named tensor of `target` (same shapes).
+pub fn copy_tensors(source: &dyn Parameters, target: &mut dyn Parameters) {
+    let mut values: BTreeMap<String, Tensor<2>> = BTreeMap::new();
+    source.visit(&mut |name, _, t| {
+        values.insert(name.to_string(), t.clone());
+    });
+    target.visit_mut(&mut |name, _, t| {
+        if let Some(v) = values.get(name) {
+            *t = v.clone();
+        }
+    });
+}

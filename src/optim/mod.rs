@@ -1,0 +1,190 @@
+//! Optimizers and learning-rate schedules. SGD (with momentum), Adam, AdamW and RMSprop are
+//! burn's; Rprop is ours ([`rprop`]). An [`ParamOptimizer`] steps one group of parameters (a net,
+//! or a rule's own feedback network), so every group can have its own optimizer and schedule.
+
+pub mod rprop;
+
+use std::collections::BTreeMap;
+
+use burn::lr_scheduler::module_lr_scheduler::ModuleLrScheduler;
+use burn::lr_scheduler::constant::ConstantLr;
+use burn::lr_scheduler::cosine::CosineAnnealingLrSchedulerConfig;
+use burn::lr_scheduler::step::StepLrSchedulerConfig;
+use burn::optim::decay::WeightDecayConfig;
+use burn::optim::momentum::MomentumConfig;
+use burn::optim::{AdamConfig, AdamWConfig, Optimizer, RmsPropConfig, SgdConfig};
+use burn::tensor::Tensor;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::net::{Gradients, Parameters};
+use rprop::Rprop;
+
+/// Which optimizer updates a group.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum OptimizerKind {
+    /// Stochastic gradient descent, with momentum when `momentum > 0`.
+    Sgd,
+    /// Adam (β = 0.9, 0.999; ε = 1e-8 as in PyTorch).
+    #[default]
+    Adam,
+    /// Adam with decoupled weight decay.
+    Adamw,
+    /// RMSprop (α = 0.99, ε = 1e-8), with momentum when `momentum > 0`.
+    Rmsprop,
+    /// Resilient backpropagation (sign-based, per-element step sizes).
+    Rprop,
+}
+
+/// How the learning rate changes over iterations.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum ScheduleKind {
+    /// The learning rate never changes.
+    #[default]
+    Constant,
+    /// Multiplied by `gamma` every `step_every` iterations.
+    Step,
+    /// Cosine annealing from `lr` to `min_lr` over the whole run.
+    Cosine,
+}
+
+/// Everything needed to build a group's optimizer and schedule.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OptimizerSettings {
+    /// The optimizer.
+    pub kind: OptimizerKind,
+    /// Initial learning rate (Rprop: initial step size).
+    pub lr: f64,
+    /// Momentum for SGD and RMSprop (0 = none).
+    pub momentum: f64,
+    /// Weight decay (L2 for SGD/Adam/RMSprop; decoupled for AdamW).
+    pub weight_decay: f64,
+    /// The schedule.
+    pub schedule: ScheduleKind,
+    /// Step schedule: iterations between decays.
+    pub step_every: usize,
+    /// Step schedule: decay factor.
+    pub gamma: f64,
+    /// Cosine schedule: final learning rate.
+    pub min_lr: f64,
+    /// Cosine schedule: iterations of the whole run.
+    pub total_iterations: usize,
+}
+
+/// Updates one tensor from its gradient, keeping per-tensor state by name.
+trait ParamStepper: Send {
+    fn step(&mut self, name: &str, lr: f64, value: Tensor<2>, grad: Tensor<2>) -> Tensor<2>;
+}
+
+struct BurnStepper<O: Optimizer> {
+    optimizer: O,
+    states: BTreeMap<String, O::State<2>>,
+}
+
+impl<O: Optimizer> ParamStepper for BurnStepper<O> {
+    fn step(&mut self, name: &str, lr: f64, value: Tensor<2>, grad: Tensor<2>) -> Tensor<2> {
+        let state = self.states.remove(name);
+        let (value, state) = self.optimizer.step(lr, value, grad, state);
+        if let Some(state) = state {
+            self.states.insert(name.to_string(), state);
+        }
+        value
+    }
+}
+
+fn stepper<O: Optimizer>(optimizer: O) -> Box<dyn ParamStepper> {
+    Box::new(BurnStepper {
+        optimizer,
+        states: BTreeMap::new(),
+    })
+}
+
+/// An optimizer and a schedule for one group of parameters.
+pub struct ParamOptimizer {
+    stepper: Box<dyn ParamStepper>,
+    schedule: ModuleLrScheduler,
+    lr: f64,
+}
+
+impl ParamOptimizer {
+    /// Builds the group's optimizer; `key` names the config section in errors.
+    pub fn new(settings: &OptimizerSettings, key: &str) -> Result<Self> {
+        let decay = (settings.weight_decay > 0.0)
+            .then(|| WeightDecayConfig::new(settings.weight_decay as f32));
+        let momentum = settings.momentum;
+        let stepper = match settings.kind {
+            OptimizerKind::Sgd => stepper(
+                SgdConfig::new()
+                    .with_weight_decay(decay)
+                    .with_momentum((momentum > 0.0).then(|| {
+                        MomentumConfig::new()
+                            .with_momentum(momentum)
+                            .with_dampening(0.0)
+                    }))
+                    .build(),
+            ),
+            OptimizerKind::Adam => stepper(
+                AdamConfig::new()
+                    .with_epsilon(1e-8)
+                    .with_weight_decay(decay)
+                    .build(),
+            ),
+            OptimizerKind::Adamw => stepper(
+                AdamWConfig::new()
+                    .with_epsilon(1e-8)
+                    .with_weight_decay(settings.weight_decay as f32)
+                    .build(),
+            ),
+            OptimizerKind::Rmsprop => stepper(
+                RmsPropConfig::new()
+                    .with_epsilon(1e-8)
+                    .with_momentum(momentum as f32)
+                    .with_weight_decay(decay)
+                    .build(),
+            ),
+            OptimizerKind::Rprop => stepper(Rprop::default()),
+        };
+        let schedule = match settings.schedule {
+            ScheduleKind::Constant => ModuleLrScheduler::new(ConstantLr::from(settings.lr)),
+            ScheduleKind::Step => StepLrSchedulerConfig::new(settings.lr, settings.step_every)
+                .with_gamma(settings.gamma)
+                .init()
+                .map_err(|e| Error::config(format!("{key}.step_every"), e))?,
+            ScheduleKind::Cosine => CosineAnnealingLrSchedulerConfig::new(
+                settings.lr,
+                settings.total_iterations.max(1),
+            )
+            .with_min_lr(settings.min_lr)
+            .init()
+            .map_err(|e| Error::config(format!("{key}.min_lr"), e))?,
+        };
+        Ok(Self {
+            stepper,
+            schedule,
+            lr: settings.lr,
+        })
+    }
+
+    /// Steps every trainable tensor of `model` that has a gradient in `grads` (taking it out),
+    /// at the schedule's learning rate for this iteration, then advances the schedule.
+    pub fn step(&mut self, model: &mut dyn Parameters, grads: &mut Gradients) {
+        let lr = self.schedule.step().base();
+        self.lr = lr;
+        let stepper = &mut self.stepper;
+        model.visit_mut(&mut |name, slot, value| {
+            if !slot.trainable {
+                return;
+            }
+            if let Some(grad) = grads.remove(name) {
+                *value = stepper.step(name, lr, value.clone(), grad);
+            }
+        });
+    }
+
+    /// The learning rate of the last step.
+    pub fn lr(&self) -> f64 {
+        self.lr
+    }
+}

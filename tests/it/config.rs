@@ -1,0 +1,115 @@
+//! Experiment files: round trip, overrides and errors that name the key.
+
+use plasticity::activation::Activation;
+use plasticity::experiment::{ExperimentConfig, PerBlock};
+use plasticity::optim::OptimizerKind;
+
+use crate::write;
+
+const FILE: &str = r#"
+name = "fashion_backprop"
+seed = 3
+[data]
+dataset = "iris"
+validation_fraction = 0.2
+scaling = "unit"
+[model]
+hidden = [300, 300, 300]
+activation = "leaky_relu"
+dropout = [0.1, 0.05, 0.05, 0.0]
+batchnorm = false
+[train]
+rule = "backprop"
+epochs = 20
+batch_size = 128
+optimizer = "adam"
+lr = 1e-3
+schedule = "constant"
+"#;
+
+#[test]
+fn a_file_round_trips_through_its_saved_form() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(dir.path(), "e.toml", FILE.as_bytes());
+    let config = ExperimentConfig::load(Some(&path), &[]).unwrap();
+    assert_eq!(config.seed, 3);
+    assert_eq!(config.model.dropout, PerBlock::Many(vec![0.1, 0.05, 0.05, 0.0]));
+    let saved = write(dir.path(), "saved.toml", config.to_toml().as_bytes());
+    assert_eq!(ExperimentConfig::load(Some(&saved), &[]).unwrap(), config);
+}
+
+#[test]
+fn overrides_replace_any_field_and_parse_values() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(dir.path(), "e.toml", FILE.as_bytes());
+    let overrides = [
+        "train.epochs=3",
+        "data.dataset=wine",
+        "model.activation=tanh",
+        "model.hidden=[64, 32]",
+        "train.optimizer=rprop",
+        "model.dropout=0.25",
+    ]
+    .map(String::from);
+    let config = ExperimentConfig::load(Some(&path), &overrides).unwrap();
+    assert_eq!(config.train.epochs, 3);
+    assert_eq!(config.data.dataset, "wine");
+    assert_eq!(config.model.activation, PerBlock::One(Activation::Tanh));
+    assert_eq!(config.model.hidden, Some(vec![64, 32]));
+    assert_eq!(config.train.optimizer, OptimizerKind::Rprop);
+    assert_eq!(config.model.dropout, PerBlock::One(0.25));
+    let both = ExperimentConfig::load(Some(&path), &["model.arch=64-32".to_string()]);
+    assert!(both.unwrap_err().to_string().contains("model.arch"));
+}
+
+#[test]
+fn defaults_fill_a_config_given_only_by_flags() {
+    let config =
+        ExperimentConfig::load(None, &["data.dataset=csv:a.csv,b.csv".to_string()]).unwrap();
+    assert_eq!(config.data.dataset, "csv:a.csv,b.csv");
+    assert_eq!(config.train.epochs, 20);
+}
+
+#[test]
+fn bad_keys_and_values_name_the_key() {
+    let cases = [
+        ("train.epohcs=3", "train"),
+        ("train.epohcs=3", "epohcs"),
+        ("model.activation=swishy", "model.activation"),
+        ("model.activation=swishy", "unknown activation `swishy`"),
+        ("train.rule=magic", "train.rule"),
+        ("train.optimizer=adamax", "train.optimizer"),
+        ("train.lr=-1", "train.lr"),
+        ("train.epochs=many", "train.epochs"),
+        ("model.init=zeros", "model.init"),
+        ("bogus=1", "bogus"),
+    ];
+    for (item, expected) in cases {
+        let error = ExperimentConfig::load(None, &[item.to_string()])
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains(expected), "{item}: `{error}` lacks `{expected}`");
+        assert!(!error.contains('\n'), "{error}");
+    }
+}
+
+#[test]
+fn per_block_lists_must_match_the_network() {
+    let config = ExperimentConfig::load(
+        None,
+        &["model.hidden=[10, 10]".into(), "model.dropout=[0.1, 0.0]".into()],
+    )
+    .unwrap();
+    let error = config.block_specs(4, 3).unwrap_err().to_string();
+    assert!(error.contains("model.dropout"), "{error}");
+    assert!(error.contains("2 values given, the network needs 3"), "{error}");
+}
+
+#[test]
+fn a_broken_file_names_file_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(dir.path(), "broken.toml", b"name = \"x\"\n[train\nlr = 1\n");
+    let error = ExperimentConfig::load(Some(&path), &[]).unwrap_err().to_string();
+    assert!(error.contains("broken.toml"), "{error}");
+    assert!(error.contains("line 2"), "{error}");
+}

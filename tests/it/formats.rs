@@ -1,0 +1,205 @@
+//! Loaders on small hand-made files, including every malformed case.
+
+use std::io::Write;
+use std::path::Path;
+
+use flate2::Compression;
+use flate2::write::GzEncoder;
+use plasticity::data::{self, DataConfig, csv, idx};
+
+use crate::write;
+
+fn idx_images(count: u32, rows: u32, cols: u32, pixels: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for word in [0x0000_0803u32, count, rows, cols] {
+        out.extend(word.to_be_bytes());
+    }
+    out.extend(pixels);
+    out
+}
+
+fn idx_labels(labels: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    out.extend(0x0000_0801u32.to_be_bytes());
+    out.extend((labels.len() as u32).to_be_bytes());
+    out.extend(labels);
+    out
+}
+
+fn gzip(bytes: &[u8]) -> Vec<u8> {
+    let mut encoder = GzEncoder::new(Vec::new(), Compression::default());
+    encoder.write_all(bytes).unwrap();
+    encoder.finish().unwrap()
+}
+
+/// A 2×2-pixel MNIST-format directory: 3 training images, 2 test images.
+fn mnist_dir(dir: &Path, gzipped: bool) {
+    let train_x = idx_images(3, 2, 2, &[0, 255, 0, 0, 10, 20, 30, 40, 1, 2, 3, 4]);
+    let test_x = idx_images(2, 2, 2, &[5, 6, 7, 8, 255, 0, 255, 0]);
+    let files = [
+        ("train-images-idx3-ubyte", train_x),
+        ("train-labels-idx1-ubyte", idx_labels(&[0, 1, 2])),
+        ("t10k-images-idx3-ubyte", test_x),
+        ("t10k-labels-idx1-ubyte", idx_labels(&[2, 0])),
+    ];
+    for (name, bytes) in files {
+        if gzipped {
+            write(dir, &format!("{name}.gz"), &gzip(&bytes));
+        } else {
+            write(dir, name, &bytes);
+        }
+    }
+}
+
+#[test]
+fn idx_reads_raw_and_gzip_files_alike() {
+    for gzipped in [false, true] {
+        let dir = tempfile::tempdir().unwrap();
+        mnist_dir(dir.path(), gzipped);
+        let (train, test) = idx::read_dir(dir.path()).unwrap();
+        assert_eq!(train.features, 4);
+        assert_eq!(train.y, vec![0, 1, 2]);
+        assert_eq!(train.row(1), &[10.0, 20.0, 30.0, 40.0]);
+        assert_eq!(test.y, vec![2, 0]);
+        assert_eq!(test.row(1), &[255.0, 0.0, 255.0, 0.0]);
+    }
+}
+
+#[test]
+fn idx_dataset_splits_and_scales_to_unit_range() {
+    let dir = tempfile::tempdir().unwrap();
+    mnist_dir(dir.path(), true);
+    let config = DataConfig {
+        dataset: format!("mnist_idx:{}", dir.path().display()),
+        validation_fraction: 0.0,
+        scaling: data::Scaling::Unit,
+        ..DataConfig::default()
+    };
+    let set = data::load(&config).unwrap();
+    assert_eq!(set.classes, 3);
+    assert_eq!((set.train.rows(), set.test.rows()), (3, 2));
+    assert_eq!(set.test.row(1), &[1.0, 0.0, 1.0, 0.0]);
+}
+
+fn idx_error(mutate: impl Fn(&Path)) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    mnist_dir(dir.path(), false);
+    mutate(dir.path());
+    let config = DataConfig {
+        dataset: format!("mnist_idx:{}", dir.path().display()),
+        classes: Some(3),
+        ..DataConfig::default()
+    };
+    data::load(&config).unwrap_err().to_string()
+}
+
+#[test]
+fn idx_malformed_files_are_named_errors() {
+    let wrong_magic = idx_error(|d| {
+        let mut bytes = idx_labels(&[0, 1, 2]);
+        bytes[3] = 0x03;
+        write(d, "train-labels-idx1-ubyte", &bytes);
+    });
+    assert!(wrong_magic.contains("train-labels-idx1-ubyte"), "{wrong_magic}");
+    assert!(wrong_magic.contains("magic"), "{wrong_magic}");
+
+    let truncated = idx_error(|d| {
+        let bytes = idx_images(3, 2, 2, &[1, 2, 3, 4, 5]);
+        write(d, "train-images-idx3-ubyte", &bytes);
+    });
+    assert!(truncated.contains("train-images-idx3-ubyte"), "{truncated}");
+    assert!(truncated.contains("truncated"), "{truncated}");
+
+    let short_header = idx_error(|d| {
+        write(d, "t10k-images-idx3-ubyte", &[0, 0, 8]);
+    });
+    assert!(short_header.contains("t10k-images-idx3-ubyte"), "{short_header}");
+
+    let count_mismatch = idx_error(|d| {
+        write(d, "train-labels-idx1-ubyte", &idx_labels(&[0, 1]));
+    });
+    assert!(count_mismatch.contains("2 labels but"), "{count_mismatch}");
+
+    let out_of_range = idx_error(|d| {
+        write(d, "t10k-labels-idx1-ubyte", &idx_labels(&[2, 7]));
+    });
+    assert!(out_of_range.contains("t10k-labels-idx1-ubyte"), "{out_of_range}");
+    assert!(out_of_range.contains("label 7 outside the class range"), "{out_of_range}");
+
+    let corrupt_gzip = idx_error(|d| {
+        std::fs::remove_file(d.join("train-images-idx3-ubyte")).unwrap();
+        write(d, "train-images-idx3-ubyte.gz", &[0x1f, 0x8b, 8, 0, 1, 2, 3]);
+    });
+    assert!(corrupt_gzip.contains("gzip"), "{corrupt_gzip}");
+
+    let missing = data::load(&DataConfig {
+        dataset: "mnist_idx:/no/such/dir".into(),
+        ..DataConfig::default()
+    })
+    .unwrap_err()
+    .to_string();
+    assert!(missing.contains("/no/such/dir"), "{missing}");
+}
+
+#[test]
+fn csv_reads_with_and_without_header() {
+    let with_header = csv::parse("a,b,label\n1,2,0\n3.5,-4,1\n", "x.csv".as_ref()).unwrap();
+    let without = csv::parse("1,2,0\n3.5,-4,1\n", "x.csv".as_ref()).unwrap();
+    assert_eq!(with_header, without);
+    assert_eq!(with_header.features, 2);
+    assert_eq!(with_header.x, vec![1.0, 2.0, 3.5, -4.0]);
+    assert_eq!(with_header.y, vec![0, 1]);
+}
+
+#[test]
+fn csv_malformed_rows_are_named_errors() {
+    let cases = [
+        ("1,2,0\n3,4\n", "line 2: ragged row"),
+        ("1,2,0\n3,x,1\n", "line 2, column 2: `x` is not a number"),
+        ("1,2,0\n3,4,1.5\n", "line 2: label `1.5`"),
+        ("1,2,0\n3,4,-1\n", "line 2: label `-1`"),
+        ("a,b,c\n", "no data rows"),
+    ];
+    for (text, expected) in cases {
+        let error = csv::parse(text, "bad.csv".as_ref()).unwrap_err().to_string();
+        assert!(error.starts_with("bad.csv: "), "{error}");
+        assert!(error.contains(expected), "{error} lacks {expected}");
+        assert!(!error.contains('\n'), "{error}");
+    }
+}
+
+#[test]
+fn csv_test_labels_must_fall_in_the_training_class_range() {
+    let dir = tempfile::tempdir().unwrap();
+    let train = write(dir.path(), "train.csv", b"0,0,0\n1,1,1\n0,1,1\n1,0,0\n");
+    let test = write(dir.path(), "test.csv", b"0,0,0\n1,1,2\n");
+    let config = DataConfig {
+        dataset: format!("csv:{},{}", train.display(), test.display()),
+        ..DataConfig::default()
+    };
+    let error = data::load(&config).unwrap_err().to_string();
+    assert!(error.contains("test.csv"), "{error}");
+    assert!(error.contains("label 2 outside the class range 0..1"), "{error}");
+}
+
+#[test]
+fn splits_are_disjoint_seeded_and_standardized_on_train_only() {
+    let config = DataConfig {
+        dataset: "iris".into(),
+        ..DataConfig::default()
+    };
+    let a = data::load(&config).unwrap();
+    let b = data::load(&config).unwrap();
+    assert_eq!(a.train, b.train);
+    assert_eq!(a.train.rows() + a.validation.rows() + a.test.rows(), 150);
+    assert_eq!(a.test.rows(), 30);
+    assert_eq!(a.validation.rows(), 12);
+    for j in 0..4 {
+        let column: Vec<f32> = (0..a.train.rows()).map(|i| a.train.row(i)[j]).collect();
+        let mean = column.iter().sum::<f32>() / column.len() as f32;
+        let var = column.iter().map(|v| (v - mean).powi(2)).sum::<f32>() / column.len() as f32;
+        assert!(mean.abs() < 1e-4 && (var - 1.0).abs() < 1e-3, "feature {j}");
+    }
+    let other = data::load(&DataConfig { seed: 1, ..config }).unwrap();
+    assert_ne!(a.test, other.test);
+}

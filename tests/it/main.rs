@@ -1,0 +1,17 @@
+//! The integration-test binary: one file per topic.
+
+mod cli;
+mod config;
+mod determinism;
+mod formats;
+mod gradients;
+mod training;
+
+use std::path::{Path, PathBuf};
+
+/// Writes `bytes` to `dir/name` and returns the path.
+pub fn write(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, bytes).unwrap();
+    path
+}
