@@ -24,7 +24,11 @@ impl Loss {
     ///
     /// # Shapes
     /// `logits`, `targets`: `[batch, outputs]` → (`[1]`, `[batch, outputs]`).
-    pub fn value_and_grad(&self, logits: &Tensor<2>, targets: &Tensor<2>) -> (Tensor<1>, Tensor<2>) {
+    pub fn value_and_grad(
+        &self,
+        logits: &Tensor<2>,
+        targets: &Tensor<2>,
+    ) -> (Tensor<1>, Tensor<2>) {
         let [batch, outputs] = logits.dims();
         match self {
             Loss::CrossEntropy => {
@@ -37,8 +41,8 @@ impl Loss {
                 (value, grad)
             }
             Loss::BinaryCrossEntropy => {
-                let per_sample = activation::softplus(logits.clone(), 1.0)
-                    - targets.clone() * logits.clone();
+                let per_sample =
+                    activation::softplus(logits.clone(), 1.0) - targets.clone() * logits.clone();
                 let value = per_sample.mean();
                 let grad = (activation::sigmoid(logits.clone()) - targets.clone())
                     .div_scalar((batch * outputs) as f32);

@@ -127,17 +127,8 @@ impl Activation {
                     .mul_scalar(1.0 / (2.0 * std::f32::consts::PI).sqrt());
                 cdf + a.clone() * pdf
             }
-            Activation::Hardtanh => a
-                .clone()
-                .abs()
-                .lower_equal_elem(1.0)
-                .float(),
-            Activation::Hardsigmoid => a
-                .clone()
-                .abs()
-                .lower_elem(3.0)
-                .float()
-                .div_scalar(6.0),
+            Activation::Hardtanh => a.clone().abs().lower_equal_elem(1.0).float(),
+            Activation::Hardsigmoid => a.clone().abs().lower_elem(3.0).float().div_scalar(6.0),
         }
     }
 

@@ -30,7 +30,11 @@ fn header(bytes: &[u8], words: usize, path: &Path) -> Result<Vec<u32>> {
     if bytes.len() < 4 * words {
         return Err(Error::data(
             path,
-            format!("truncated header: {} bytes, need {}", bytes.len(), 4 * words),
+            format!(
+                "truncated header: {} bytes, need {}",
+                bytes.len(),
+                4 * words
+            ),
         ));
     }
     Ok((0..words)
@@ -60,7 +64,11 @@ pub fn parse_images(bytes: &[u8], path: &Path) -> Result<(usize, usize, Vec<f32>
                 "{} data bytes, the header promises {count} images of {rows}×{cols} = {}{}",
                 body.len(),
                 count * pixels,
-                if body.len() < count * pixels { " (truncated)" } else { "" }
+                if body.len() < count * pixels {
+                    " (truncated)"
+                } else {
+                    ""
+                }
             ),
         ));
     }
@@ -87,7 +95,11 @@ pub fn parse_labels(bytes: &[u8], path: &Path) -> Result<Vec<u32>> {
             format!(
                 "{} labels, the header promises {count}{}",
                 body.len(),
-                if body.len() < count { " (truncated)" } else { "" }
+                if body.len() < count {
+                    " (truncated)"
+                } else {
+                    ""
+                }
             ),
         ));
     }

@@ -266,7 +266,10 @@ pub fn load(config: &DataConfig) -> Result<Dataset> {
     if train.rows() == 0 || test.rows() == 0 {
         return Err(Error::config(
             "data",
-            format!("`{}` leaves an empty training or test split", config.dataset),
+            format!(
+                "`{}` leaves an empty training or test split",
+                config.dataset
+            ),
         ));
     }
     let scaler = Scaler::fit(config.scaling, &train);
@@ -407,8 +410,7 @@ pub fn catalogue() -> Vec<DatasetInfo> {
         samples: "from the files".into(),
         features: "rows×cols".into(),
         classes: "largest label + 1".into(),
-        source: "train-/t10k- images-idx3-ubyte and labels-idx1-ubyte in <dir>, raw or .gz"
-            .into(),
+        source: "train-/t10k- images-idx3-ubyte and labels-idx1-ubyte in <dir>, raw or .gz".into(),
     });
     out.push(DatasetInfo {
         name: "csv:<train.csv>[,<test.csv>]".into(),

@@ -43,13 +43,27 @@ impl Default for ExperimentConfig {
 }
 
 /// One value for every block, or a list with one value per block.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(untagged)]
 pub enum PerBlock<T> {
     /// The same value everywhere.
     One(T),
     /// One value per block.
     Many(Vec<T>),
+}
+
+/// Deserialised by hand (not `untagged`) so that a bad value keeps its own error message.
+impl<'de, T: DeserializeOwned> Deserialize<'de> for PerBlock<T> {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> std::result::Result<Self, D::Error> {
+        let value = toml::Value::deserialize(deserializer)?;
+        let result = match value {
+            toml::Value::Array(_) => Vec::<T>::deserialize(value).map(PerBlock::Many),
+            other => T::deserialize(other).map(PerBlock::One),
+        };
+        result.map_err(|e| serde::de::Error::custom(e.message()))
+    }
 }
 
 impl<T: Clone> PerBlock<T> {
@@ -182,8 +196,12 @@ impl Default for TrainConfig {
 fn deserialize<T: DeserializeOwned>(value: toml::Value) -> Result<T> {
     serde_path_to_error::deserialize(value).map_err(|e| {
         let path = e.path().to_string();
-        let key = if path == "." { "(top level)".into() } else { path };
-        Error::config(key, e.into_inner().to_string())
+        let key = if path == "." {
+            "(top level)".into()
+        } else {
+            path
+        };
+        Error::config(key, e.into_inner().message().replace('\n', " "))
     })
 }
 
@@ -198,17 +216,18 @@ fn parse_value(text: &str) -> toml::Value {
 /// Sets the dotted `key` in `table` to `value`, creating sections as needed.
 fn set_path(table: &mut toml::Table, key: &str, value: toml::Value) -> Result<()> {
     let mut parts: Vec<&str> = key.split('.').collect();
-    let leaf = parts.pop().filter(|l| !l.is_empty()).ok_or_else(|| {
-        Error::config(key, "empty key in --set")
-    })?;
+    let leaf = parts
+        .pop()
+        .filter(|l| !l.is_empty())
+        .ok_or_else(|| Error::config(key, "empty key in --set"))?;
     let mut current = table;
     for (depth, part) in parts.iter().enumerate() {
         let entry = current
             .entry(part.to_string())
             .or_insert_with(|| toml::Value::Table(toml::Table::new()));
-        current = entry.as_table_mut().ok_or_else(|| {
-            Error::config(parts[..=depth].join("."), "is a value, not a section")
-        })?;
+        current = entry
+            .as_table_mut()
+            .ok_or_else(|| Error::config(parts[..=depth].join("."), "is a value, not a section"))?;
     }
     current.insert(leaf.to_string(), value);
     Ok(())
@@ -284,7 +303,10 @@ impl ExperimentConfig {
             return Err(Error::config("train.eval_batch_size", "must be at least 1"));
         }
         if !(t.lr.is_finite() && t.lr > 0.0) {
-            return Err(Error::config("train.lr", format!("{} is not a positive number", t.lr)));
+            return Err(Error::config(
+                "train.lr",
+                format!("{} is not a positive number", t.lr),
+            ));
         }
         if t.schedule == ScheduleKind::Step && t.step_every == 0 {
             return Err(Error::config("train.step_every", "must be at least 1"));
@@ -361,7 +383,11 @@ impl ExperimentConfig {
                 BlockSpec {
                     inputs: sizes[i],
                     outputs: sizes[i + 1],
-                    input_activation: if hidden_block { input_activations[i] } else { None },
+                    input_activation: if hidden_block {
+                        input_activations[i]
+                    } else {
+                        None
+                    },
                     dropout: dropout[i] as f32,
                     batchnorm: hidden_block && batchnorm[i],
                     activation: if hidden_block {

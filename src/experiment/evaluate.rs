@@ -121,7 +121,11 @@ pub fn evaluate(net: &Net, table: &Table, loss: Loss, chunk: usize, device: &Dev
 }
 
 /// Loads `weights` into the net `config` describes and evaluates it on `split`.
-pub fn evaluate_weights(config: &ExperimentConfig, weights: &Path, split: Split) -> Result<Evaluation> {
+pub fn evaluate_weights(
+    config: &ExperimentConfig,
+    weights: &Path,
+    split: Split,
+) -> Result<Evaluation> {
     let mut setup = Setup::new(config)?;
     WeightsFile::read(weights)?.load_into(&mut setup.net)?;
     let table = match split {

@@ -163,11 +163,9 @@ fn progress_bar(total: u64, quiet: bool) -> ProgressBar {
         bar.set_draw_target(ProgressDrawTarget::hidden());
     }
     bar.set_style(
-        ProgressStyle::with_template(
-            "{prefix} [{bar:30}] {pos}/{len} {msg} ETA {eta}",
-        )
-        .expect("a valid template")
-        .progress_chars("=> "),
+        ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} {msg} ETA {eta}")
+            .expect("a valid template")
+            .progress_chars("=> "),
     );
     bar
 }
@@ -211,7 +209,8 @@ pub fn train(config: &ExperimentConfig, options: &RunOptions) -> Result<Summary>
     let t = &config.train;
     let n = data.train.rows();
     let per_epoch = n.div_ceil(t.batch_size);
-    let mut optimizer = ParamOptimizer::new(&config.optimizer_settings(per_epoch * t.epochs), "train")?;
+    let mut optimizer =
+        ParamOptimizer::new(&config.optimizer_settings(per_epoch * t.epochs), "train")?;
     let mut rng = Rng::derived(config.seed, "train");
     let outputs = net.outputs();
     let bar = progress_bar((per_epoch * t.epochs) as u64, options.quiet);
@@ -288,7 +287,11 @@ pub fn train(config: &ExperimentConfig, options: &RunOptions) -> Result<Summary>
         }
     }
     bar.finish_and_clear();
-    weights::save(&dir.join("weights.safetensors"), &[&net], &metadata(config, &net))?;
+    weights::save(
+        &dir.join("weights.safetensors"),
+        &[&net],
+        &metadata(config, &net),
+    )?;
     let last = history.last().expect("at least one epoch");
     let best_epoch = history
         .iter()

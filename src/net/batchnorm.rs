@@ -100,7 +100,11 @@ impl BatchNorm {
     ///
     /// # Shapes
     /// `grad_y`: `[batch, units]` → (`[1, units]` ×2, `[batch, units]`).
-    pub fn backward(&self, cache: &BatchNormCache, grad_y: Tensor<2>) -> (BatchNormGrads, Tensor<2>) {
+    pub fn backward(
+        &self,
+        cache: &BatchNormCache,
+        grad_y: Tensor<2>,
+    ) -> (BatchNormGrads, Tensor<2>) {
         let grad_beta = grad_y.clone().sum_dim(0);
         let grad_gamma = (grad_y.clone() * cache.normalized.clone()).sum_dim(0);
         let grad_normalized = grad_y * self.gamma.clone();

@@ -102,9 +102,7 @@ impl Block {
         device: &Device,
     ) -> Self {
         let linear = Linear::new(spec.inputs, spec.outputs, init, scale, rng, device);
-        let batchnorm = spec
-            .batchnorm
-            .then(|| BatchNorm::new(spec.outputs, device));
+        let batchnorm = spec.batchnorm.then(|| BatchNorm::new(spec.outputs, device));
         Self {
             spec,
             linear,

@@ -29,6 +29,9 @@ mod tests {
         let m = host::values(&mask(0.25, 100, 100, &mut Rng::new(0), &device));
         let kept = m.iter().filter(|v| **v > 0.0).count() as f32 / m.len() as f32;
         assert!((kept - 0.75).abs() < 0.02, "kept {kept}");
-        assert!(m.iter().all(|v| *v == 0.0 || (*v - 1.0 / 0.75).abs() < 1e-6));
+        assert!(
+            m.iter()
+                .all(|v| *v == 0.0 || (*v - 1.0 / 0.75).abs() < 1e-6)
+        );
     }
 }

@@ -76,7 +76,11 @@ impl Init {
 
 /// Rows (or columns, whichever are fewer) orthonormal, times `gain`; by modified Gram–Schmidt.
 fn orthogonal(rows: usize, cols: usize, gain: f32, rng: &mut Rng) -> Vec<f32> {
-    let (short, long) = if rows <= cols { (rows, cols) } else { (cols, rows) };
+    let (short, long) = if rows <= cols {
+        (rows, cols)
+    } else {
+        (cols, rows)
+    };
     let mut basis: Vec<Vec<f64>> = Vec::with_capacity(short);
     while basis.len() < short {
         let mut v: Vec<f64> = rng

@@ -39,7 +39,11 @@ impl Trace {
     /// # Shapes
     /// `[batch, outputs]`.
     pub fn output(&self) -> &Tensor<2> {
-        &self.blocks.last().expect("a net has at least one block").output
+        &self
+            .blocks
+            .last()
+            .expect("a net has at least one block")
+            .output
     }
 }
 

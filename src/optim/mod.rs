@@ -6,9 +6,9 @@ pub mod rprop;
 
 use std::collections::BTreeMap;
 
-use burn::lr_scheduler::module_lr_scheduler::ModuleLrScheduler;
 use burn::lr_scheduler::constant::ConstantLr;
 use burn::lr_scheduler::cosine::CosineAnnealingLrSchedulerConfig;
+use burn::lr_scheduler::module_lr_scheduler::ModuleLrScheduler;
 use burn::lr_scheduler::step::StepLrSchedulerConfig;
 use burn::optim::decay::WeightDecayConfig;
 use burn::optim::momentum::MomentumConfig;
@@ -152,13 +152,12 @@ impl ParamOptimizer {
                 .with_gamma(settings.gamma)
                 .init()
                 .map_err(|e| Error::config(format!("{key}.step_every"), e))?,
-            ScheduleKind::Cosine => CosineAnnealingLrSchedulerConfig::new(
-                settings.lr,
-                settings.total_iterations.max(1),
-            )
-            .with_min_lr(settings.min_lr)
-            .init()
-            .map_err(|e| Error::config(format!("{key}.min_lr"), e))?,
+            ScheduleKind::Cosine => {
+                CosineAnnealingLrSchedulerConfig::new(settings.lr, settings.total_iterations.max(1))
+                    .with_min_lr(settings.min_lr)
+                    .init()
+                    .map_err(|e| Error::config(format!("{key}.min_lr"), e))?
+            }
         };
         Ok(Self {
             stepper,

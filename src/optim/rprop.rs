@@ -117,12 +117,14 @@ mod tests {
         let rprop = Rprop::default();
         let theta = vector(&[1.0, 1.0, 1.0]);
         let (theta, state) = rprop.step(0.1, theta, vector(&[0.5, -2.0, 0.0]), None);
-        let close = |a: Vec<f32>, b: &[f32]| {
-            a.iter().zip(b).all(|(x, y)| (x - y).abs() < 1e-6)
-        };
+        let close = |a: Vec<f32>, b: &[f32]| a.iter().zip(b).all(|(x, y)| (x - y).abs() < 1e-6);
         assert!(close(host::values(&theta), &[0.9, 1.1, 1.0]));
         let (theta, state) = rprop.step(0.1, theta, vector(&[0.3, 4.0, -1.0]), state);
-        assert!(close(host::values(&theta), &[0.78, 1.1, 1.1]), "{:?}", host::values(&theta));
+        assert!(
+            close(host::values(&theta), &[0.78, 1.1, 1.1]),
+            "{:?}",
+            host::values(&theta)
+        );
         let state = state.unwrap();
         assert!(close(host::values(&state.step_size), &[0.12, 0.05, 0.1]));
         assert!(close(host::values(&state.previous_grad), &[0.3, 0.0, -1.0]));

@@ -21,7 +21,10 @@ fn bad_input_exits_2_with_one_line() {
     let cases: [(&[&str], &str); 4] = [
         (&["--set", "model.activation=nope"], "model.activation"),
         (&["--set", "train.rule=nope"], "train.rule"),
-        (&["--set", "data.dataset=mnist_idx:/missing/dir"], "/missing/dir"),
+        (
+            &["--set", "data.dataset=mnist_idx:/missing/dir"],
+            "/missing/dir",
+        ),
         (&["--set", "data.dataset=csv:/missing.csv"], "/missing.csv"),
     ];
     for (extra, expected) in cases {
@@ -40,8 +43,18 @@ fn train_by_flags_then_eval_the_run() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().to_str().unwrap();
     let (code, stdout, stderr) = plasticity(&[
-        "train", "--quiet", "--out", out, "--set", "name=w", "--set", "data.dataset=wine",
-        "--set", "train.epochs=5", "--set", "train.batch_size=16",
+        "train",
+        "--quiet",
+        "--out",
+        out,
+        "--set",
+        "name=w",
+        "--set",
+        "data.dataset=wine",
+        "--set",
+        "train.epochs=5",
+        "--set",
+        "train.batch_size=16",
     ]);
     assert_eq!(code, 0, "{stderr}");
     assert!(stdout.contains("test accuracy"), "{stdout}");
@@ -51,14 +64,25 @@ fn train_by_flags_then_eval_the_run() {
     let eval: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
     let summary: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(run.join("summary.json")).unwrap()).unwrap();
-    assert!((eval["accuracy"].as_f64().unwrap() - summary["test_accuracy"].as_f64().unwrap()).abs() < 1e-9);
+    assert!(
+        (eval["accuracy"].as_f64().unwrap() - summary["test_accuracy"].as_f64().unwrap()).abs()
+            < 1e-9
+    );
 }
 
 #[test]
 fn datasets_lists_every_builtin_set() {
     let (code, stdout, _) = plasticity(&["datasets"]);
     assert_eq!(code, 0);
-    for name in ["iris", "digits", "wine", "breast_cancer", "signed_xor", "spirals", "fashion_mnist"] {
+    for name in [
+        "iris",
+        "digits",
+        "wine",
+        "breast_cancer",
+        "signed_xor",
+        "spirals",
+        "fashion_mnist",
+    ] {
         assert!(stdout.contains(name), "{name} missing from\n{stdout}");
     }
     assert!(stdout.contains("1797"), "digits' sample count");
@@ -67,8 +91,18 @@ fn datasets_lists_every_builtin_set() {
 #[test]
 fn bench_json_reports_rates() {
     let (code, stdout, stderr) = plasticity(&[
-        "bench", "--json", "--steps", "3", "--warmup", "1", "--repeats", "2", "--set",
-        "data.dataset=iris", "--set", "train.batch_size=16",
+        "bench",
+        "--json",
+        "--steps",
+        "3",
+        "--warmup",
+        "1",
+        "--repeats",
+        "2",
+        "--set",
+        "data.dataset=iris",
+        "--set",
+        "train.batch_size=16",
     ]);
     assert_eq!(code, 0, "{stderr}");
     let report: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();

@@ -33,7 +33,10 @@ fn a_file_round_trips_through_its_saved_form() {
     let path = write(dir.path(), "e.toml", FILE.as_bytes());
     let config = ExperimentConfig::load(Some(&path), &[]).unwrap();
     assert_eq!(config.seed, 3);
-    assert_eq!(config.model.dropout, PerBlock::Many(vec![0.1, 0.05, 0.05, 0.0]));
+    assert_eq!(
+        config.model.dropout,
+        PerBlock::Many(vec![0.1, 0.05, 0.05, 0.0])
+    );
     let saved = write(dir.path(), "saved.toml", config.to_toml().as_bytes());
     assert_eq!(ExperimentConfig::load(Some(&saved), &[]).unwrap(), config);
 }
@@ -88,7 +91,10 @@ fn bad_keys_and_values_name_the_key() {
         let error = ExperimentConfig::load(None, &[item.to_string()])
             .unwrap_err()
             .to_string();
-        assert!(error.contains(expected), "{item}: `{error}` lacks `{expected}`");
+        assert!(
+            error.contains(expected),
+            "{item}: `{error}` lacks `{expected}`"
+        );
         assert!(!error.contains('\n'), "{error}");
     }
 }
@@ -97,19 +103,27 @@ fn bad_keys_and_values_name_the_key() {
 fn per_block_lists_must_match_the_network() {
     let config = ExperimentConfig::load(
         None,
-        &["model.hidden=[10, 10]".into(), "model.dropout=[0.1, 0.0]".into()],
+        &[
+            "model.hidden=[10, 10]".into(),
+            "model.dropout=[0.1, 0.0]".into(),
+        ],
     )
     .unwrap();
     let error = config.block_specs(4, 3).unwrap_err().to_string();
     assert!(error.contains("model.dropout"), "{error}");
-    assert!(error.contains("2 values given, the network needs 3"), "{error}");
+    assert!(
+        error.contains("2 values given, the network needs 3"),
+        "{error}"
+    );
 }
 
 #[test]
 fn a_broken_file_names_file_and_line() {
     let dir = tempfile::tempdir().unwrap();
     let path = write(dir.path(), "broken.toml", b"name = \"x\"\n[train\nlr = 1\n");
-    let error = ExperimentConfig::load(Some(&path), &[]).unwrap_err().to_string();
+    let error = ExperimentConfig::load(Some(&path), &[])
+        .unwrap_err()
+        .to_string();
     assert!(error.contains("broken.toml"), "{error}");
     assert!(error.contains("line 2"), "{error}");
 }

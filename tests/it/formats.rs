@@ -100,7 +100,10 @@ fn idx_malformed_files_are_named_errors() {
         bytes[3] = 0x03;
         write(d, "train-labels-idx1-ubyte", &bytes);
     });
-    assert!(wrong_magic.contains("train-labels-idx1-ubyte"), "{wrong_magic}");
+    assert!(
+        wrong_magic.contains("train-labels-idx1-ubyte"),
+        "{wrong_magic}"
+    );
     assert!(wrong_magic.contains("magic"), "{wrong_magic}");
 
     let truncated = idx_error(|d| {
@@ -113,7 +116,10 @@ fn idx_malformed_files_are_named_errors() {
     let short_header = idx_error(|d| {
         write(d, "t10k-images-idx3-ubyte", &[0, 0, 8]);
     });
-    assert!(short_header.contains("t10k-images-idx3-ubyte"), "{short_header}");
+    assert!(
+        short_header.contains("t10k-images-idx3-ubyte"),
+        "{short_header}"
+    );
 
     let count_mismatch = idx_error(|d| {
         write(d, "train-labels-idx1-ubyte", &idx_labels(&[0, 1]));
@@ -123,12 +129,22 @@ fn idx_malformed_files_are_named_errors() {
     let out_of_range = idx_error(|d| {
         write(d, "t10k-labels-idx1-ubyte", &idx_labels(&[2, 7]));
     });
-    assert!(out_of_range.contains("t10k-labels-idx1-ubyte"), "{out_of_range}");
-    assert!(out_of_range.contains("label 7 outside the class range"), "{out_of_range}");
+    assert!(
+        out_of_range.contains("t10k-labels-idx1-ubyte"),
+        "{out_of_range}"
+    );
+    assert!(
+        out_of_range.contains("label 7 outside the class range"),
+        "{out_of_range}"
+    );
 
     let corrupt_gzip = idx_error(|d| {
         std::fs::remove_file(d.join("train-images-idx3-ubyte")).unwrap();
-        write(d, "train-images-idx3-ubyte.gz", &[0x1f, 0x8b, 8, 0, 1, 2, 3]);
+        write(
+            d,
+            "train-images-idx3-ubyte.gz",
+            &[0x1f, 0x8b, 8, 0, 1, 2, 3],
+        );
     });
     assert!(corrupt_gzip.contains("gzip"), "{corrupt_gzip}");
 
@@ -161,7 +177,9 @@ fn csv_malformed_rows_are_named_errors() {
         ("a,b,c\n", "no data rows"),
     ];
     for (text, expected) in cases {
-        let error = csv::parse(text, "bad.csv".as_ref()).unwrap_err().to_string();
+        let error = csv::parse(text, "bad.csv".as_ref())
+            .unwrap_err()
+            .to_string();
         assert!(error.starts_with("bad.csv: "), "{error}");
         assert!(error.contains(expected), "{error} lacks {expected}");
         assert!(!error.contains('\n'), "{error}");
@@ -179,7 +197,10 @@ fn csv_test_labels_must_fall_in_the_training_class_range() {
     };
     let error = data::load(&config).unwrap_err().to_string();
     assert!(error.contains("test.csv"), "{error}");
-    assert!(error.contains("label 2 outside the class range 0..1"), "{error}");
+    assert!(
+        error.contains("label 2 outside the class range 0..1"),
+        "{error}"
+    );
 }
 
 #[test]

@@ -34,7 +34,12 @@ fn check(net: Net, loss: Loss, targets: Vec<f32>) {
     let (batch_size, outputs) = (5, net.outputs());
     let mut rng = Rng::new(11);
     let batch = Batch {
-        x: host::matrix(rng.normal_vec(batch_size * net.inputs(), 0.0, 1.0), batch_size, net.inputs(), &device),
+        x: host::matrix(
+            rng.normal_vec(batch_size * net.inputs(), 0.0, 1.0),
+            batch_size,
+            net.inputs(),
+            &device,
+        ),
         targets: host::matrix(targets, batch_size, outputs, &device),
     };
     let mut work = net.clone();
@@ -131,8 +136,17 @@ fn every_smooth_activation_derivative_matches_finite_differences() {
     let device = backend::device();
     let points: Vec<f32> = vec![-2.5, -1.2, -0.4, 0.3, 0.9, 2.2, 3.5];
     let names = [
-        "identity", "sigmoid", "tanh", "relu", "leaky_relu:0.1", "elu", "mish", "silu", "gelu",
-        "hardtanh", "hardsigmoid",
+        "identity",
+        "sigmoid",
+        "tanh",
+        "relu",
+        "leaky_relu:0.1",
+        "elu",
+        "mish",
+        "silu",
+        "gelu",
+        "hardtanh",
+        "hardsigmoid",
     ];
     for name in names {
         let activation: Activation = name.parse().unwrap();
@@ -140,7 +154,9 @@ fn every_smooth_activation_derivative_matches_finite_differences() {
         let h = activation.forward(a.clone());
         let analytic = host::values(&activation.derivative(&a, &h));
         for (i, &x) in points.iter().enumerate() {
-            let f = |v: f32| host::values(&activation.forward(Tensor::<2>::from_floats([[v]], &device)))[0];
+            let f = |v: f32| {
+                host::values(&activation.forward(Tensor::<2>::from_floats([[v]], &device)))[0]
+            };
             let numeric = (f(x + 1e-3) - f(x - 1e-3)) / 2e-3;
             assert!(
                 (numeric - analytic[i]).abs() < 1e-2,

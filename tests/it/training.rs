@@ -26,19 +26,32 @@ fn backprop_learns_iris_and_writes_the_run_directory() {
     let summary = train(&config(&[]), &options).unwrap();
     assert!(summary.test_accuracy >= 0.9, "{summary:?}");
     let run = dir.path().join("t");
-    for file in ["config.toml", "metrics.jsonl", "summary.json", "weights.safetensors"] {
+    for file in [
+        "config.toml",
+        "metrics.jsonl",
+        "summary.json",
+        "weights.safetensors",
+    ] {
         assert!(run.join(file).is_file(), "{file}");
     }
     let metrics = std::fs::read_to_string(run.join("metrics.jsonl")).unwrap();
-    let lines: Vec<serde_json::Value> =
-        metrics.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let lines: Vec<serde_json::Value> = metrics
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     assert_eq!(lines.len(), 30);
     let first = lines[0]["train_loss"].as_f64().unwrap();
     let last = lines[29]["train_loss"].as_f64().unwrap();
     assert!(last < first * 0.5, "loss {first} → {last}");
     let summary_json: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(run.join("summary.json")).unwrap()).unwrap();
-    for key in ["test_accuracy", "test_loss", "train_seconds", "samples_per_second", "epochs"] {
+    for key in [
+        "test_accuracy",
+        "test_loss",
+        "train_seconds",
+        "samples_per_second",
+        "epochs",
+    ] {
         assert!(summary_json.get(key).is_some(), "summary lacks {key}");
     }
     let weights = WeightsFile::read(&run.join("weights.safetensors")).unwrap();
@@ -76,7 +89,8 @@ fn saved_initial_weights_reproduce_the_seeded_start() {
         ..RunOptions::default()
     };
     train(&other_seed, &loaded).unwrap();
-    let read = |d: &str| std::fs::read_to_string(dir.path().join(d).join("t/metrics.jsonl")).unwrap();
+    let read =
+        |d: &str| std::fs::read_to_string(dir.path().join(d).join("t/metrics.jsonl")).unwrap();
     assert_eq!(read("a"), read("b"));
 }
 
@@ -116,7 +130,11 @@ fn rprop_and_sgd_with_schedules_also_learn() {
             ..RunOptions::default()
         };
         let mut settings = extra.to_vec();
-        settings.extend(["train.momentum=0.9", "train.step_every=50", "train.gamma=0.5"]);
+        settings.extend([
+            "train.momentum=0.9",
+            "train.step_every=50",
+            "train.gamma=0.5",
+        ]);
         let summary = train(&config(&settings), &options).unwrap();
         assert!(summary.test_accuracy >= 0.85, "{extra:?}: {summary:?}");
     }

@@ -46,7 +46,10 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
         report.train_gflops,
         report.flops_per_sample / 1e6
     );
-    println!("  matmul     {:>10.1} GFLOP/s (1024×1024)", report.matmul_gflops);
+    println!(
+        "  matmul     {:>10.1} GFLOP/s (1024×1024)",
+        report.matmul_gflops
+    );
     println!(
         "  ratio      {:>10.1} % of the matmul ceiling",
         100.0 * report.fraction_of_matmul
