@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use crate::backend;
 use crate::error::Result;
-use crate::experiment::{ExperimentConfig, Setup, batch};
+use crate::experiment::{ExperimentConfig, Setup};
 use crate::host;
 use crate::net::Net;
 use crate::optim::ParamOptimizer;
@@ -84,18 +84,21 @@ pub fn bench_training(
     let Setup {
         device,
         data,
+        task,
         mut net,
         mut rule,
     } = Setup::new(config)?;
     let t = &config.train;
-    let mut optimizer = ParamOptimizer::new(&config.optimizer_settings(steps), "train")?;
+    let settings = config.optimizer_settings(steps);
+    let mut optimizer = ParamOptimizer::new(&settings, "train")?;
+    let mut rule_optimizer = ParamOptimizer::new(&settings, "train")?;
     let mut rng = Rng::derived(config.seed, "bench");
     let n = data.train.rows();
     let batch_size = t.batch_size.min(n);
     let batches: Vec<_> = (0..8)
         .map(|k| {
             let rows: Vec<usize> = (0..batch_size).map(|i| (k * batch_size + i) % n).collect();
-            batch(&data.train, &rows, t.loss, net.outputs(), &device)
+            task.batch(&data.train, &rows, &device)
         })
         .collect();
     let mut run = |count: usize, net: &mut Net| {
@@ -103,10 +106,11 @@ pub fn bench_training(
         for i in 0..count {
             let mut ctx = StepContext {
                 rng: &mut rng,
-                loss: t.loss,
+                task,
             };
             let mut step = rule.step(net, &batches[i % batches.len()], &mut ctx);
             optimizer.step(net, &mut step.grads);
+            rule_optimizer.step(rule.as_mut(), &mut step.grads);
             last = Some(step.loss);
         }
         if let Some(loss) = last {
@@ -130,7 +134,7 @@ pub fn bench_training(
     let train_gflops = samples_per_second * flops_per_sample / 1e9;
     let matmul = matmul_gflops(1024, 5, &device);
     Ok(BenchReport {
-        rule: rule.name().to_string(),
+        rule: rule.name(),
         sizes: net.sizes(),
         batch_size,
         samples_per_second,

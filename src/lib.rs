@@ -13,7 +13,7 @@
 //! use plasticity::experiment::{ExperimentConfig, RunOptions, train};
 //! let config = ExperimentConfig::load(None, &["data.dataset=iris".into()])?;
 //! let summary = train(&config, &RunOptions::default())?;
-//! println!("test accuracy {:.3}", summary.test_accuracy);
+//! println!("test accuracy {:?}", summary.test_accuracy);
 //! # Ok::<(), plasticity::Error>(())
 //! ```
 
@@ -30,6 +30,7 @@ pub mod net;
 pub mod optim;
 pub mod rng;
 pub mod rule;
+pub mod task;
 
 pub use error::{Error, Result};
 

@@ -12,7 +12,8 @@ use crate::error::{Error, Result};
 use crate::loss::Loss;
 use crate::net::{BlockSpec, Init};
 use crate::optim::{OptimizerKind, OptimizerSettings, ScheduleKind};
-use crate::rule::RuleKind;
+use crate::rule::{FeedbackSettings, FeedbackVariant, Layerwise, RuleKind, RuleSettings};
+use crate::task::Problem;
 
 /// A whole experiment.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -125,23 +126,28 @@ impl Default for ModelConfig {
     }
 }
 
-/// What the network learns.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
-#[serde(rename_all = "snake_case")]
-pub enum Problem {
-    /// Predict the class label.
-    #[default]
-    Classification,
-}
-
 /// The `[train]` section.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct TrainConfig {
-    /// The learning rule.
+    /// The learning rule for every block.
     pub rule: RuleKind,
-    /// What is learned.
+    /// One rule per block, output block included (overrides `rule`).
+    pub rules: Option<Vec<RuleKind>>,
+    /// What is learned: `classification` or `reconstruction` (of the input, with MSE).
     pub problem: Problem,
+    /// Feedback alignment's feedback: `random`, `usf`, `brsf` or `frsf`.
+    pub feedback: FeedbackVariant,
+    /// Distribution of fixed feedback/projection matrices and initial decoders.
+    pub feedback_init: Init,
+    /// Its scale (the scheme's default when absent).
+    pub feedback_scale: Option<f64>,
+    /// Local rules: blocks learn in `parallel` or `sequential`ly.
+    pub layerwise: Layerwise,
+    /// Sequential schedule: epoch budget per block (default: epochs / blocks).
+    pub layer_epochs: Option<usize>,
+    /// Forward-forward: goodness threshold θ.
+    pub ff_threshold: f64,
     /// The output loss; default cross-entropy (BCE needs `output = 1`).
     pub loss: Loss,
     /// Passes over the training split.
@@ -174,7 +180,14 @@ impl Default for TrainConfig {
     fn default() -> Self {
         Self {
             rule: RuleKind::Backprop,
+            rules: None,
             problem: Problem::Classification,
+            feedback: FeedbackVariant::Random,
+            feedback_init: Init::Lecun,
+            feedback_scale: None,
+            layerwise: Layerwise::Parallel,
+            layer_epochs: None,
+            ff_threshold: 2.0,
             loss: Loss::CrossEntropy,
             epochs: 20,
             batch_size: 128,
@@ -311,7 +324,10 @@ impl ExperimentConfig {
         if t.schedule == ScheduleKind::Step && t.step_every == 0 {
             return Err(Error::config("train.step_every", "must be at least 1"));
         }
-        self.hidden_sizes()?;
+        if t.layer_epochs == Some(0) {
+            return Err(Error::config("train.layer_epochs", "must be at least 1"));
+        }
+        self.rule_settings()?;
         Ok(())
     }
 
@@ -335,16 +351,34 @@ impl ExperimentConfig {
         Ok(sizes)
     }
 
-    /// The number of output units the loss needs for `classes` classes.
-    pub fn outputs(&self, classes: usize) -> Result<usize> {
-        match self.train.loss {
-            Loss::BinaryCrossEntropy if classes != 2 => Err(Error::config(
-                "train.loss",
-                format!("bce needs exactly 2 classes, the data set has {classes}"),
-            )),
-            Loss::BinaryCrossEntropy => Ok(1),
-            Loss::CrossEntropy | Loss::MeanSquaredError => Ok(classes),
-        }
+    /// The rule of every block (output block included) and the rules' settings.
+    pub fn rule_settings(&self) -> Result<RuleSettings> {
+        let t = &self.train;
+        let blocks = self.hidden_sizes()?.len() + 1;
+        let rules = match &t.rules {
+            Some(rules) if rules.len() != blocks => {
+                return Err(Error::config(
+                    "train.rules",
+                    format!(
+                        "{} rules given, the network has {blocks} blocks (output block included)",
+                        rules.len()
+                    ),
+                ));
+            }
+            Some(rules) => rules.clone(),
+            None => vec![t.rule; blocks],
+        };
+        Ok(RuleSettings {
+            rules,
+            feedback: FeedbackSettings {
+                variant: t.feedback,
+                init: t.feedback_init,
+                scale: t.feedback_scale.map(|s| s as f32),
+            },
+            layerwise: t.layerwise,
+            layer_epochs: t.layer_epochs.unwrap_or(t.epochs.div_ceil(blocks)),
+            ff_threshold: t.ff_threshold as f32,
+        })
     }
 
     /// Every block's description, for a data set of `inputs` features and `outputs` outputs.

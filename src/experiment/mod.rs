@@ -4,6 +4,6 @@ pub mod config;
 mod evaluate;
 mod train;
 
-pub use config::{ExperimentConfig, ModelConfig, PerBlock, Problem, TrainConfig};
-pub use evaluate::{Evaluation, Split, batch, evaluate, evaluate_weights};
+pub use config::{ExperimentConfig, ModelConfig, PerBlock, TrainConfig};
+pub use evaluate::{Evaluation, Split, evaluate, evaluate_weights};
 pub use train::{EpochMetrics, RunOptions, Setup, Summary, train};

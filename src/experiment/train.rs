@@ -13,14 +13,15 @@ use crate::backend;
 use crate::data::{self, Dataset};
 use crate::error::{Error, Result};
 use crate::experiment::ExperimentConfig;
-use crate::experiment::evaluate::{batch, correct, evaluate};
+use crate::experiment::evaluate::evaluate;
 use crate::host;
 use crate::io::write_atomic;
 use crate::net::weights::{self, WeightsFile};
 use crate::net::{Net, Parameters};
 use crate::optim::ParamOptimizer;
 use crate::rng::Rng;
-use crate::rule::{LearningRule, StepContext};
+use crate::rule::{self, LearningRule, StepContext};
+use crate::task::Task;
 
 /// Where and how a run writes.
 #[derive(Debug, Clone)]
@@ -58,16 +59,17 @@ pub struct EpochMetrics {
     pub lr: f64,
     /// Mean training loss over the epoch's mini-batches (training mode).
     pub train_loss: f64,
-    /// Accuracy on the epoch's mini-batches (training mode).
-    pub train_accuracy: f64,
+    /// Accuracy on the epoch's mini-batches (training mode; absent for reconstruction and
+    /// rules whose step makes no prediction).
+    pub train_accuracy: Option<f64>,
     /// Validation loss (evaluation mode; absent without a validation split).
     pub val_loss: Option<f64>,
     /// Validation accuracy.
     pub val_accuracy: Option<f64>,
-    /// Test loss.
+    /// Test loss (the reconstruction MSE for reconstruction).
     pub test_loss: f64,
-    /// Test accuracy.
-    pub test_accuracy: f64,
+    /// Test accuracy (absent for reconstruction).
+    pub test_accuracy: Option<f64>,
 }
 
 /// `summary.json`: the run's final figures.
@@ -85,9 +87,9 @@ pub struct Summary {
     pub parameters: usize,
     /// Epochs trained.
     pub epochs: usize,
-    /// Final test accuracy.
-    pub test_accuracy: f64,
-    /// Final test loss.
+    /// Final test accuracy (absent for reconstruction).
+    pub test_accuracy: Option<f64>,
+    /// Final test loss (the reconstruction MSE for reconstruction).
     pub test_loss: f64,
     /// Final validation accuracy (absent without a validation split).
     pub val_accuracy: Option<f64>,
@@ -111,9 +113,11 @@ pub struct Setup {
     pub device: Device,
     /// The data set, split and scaled.
     pub data: Dataset,
+    /// What the output learns.
+    pub task: Task,
     /// The network, freshly initialised from the run's seed.
     pub net: Net,
-    /// The learning rule.
+    /// The learning rule, its fixed matrices drawn from the run's seed.
     pub rule: Box<dyn LearningRule>,
 }
 
@@ -122,8 +126,19 @@ impl Setup {
     pub fn new(config: &ExperimentConfig) -> Result<Self> {
         let device = backend::device();
         let data = data::load(&config.data)?;
-        let outputs = config.outputs(data.classes)?;
-        let specs = config.block_specs(data.features(), outputs)?;
+        let task = Task::new(
+            config.train.problem,
+            config.train.loss,
+            data.classes,
+            data.features(),
+        )?;
+        let settings = config.rule_settings()?;
+        let whole_net = settings.rules.iter().any(|r| r.whole_net());
+        let inputs = data.features() + if whole_net { data.classes } else { 0 };
+        let mut specs = config.block_specs(inputs, task.outputs)?;
+        if whole_net {
+            specs.pop();
+        }
         let mut init_rng = Rng::derived(config.seed, "init");
         let net = Net::new(
             specs,
@@ -132,10 +147,16 @@ impl Setup {
             &mut init_rng,
             &device,
         );
-        let rule = config.train.rule.build(&net);
+        let rule = rule::build(
+            &settings,
+            &net,
+            task,
+            &mut Rng::derived(config.seed, "feedback"),
+        )?;
         Ok(Self {
             device,
             data,
+            task,
             net,
             rule,
         })
@@ -193,6 +214,7 @@ pub fn train(config: &ExperimentConfig, options: &RunOptions) -> Result<Summary>
     let Setup {
         device,
         data,
+        task,
         mut net,
         mut rule,
     } = Setup::new(config)?;
@@ -209,10 +231,10 @@ pub fn train(config: &ExperimentConfig, options: &RunOptions) -> Result<Summary>
     let t = &config.train;
     let n = data.train.rows();
     let per_epoch = n.div_ceil(t.batch_size);
-    let mut optimizer =
-        ParamOptimizer::new(&config.optimizer_settings(per_epoch * t.epochs), "train")?;
+    let settings = config.optimizer_settings(per_epoch * t.epochs);
+    let mut optimizer = ParamOptimizer::new(&settings, "train")?;
+    let mut rule_optimizer = ParamOptimizer::new(&settings, "train")?;
     let mut rng = Rng::derived(config.seed, "train");
-    let outputs = net.outputs();
     let bar = progress_bar((per_epoch * t.epochs) as u64, options.quiet);
     let mut history: Vec<EpochMetrics> = Vec::new();
     let mut iteration_log: Vec<IterationLoss> = Vec::new();
@@ -223,18 +245,20 @@ pub fn train(config: &ExperimentConfig, options: &RunOptions) -> Result<Summary>
         let mut order: Vec<usize> = (0..n).collect();
         rng.shuffle(&mut order);
         let mut loss_sum: Option<Tensor<1>> = None;
-        let mut hits = 0;
+        let mut hits: Option<usize> = Some(0);
         let epoch_started = Instant::now();
         for rows in order.chunks(t.batch_size) {
-            let batch = batch(&data.train, rows, t.loss, outputs, &device);
+            let batch = task.batch(&data.train, rows, &device);
             let mut ctx = StepContext {
                 rng: &mut rng,
-                loss: t.loss,
+                task,
             };
             let mut step = rule.step(&mut net, &batch, &mut ctx);
             optimizer.step(&mut net, &mut step.grads);
+            rule_optimizer.step(rule.as_mut(), &mut step.grads);
             iteration += 1;
-            hits += correct(&step.output, &data.train, rows, t.loss);
+            let batch_hits = step.output.and_then(|o| task.correct(&o, &batch.labels));
+            hits = hits.zip(batch_hits).map(|(a, b)| a + b);
             let weighted = step.loss.mul_scalar(rows.len() as f32);
             loss_sum = Some(match loss_sum {
                 Some(sum) => sum + weighted.clone(),
@@ -253,11 +277,12 @@ pub fn train(config: &ExperimentConfig, options: &RunOptions) -> Result<Summary>
         }
         train_seconds += epoch_started.elapsed().as_secs_f64();
         let train_loss = loss_sum.map_or(f64::NAN, |s| f64::from(host::scalar(&s))) / n as f64;
-        let train_accuracy = hits as f64 / n as f64;
+        let train_accuracy = hits.map(|h| h as f64 / n as f64);
+        rule.end_epoch(epoch);
         let chunk = t.eval_batch_size;
-        let val = (data.validation.rows() > 0)
-            .then(|| evaluate(&net, &data.validation, t.loss, chunk, &device));
-        let test = evaluate(&net, &data.test, t.loss, chunk, &device);
+        let eval = |table| evaluate(rule.as_ref(), &net, table, task, chunk, &device);
+        let val = (data.validation.rows() > 0).then(|| eval(&data.validation));
+        let test = eval(&data.test);
         let metrics = EpochMetrics {
             epoch,
             iterations: iteration,
@@ -265,18 +290,21 @@ pub fn train(config: &ExperimentConfig, options: &RunOptions) -> Result<Summary>
             train_loss,
             train_accuracy,
             val_loss: val.map(|v| v.loss),
-            val_accuracy: val.map(|v| v.accuracy),
+            val_accuracy: val.and_then(|v| v.accuracy),
             test_loss: test.loss,
             test_accuracy: test.accuracy,
         };
+        let acc = |a: Option<f64>| a.map_or(String::new(), |a| format!(" acc {a:.4}"));
         let val_text = val.map_or(String::new(), |v| {
-            format!("  val loss {:.4} acc {:.4}", v.loss, v.accuracy)
+            format!("  val loss {:.4}{}", v.loss, acc(v.accuracy))
         });
         let line = format!(
-            "epoch {epoch:>3}  train loss {train_loss:.4} acc {train_accuracy:.4}{val_text}  test loss {:.4} acc {:.4}",
-            test.loss, test.accuracy
+            "epoch {epoch:>3}  train loss {train_loss:.4}{}{val_text}  test loss {:.4}{}",
+            acc(train_accuracy),
+            test.loss,
+            acc(test.accuracy)
         );
-        bar.set_message(format!("loss {train_loss:.4} acc {train_accuracy:.4}"));
+        bar.set_message(format!("loss {train_loss:.4}{}", acc(train_accuracy)));
         if !options.quiet {
             bar.suspend(|| eprintln!("{line}"));
         }
@@ -301,7 +329,7 @@ pub fn train(config: &ExperimentConfig, options: &RunOptions) -> Result<Summary>
     let summary = Summary {
         name: config.name.clone(),
         dataset: config.data.dataset.clone(),
-        rule: rule.name().to_string(),
+        rule: rule.name(),
         sizes: net.sizes(),
         parameters: net.parameter_count(),
         epochs: t.epochs,

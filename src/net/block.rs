@@ -36,14 +36,12 @@ pub enum Mode<'a> {
     Eval,
 }
 
-/// What a rule needs to replace `Wᵀ` when a gradient goes below a block.
+/// What carries a gradient below a block in place of `W` (`δ_in = δ_z·M`).
 pub enum Feedback<'a> {
     /// The block's own weights (backprop).
     Weights,
     /// A matrix of the weight's `[out, in]` shape (feedback alignment and its variants).
     Matrix(&'a Tensor<2>),
-    /// Nothing goes below this block.
-    Stop,
 }
 
 /// Everything a block's backward needs from its forward pass.
@@ -177,14 +175,16 @@ impl Block {
             .backward(&cache.pre_activation, &cache.activated, grad_activated)
     }
 
-    /// Parameter gradients from the gradient at the pre-activation, and the gradient sent below
-    /// the block through `feedback` (`None` for [`Feedback::Stop`]).
-    pub fn backward_from_pre_activation(
+    /// Parameter gradients from the gradient at the pre-activation, and the gradient at the
+    /// linear layer's output `z_i` (what goes below the block, through `W` or a stand-in).
+    ///
+    /// # Shapes
+    /// `grad_pre_activation`: `[batch, out]` → (grads, `[batch, out]`).
+    pub fn param_grads(
         &self,
         cache: &BlockCache,
         grad_pre_activation: Tensor<2>,
-        feedback: Feedback<'_>,
-    ) -> (BlockGrads, Option<Tensor<2>>) {
+    ) -> (BlockGrads, Tensor<2>) {
         let (batchnorm, grad_z) = match (&self.batchnorm, &cache.batchnorm) {
             (Some(bn), Some(bn_cache)) => {
                 let (grads, grad_z) = bn.backward(bn_cache, grad_pre_activation);
@@ -193,32 +193,28 @@ impl Block {
             _ => (None, grad_pre_activation),
         };
         let linear = self.linear.param_grads(&cache.linear_input, &grad_z);
-        let grad_input = match feedback {
-            Feedback::Stop => None,
-            Feedback::Weights => Some(Linear::input_grad(grad_z, &self.linear.weight)),
-            Feedback::Matrix(matrix) => Some(Linear::input_grad(grad_z, matrix)),
-        }
-        .map(|grad| self.input_grad(cache, grad));
-        (BlockGrads { linear, batchnorm }, grad_input)
+        (BlockGrads { linear, batchnorm }, grad_z)
     }
 
-    /// Parameter gradients and the gradient below, from the gradient at the block's output.
-    pub fn backward(
+    /// The gradient at the block's input from the gradient `grad_z` at its linear output, sent
+    /// through `feedback` in place of `W` (then through dropout and the input activation).
+    ///
+    /// # Shapes
+    /// `grad_z`: `[batch, out]` → `[batch, in]`.
+    pub fn input_grad(
         &self,
         cache: &BlockCache,
-        grad_output: Tensor<2>,
+        grad_z: Tensor<2>,
         feedback: Feedback<'_>,
-    ) -> (BlockGrads, Option<Tensor<2>>) {
-        let grad_pre_activation = self.pre_activation_grad(cache, grad_output);
-        self.backward_from_pre_activation(cache, grad_pre_activation, feedback)
-    }
-
-    /// Carries the gradient at the linear layer's input back through dropout and the input
-    /// activation.
-    fn input_grad(&self, cache: &BlockCache, grad_linear_input: Tensor<2>) -> Tensor<2> {
+    ) -> Tensor<2> {
+        let matrix = match feedback {
+            Feedback::Weights => &self.linear.weight,
+            Feedback::Matrix(matrix) => matrix,
+        };
+        let grad = Linear::input_grad(grad_z, matrix);
         let grad = match &cache.dropout_mask {
-            Some(mask) => grad_linear_input * mask.clone(),
-            None => grad_linear_input,
+            Some(mask) => grad * mask.clone(),
+            None => grad,
         };
         match (self.spec.input_activation, &cache.activated_input) {
             (Some(activation), Some(activated)) => {

@@ -1,38 +1,29 @@
-//! Backpropagation: the output error flows down through every block's `Wᵀ` and `f′`.
+//! Backpropagation: the gradient at the block above's linear output flows down through its
+//! `W` (and its dropout mask and input activation).
 
-use crate::net::{Feedback, Gradients, Net};
-use crate::rule::{Batch, LearningRule, StepContext, StepOutput};
+use crate::net::{Feedback, Gradients};
+use crate::rule::RuleKind;
+use crate::rule::layered::{BlockRule, Signal, SignalContext};
 
-/// The true gradient of the output loss.
+/// The true gradient (of whatever signal the block above received).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Backprop;
 
-impl LearningRule for Backprop {
-    fn name(&self) -> &'static str {
-        "backprop"
+impl BlockRule for Backprop {
+    fn kind(&self) -> RuleKind {
+        RuleKind::Backprop
     }
 
-    fn step(&mut self, net: &mut Net, batch: &Batch, ctx: &mut StepContext<'_>) -> StepOutput {
-        let trace = net.forward_train(batch.x.clone(), ctx.rng);
-        let output = trace.output().clone();
-        let (loss, mut delta) = ctx.loss.value_and_grad(&output, &batch.targets);
-        let mut grads = Gradients::new();
-        for (i, (block, cache)) in net.blocks.iter().zip(&trace.blocks).enumerate().rev() {
-            let feedback = if i == 0 {
-                Feedback::Stop
-            } else {
-                Feedback::Weights
-            };
-            let (block_grads, below) = block.backward(cache, delta.clone(), feedback);
-            grads.add_block(i, block_grads);
-            if let Some(below) = below {
-                delta = below;
-            }
-        }
-        StepOutput {
-            loss,
-            output,
-            grads,
+    fn signal(&mut self, index: usize, ctx: &mut SignalContext<'_>, _: &mut Gradients) -> Signal {
+        let above = index + 1;
+        let grad = ctx.net.blocks[above].input_grad(
+            &ctx.trace.blocks[above],
+            ctx.grad_z_above.clone(),
+            Feedback::Weights,
+        );
+        Signal {
+            grad,
+            local_loss: None,
         }
     }
 }

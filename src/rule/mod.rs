@@ -1,52 +1,81 @@
 //! Learning rules. Every rule gives each block its own signal and turns it into parameter
-//! gradients; the training loop, the data and the optimizers are shared. Adding a rule means
-//! one file implementing [`LearningRule`] and one line in [`RuleKind::build`].
+//! gradients; the training loop, the data and the optimizers are shared.
+//!
+//! Most rules are *per block* ([`BlockRule`]): they say which gradient reaches one hidden
+//! block's output, and [`Layered`] runs the step for a stack of them, so rules can be mixed
+//! per block (`train.rules = ["dfa", "dfa", "backprop"]`). Whole-net rules (forward-forward)
+//! implement [`LearningRule`] directly. Adding a rule means one file and one line in
+//! [`build`].
 
 mod backprop;
+mod dfa;
+mod drtp;
+mod feedback;
+mod feedback_alignment;
+mod forward_forward;
+mod layered;
+mod linear_decoder;
+mod local_loss;
 
 pub use backprop::Backprop;
+pub use dfa::Dfa;
+pub use drtp::Drtp;
+pub use feedback::{FeedbackSettings, FeedbackVariant};
+pub use feedback_alignment::FeedbackAlignment;
+pub use forward_forward::ForwardForward;
+pub use layered::{BlockRule, Layered, Layerwise, SignalContext};
+pub use linear_decoder::LinearDecoder;
+pub use local_loss::LocalLoss;
 
 use burn::tensor::Tensor;
 use serde::{Deserialize, Serialize};
 
-use crate::loss::Loss;
-use crate::net::{Gradients, Net};
+use crate::error::{Error, Result};
+use crate::net::{Gradients, Net, Parameters};
 use crate::rng::Rng;
-
-/// One mini-batch.
-#[derive(Debug, Clone)]
-pub struct Batch {
-    /// Inputs, `[batch, inputs]`.
-    pub x: Tensor<2>,
-    /// Loss targets, `[batch, outputs]` (one-hot, 0/1 for BCE, or the input to reconstruct).
-    pub targets: Tensor<2>,
-}
+pub use crate::task::Batch;
+use crate::task::{Problem, Task};
 
 /// What a rule may use besides the net and the batch.
 pub struct StepContext<'a> {
-    /// The run's stream (dropout masks, stochastic units).
+    /// The run's stream (dropout masks, stochastic units, redrawn feedback).
     pub rng: &'a mut Rng,
-    /// The output loss.
-    pub loss: Loss,
+    /// The output task (loss, problem, widths).
+    pub task: Task,
 }
 
 /// What a training step produced.
 pub struct StepOutput {
     /// The batch's mean output loss, `[1]` (left on the device; read it when needed).
     pub loss: Tensor<1>,
-    /// The net's output on the batch, `[batch, outputs]`.
-    pub output: Tensor<2>,
-    /// A gradient (or update direction) for every parameter the rule trains.
+    /// The prediction on the batch, `[batch, outputs]`, when the step produces one.
+    pub output: Option<Tensor<2>>,
+    /// A gradient (or update direction) for every parameter the rule trains: the net's and
+    /// the rule's own (decoders).
     pub grads: Gradients,
 }
 
-/// A way of training a net: from a batch, a gradient for every block's parameters.
-pub trait LearningRule: Send {
-    /// The rule's config name, e.g. `backprop`.
-    fn name(&self) -> &'static str;
+/// A way of training a net. It owns whatever tensors it needs besides the net (feedback
+/// matrices, projections, decoders) and exposes them through [`Parameters`], so they are
+/// saved with the weights and the trainable ones get an optimizer.
+pub trait LearningRule: Parameters + Send {
+    /// The rule's name, e.g. `dfa`, or the per-block list `dfa,dfa,backprop`.
+    fn name(&self) -> String;
 
     /// Runs the forward pass it needs and returns the gradients of one step.
     fn step(&mut self, net: &mut Net, batch: &Batch, ctx: &mut StepContext<'_>) -> StepOutput;
+
+    /// The prediction for inputs `x` in evaluation mode.
+    ///
+    /// # Shapes
+    /// `x`: `[batch, inputs]` → `[batch, outputs]`.
+    fn predict(&self, net: &Net, x: Tensor<2>) -> Tensor<2> {
+        net.forward_eval(x)
+    }
+
+    /// Called after every epoch with that epoch's mean training loss (a layer-wise schedule
+    /// moves on here).
+    fn end_epoch(&mut self, _epoch: usize) {}
 }
 
 /// The rules by config name.
@@ -56,6 +85,18 @@ pub enum RuleKind {
     /// Backpropagation: the true gradient.
     #[default]
     Backprop,
+    /// Feedback alignment: the error flows down through fixed matrices `B` instead of `Wᵀ`.
+    FeedbackAlignment,
+    /// Direct feedback alignment: block i receives `e·B_i`.
+    Dfa,
+    /// Direct random target projection: block i receives `−y*·B_i`.
+    Drtp,
+    /// A loss on `h_i·P_iᵀ` through a fixed random projection.
+    LocalLoss,
+    /// A loss through a learned, bias-free linear decoder `D_i`.
+    LinearDecoder,
+    /// Forward-forward: goodness of positive against negative data, per block.
+    ForwardForward,
 }
 
 impl RuleKind {
@@ -63,13 +104,111 @@ impl RuleKind {
     pub fn name(&self) -> &'static str {
         match self {
             RuleKind::Backprop => "backprop",
+            RuleKind::FeedbackAlignment => "feedback_alignment",
+            RuleKind::Dfa => "dfa",
+            RuleKind::Drtp => "drtp",
+            RuleKind::LocalLoss => "local_loss",
+            RuleKind::LinearDecoder => "linear_decoder",
+            RuleKind::ForwardForward => "forward_forward",
         }
     }
 
-    /// A rule of this kind for `net`.
-    pub fn build(&self, _net: &Net) -> Box<dyn LearningRule> {
-        match self {
-            RuleKind::Backprop => Box::new(Backprop),
-        }
+    /// Whether the rule trains the whole net by itself (it cannot be mixed per block).
+    pub fn whole_net(&self) -> bool {
+        matches!(self, RuleKind::ForwardForward)
     }
+}
+
+/// The rule-specific settings of `[train]`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RuleSettings {
+    /// One rule per block (output block included).
+    pub rules: Vec<RuleKind>,
+    /// Fixed feedback / projection matrices.
+    pub feedback: FeedbackSettings,
+    /// Parallel or sequential layer-wise schedule (local rules).
+    pub layerwise: Layerwise,
+    /// Epoch budget per block in the sequential schedule.
+    pub layer_epochs: usize,
+    /// Forward-forward's goodness threshold.
+    pub ff_threshold: f32,
+}
+
+/// Builds the rule for `net`, drawing its fixed matrices from `rng`.
+pub fn build(
+    settings: &RuleSettings,
+    net: &Net,
+    task: Task,
+    rng: &mut Rng,
+) -> Result<Box<dyn LearningRule>> {
+    let blocks = net.blocks.len();
+    if let Some(whole) = settings.rules.iter().find(|r| r.whole_net()) {
+        if settings.rules.iter().any(|r| r != whole) {
+            return Err(Error::config(
+                "train.rules",
+                format!("{} trains the whole net and cannot be mixed", whole.name()),
+            ));
+        }
+        if task.problem == Problem::Reconstruction {
+            return Err(Error::config(
+                "train.problem",
+                "forward_forward has no reconstruction variant (it needs class labels)",
+            ));
+        }
+        return Ok(Box::new(ForwardForward::new(task, settings.ff_threshold)));
+    }
+    if settings.rules.len() != blocks {
+        return Err(Error::config(
+            "train.rules",
+            format!(
+                "{} rules given, the network has {blocks} blocks (output block included)",
+                settings.rules.len()
+            ),
+        ));
+    }
+    let mut per_block: Vec<Box<dyn BlockRule>> = Vec::with_capacity(blocks - 1);
+    for (index, kind) in settings.rules[..blocks - 1].iter().enumerate() {
+        let activation = net.blocks[index].spec.activation;
+        let rule: Box<dyn BlockRule> = match kind {
+            RuleKind::Backprop => Box::new(Backprop),
+            RuleKind::FeedbackAlignment => {
+                Box::new(FeedbackAlignment::new(net, index, &settings.feedback, rng))
+            }
+            RuleKind::Dfa => Box::new(Dfa::new(net, index, task, &settings.feedback, rng)),
+            RuleKind::Drtp => {
+                if task.problem == Problem::Reconstruction {
+                    return Err(Error::config(
+                        "train.problem",
+                        "drtp projects the class target and has no reconstruction variant",
+                    ));
+                }
+                if activation.is_unbounded() {
+                    eprintln!(
+                        "warning: drtp with the unbounded activation `{activation}` on block \
+                         {index}: its fixed target projections can drive units without limit; \
+                         tanh or sigmoid are the usual choices"
+                    );
+                }
+                Box::new(Drtp::new(net, index, task, &settings.feedback, rng))
+            }
+            RuleKind::LocalLoss => {
+                Box::new(LocalLoss::new(net, index, task, &settings.feedback, rng))
+            }
+            RuleKind::LinearDecoder => Box::new(LinearDecoder::new(
+                net,
+                index,
+                task,
+                &settings.feedback,
+                rng,
+            )),
+            RuleKind::ForwardForward => unreachable!("whole-net rules are handled above"),
+        };
+        per_block.push(rule);
+    }
+    Ok(Box::new(Layered::new(
+        per_block,
+        settings.layerwise,
+        settings.layer_epochs,
+        blocks,
+    )))
 }

@@ -7,7 +7,10 @@ use plasticity::host;
 use plasticity::loss::Loss;
 use plasticity::net::{BlockSpec, Init, Net, Parameters};
 use plasticity::rng::Rng;
-use plasticity::rule::{Backprop, Batch, LearningRule, StepContext};
+use plasticity::rule::StepContext;
+use plasticity::task::{Batch, Problem};
+
+use crate::rules::{backprop_rule, task_for};
 
 fn spec(inputs: usize, outputs: usize, activation: Activation) -> BlockSpec {
     BlockSpec {
@@ -41,14 +44,17 @@ fn check(net: Net, loss: Loss, targets: Vec<f32>) {
             &device,
         ),
         targets: host::matrix(targets, batch_size, outputs, &device),
+        labels: vec![0; batch_size],
     };
     let mut work = net.clone();
-    let step = Backprop.step(
+    let task = task_for(&net, loss, Problem::Classification);
+    let mut rule = backprop_rule(&net, task);
+    let step = rule.step(
         &mut work,
         &batch,
         &mut StepContext {
             rng: &mut Rng::new(0),
-            loss,
+            task,
         },
     );
     let mut checked = 0;

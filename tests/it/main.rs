@@ -5,6 +5,7 @@ mod config;
 mod determinism;
 mod formats;
 mod gradients;
+mod rules;
 mod training;
 
 use std::path::{Path, PathBuf};

@@ -42,8 +42,12 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
         println!("{}", serde_json::to_string(&result)?);
     } else {
         println!(
-            "{:?} split of {}: loss {:.4}, accuracy {:.4} ({} samples)",
-            args.split, config.data.dataset, result.loss, result.accuracy, result.samples
+            "{:?} split of {}: loss {:.4}, accuracy {} ({} samples)",
+            args.split,
+            config.data.dataset,
+            result.loss,
+            crate::accuracy(result.accuracy),
+            result.samples
         );
     }
     Ok(())

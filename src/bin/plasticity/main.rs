@@ -52,6 +52,11 @@ impl ConfigArgs {
     }
 }
 
+/// An accuracy to four places, or `–` where there is none (reconstruction).
+pub fn accuracy(value: Option<f64>) -> String {
+    value.map_or_else(|| "–".to_string(), |a| format!("{a:.4}"))
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {

@@ -37,10 +37,10 @@ pub fn run(args: QuickstartArgs) -> anyhow::Result<()> {
     println!("| rule | net | test accuracy | test loss | best epoch | train s | samples/s |");
     println!("|---|---|---|---|---|---|---|");
     println!(
-        "| {} | {} | {:.4} | {:.4} | {} | {:.1} | {:.0} |",
+        "| {} | {} | {} | {:.4} | {} | {:.1} | {:.0} |",
         summary.rule,
         summary.sizes,
-        summary.test_accuracy,
+        crate::accuracy(summary.test_accuracy),
         summary.test_loss,
         summary.best_epoch,
         summary.train_seconds,

@@ -35,12 +35,12 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
     };
     let summary = train(&config, &options)?;
     println!(
-        "{}: {} {} on {} — test accuracy {:.4}, test loss {:.4}, {:.1} s training ({:.0} samples/s)",
+        "{}: {} {} on {} — test accuracy {}, test loss {:.4}, {:.1} s training ({:.0} samples/s)",
         summary.name,
         summary.rule,
         summary.sizes,
         summary.dataset,
-        summary.test_accuracy,
+        crate::accuracy(summary.test_accuracy),
         summary.test_loss,
         summary.train_seconds,
         summary.samples_per_second

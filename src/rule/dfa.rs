@@ -1,0 +1,53 @@
+//! Direct feedback alignment (Nøkland 2016): the output error `e = ∂L/∂output` reaches every
+//! hidden block directly through a fixed random matrix, `δh_i = e·B_i`.
+
+use crate::net::{Gradients, Net};
+use crate::rng::Rng;
+use crate::rule::RuleKind;
+use crate::rule::feedback::{FeedbackSettings, NamedMatrix};
+use crate::rule::layered::{BlockRule, Signal, SignalContext};
+use crate::task::Task;
+
+/// DFA for one hidden block.
+pub struct Dfa {
+    /// `B_i`, `[outputs, out_i]`.
+    feedback: NamedMatrix,
+}
+
+impl Dfa {
+    /// Draws `B_i` for hidden block `index`.
+    pub fn new(
+        net: &Net,
+        index: usize,
+        task: Task,
+        settings: &FeedbackSettings,
+        rng: &mut Rng,
+    ) -> Self {
+        let block = &net.blocks[index].linear;
+        let b = settings.draw(task.outputs, block.outputs(), rng, &block.weight.device());
+        Self {
+            feedback: NamedMatrix::fixed(format!("feedback.{index}.weight"), b),
+        }
+    }
+}
+
+impl BlockRule for Dfa {
+    fn kind(&self) -> RuleKind {
+        RuleKind::Dfa
+    }
+
+    fn signal(&mut self, _: usize, ctx: &mut SignalContext<'_>, _: &mut Gradients) -> Signal {
+        Signal {
+            grad: ctx.error.clone().matmul(self.feedback.tensor.clone()),
+            local_loss: None,
+        }
+    }
+
+    fn matrix(&self) -> Option<&NamedMatrix> {
+        Some(&self.feedback)
+    }
+
+    fn matrix_mut(&mut self) -> Option<&mut NamedMatrix> {
+        Some(&mut self.feedback)
+    }
+}

@@ -1,0 +1,59 @@
+//! Direct random target projection (Frenkel et al. 2021): every hidden block receives the
+//! one-hot target through a fixed random matrix, `δh_i = −y*·B_i`. No output error is needed
+//! and no block depends on another's backward pass.
+
+use crate::net::{Gradients, Net};
+use crate::rng::Rng;
+use crate::rule::RuleKind;
+use crate::rule::feedback::{FeedbackSettings, NamedMatrix};
+use crate::rule::layered::{BlockRule, Signal, SignalContext};
+use crate::task::Task;
+
+/// DRTP for one hidden block.
+pub struct Drtp {
+    /// `B_i`, `[outputs, out_i]`.
+    projection: NamedMatrix,
+}
+
+impl Drtp {
+    /// Draws `B_i` for hidden block `index`.
+    pub fn new(
+        net: &Net,
+        index: usize,
+        task: Task,
+        settings: &FeedbackSettings,
+        rng: &mut Rng,
+    ) -> Self {
+        let block = &net.blocks[index].linear;
+        let b = settings.draw(task.outputs, block.outputs(), rng, &block.weight.device());
+        Self {
+            projection: NamedMatrix::fixed(format!("feedback.{index}.weight"), b),
+        }
+    }
+}
+
+impl BlockRule for Drtp {
+    fn kind(&self) -> RuleKind {
+        RuleKind::Drtp
+    }
+
+    fn signal(&mut self, _: usize, ctx: &mut SignalContext<'_>, _: &mut Gradients) -> Signal {
+        Signal {
+            grad: ctx
+                .batch
+                .targets
+                .clone()
+                .matmul(self.projection.tensor.clone())
+                .neg(),
+            local_loss: None,
+        }
+    }
+
+    fn matrix(&self) -> Option<&NamedMatrix> {
+        Some(&self.projection)
+    }
+
+    fn matrix_mut(&mut self) -> Option<&mut NamedMatrix> {
+        Some(&mut self.projection)
+    }
+}

@@ -1,0 +1,78 @@
+//! Fixed random matrices (feedback and projections): how they are drawn, and a named holder
+//! that is saved with the model.
+
+use burn::tensor::{Device, Tensor};
+use serde::{Deserialize, Serialize};
+
+use crate::host;
+use crate::net::{Init, Slot};
+use crate::rng::Rng;
+
+/// How feedback alignment's matrices relate to the forward weights.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum FeedbackVariant {
+    /// `B` drawn once and fixed.
+    #[default]
+    Random,
+    /// Uniform sign-concordant feedback: `B = mean|W|·sign(W)`, following `W` every step.
+    Usf,
+    /// Batchwise random-magnitude sign-concordant feedback: `|B|` redrawn every step, sign of `W`.
+    Brsf,
+    /// Fixed random-magnitude sign-concordant feedback: `|B|` drawn once, sign of `W`.
+    Frsf,
+}
+
+/// How fixed matrices are drawn (seeded from the run's seed).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct FeedbackSettings {
+    /// Feedback alignment's variant.
+    pub variant: FeedbackVariant,
+    /// The distribution: `gaussian` (normal), `uniform`, `orthogonal`, `lecun`, … (see [`Init`]).
+    pub init: Init,
+    /// Its scale (the scheme's default when `None`).
+    pub scale: Option<f32>,
+}
+
+impl FeedbackSettings {
+    /// Draws a `[rows, cols]` matrix (fan-in `cols`).
+    pub fn draw(&self, rows: usize, cols: usize, rng: &mut Rng, device: &Device) -> Tensor<2> {
+        host::matrix(
+            self.init.matrix(rows, cols, self.scale, rng),
+            rows,
+            cols,
+            device,
+        )
+    }
+}
+
+/// A named matrix a rule owns: fixed (feedback, projection) or trainable (decoder).
+#[derive(Debug, Clone)]
+pub struct NamedMatrix {
+    /// Its name in weight files, e.g. `feedback.2.weight`.
+    pub name: String,
+    /// Whether an optimizer trains it.
+    pub slot: Slot,
+    /// The matrix.
+    pub tensor: Tensor<2>,
+}
+
+impl NamedMatrix {
+    /// A fixed (non-trainable) matrix.
+    pub fn fixed(name: String, tensor: Tensor<2>) -> Self {
+        Self {
+            name,
+            slot: Slot::FIXED_MATRIX,
+            tensor,
+        }
+    }
+
+    /// A trainable matrix.
+    pub fn trainable(name: String, tensor: Tensor<2>) -> Self {
+        Self {
+            name,
+            slot: Slot::MATRIX,
+            tensor,
+        }
+    }
+}

@@ -1,0 +1,231 @@
+//! Per-block rules and the step that runs a stack of them.
+
+use burn::tensor::Tensor;
+use serde::{Deserialize, Serialize};
+
+use crate::host;
+use crate::net::{Gradients, Net, Parameters, Slot, Trace};
+use crate::rng::Rng;
+use crate::rule::feedback::NamedMatrix;
+use crate::rule::{Batch, LearningRule, RuleKind, StepContext, StepOutput};
+use crate::task::Task;
+
+/// Whether the blocks of a local rule learn at once or one after another.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Layerwise {
+    /// All blocks learn at once.
+    #[default]
+    Parallel,
+    /// Block 0 learns (up to `layer_epochs`, or until its loss stops improving), is frozen,
+    /// then block 1 starts, …, the output block last.
+    Sequential,
+}
+
+/// What a block rule may look at to produce its block's signal.
+pub struct SignalContext<'a> {
+    /// The net.
+    pub net: &'a Net,
+    /// The forward pass of this step.
+    pub trace: &'a Trace,
+    /// The batch (inputs, targets).
+    pub batch: &'a Batch,
+    /// `∂L/∂output`, `[batch, outputs]`.
+    pub error: &'a Tensor<2>,
+    /// The gradient at the linear output `z` of the block above, `[batch, out_{i+1}]`.
+    pub grad_z_above: &'a Tensor<2>,
+    /// The output task.
+    pub task: Task,
+    /// The run's stream.
+    pub rng: &'a mut Rng,
+}
+
+/// What reaches a hidden block.
+pub struct Signal {
+    /// The gradient at the block's output `h_i`, `[batch, out_i]`.
+    pub grad: Tensor<2>,
+    /// The block's own local loss, when the rule has one, `[1]`.
+    pub local_loss: Option<Tensor<1>>,
+}
+
+/// How one hidden block gets its learning signal.
+pub trait BlockRule: Send {
+    /// Which rule this is.
+    fn kind(&self) -> RuleKind;
+
+    /// The signal at hidden block `index`'s output; gradients of the rule's own trainable
+    /// tensors go into `grads`.
+    fn signal(
+        &mut self,
+        index: usize,
+        ctx: &mut SignalContext<'_>,
+        grads: &mut Gradients,
+    ) -> Signal;
+
+    /// The matrix the rule owns for this block (feedback, projection or decoder), if any.
+    fn matrix(&self) -> Option<&NamedMatrix> {
+        None
+    }
+
+    /// The same, mutably.
+    fn matrix_mut(&mut self) -> Option<&mut NamedMatrix> {
+        None
+    }
+}
+
+/// A stack of per-block rules; the output block always learns from the output loss.
+pub struct Layered {
+    blocks: Vec<Box<dyn BlockRule>>,
+    layerwise: Layerwise,
+    layer_epochs: usize,
+    /// The block learning now (sequential schedule).
+    active: usize,
+    epochs_on_active: usize,
+    stalled_epochs: usize,
+    best_loss: f64,
+    epoch_loss: Option<Tensor<1>>,
+    total_blocks: usize,
+}
+
+/// Sequential schedule: epochs without a 0.1 % improvement of the active block's loss after
+/// which it counts as converged.
+const PATIENCE: usize = 2;
+
+impl Layered {
+    /// One rule per hidden block; `total_blocks` counts the output block too.
+    pub fn new(
+        blocks: Vec<Box<dyn BlockRule>>,
+        layerwise: Layerwise,
+        layer_epochs: usize,
+        total_blocks: usize,
+    ) -> Self {
+        Self {
+            blocks,
+            layerwise,
+            layer_epochs: layer_epochs.max(1),
+            active: 0,
+            epochs_on_active: 0,
+            stalled_epochs: 0,
+            best_loss: f64::INFINITY,
+            epoch_loss: None,
+            total_blocks,
+        }
+    }
+
+    /// Whether block `i` learns in this step.
+    fn trains(&self, i: usize) -> bool {
+        self.layerwise == Layerwise::Parallel || self.active == i
+    }
+
+    fn track(&mut self, i: usize, loss: Option<&Tensor<1>>) {
+        if self.layerwise == Layerwise::Sequential
+            && self.active == i
+            && let Some(loss) = loss
+        {
+            self.epoch_loss = Some(match self.epoch_loss.take() {
+                Some(sum) => sum + loss.clone(),
+                None => loss.clone(),
+            });
+        }
+    }
+}
+
+impl Parameters for Layered {
+    fn visit_mut(&mut self, f: &mut dyn FnMut(&str, Slot, &mut Tensor<2>)) {
+        for rule in &mut self.blocks {
+            if let Some(m) = rule.matrix_mut() {
+                f(&m.name, m.slot, &mut m.tensor);
+            }
+        }
+    }
+
+    fn visit(&self, f: &mut dyn FnMut(&str, Slot, &Tensor<2>)) {
+        for rule in &self.blocks {
+            if let Some(m) = rule.matrix() {
+                f(&m.name, m.slot, &m.tensor);
+            }
+        }
+    }
+}
+
+impl LearningRule for Layered {
+    fn name(&self) -> String {
+        let first = self.blocks.first().map(|b| b.kind());
+        if self.blocks.iter().all(|b| Some(b.kind()) == first) {
+            first.unwrap_or_default().name().to_string()
+        } else {
+            let mut names: Vec<&str> = self.blocks.iter().map(|b| b.kind().name()).collect();
+            names.push("backprop");
+            names.join(",")
+        }
+    }
+
+    fn step(&mut self, net: &mut Net, batch: &Batch, ctx: &mut StepContext<'_>) -> StepOutput {
+        let trace = net.forward_train(batch.x.clone(), ctx.rng);
+        let output = trace.output().clone();
+        let (loss, error) = ctx.task.loss.value_and_grad(&output, &batch.targets);
+        let mut grads = Gradients::new();
+        let last = net.blocks.len() - 1;
+        let top = &net.blocks[last];
+        let grad_a = top.pre_activation_grad(&trace.blocks[last], error.clone());
+        let (top_grads, mut grad_z) = top.param_grads(&trace.blocks[last], grad_a);
+        if self.trains(last) {
+            grads.add_block(last, top_grads);
+        }
+        self.track(last, Some(&loss));
+        for i in (0..last).rev() {
+            let mut rule_grads = Gradients::new();
+            let signal = {
+                let mut signal_ctx = SignalContext {
+                    net,
+                    trace: &trace,
+                    batch,
+                    error: &error,
+                    grad_z_above: &grad_z,
+                    task: ctx.task,
+                    rng: ctx.rng,
+                };
+                self.blocks[i].signal(i, &mut signal_ctx, &mut rule_grads)
+            };
+            self.track(i, signal.local_loss.as_ref());
+            let block = &net.blocks[i];
+            let grad_a = block.pre_activation_grad(&trace.blocks[i], signal.grad);
+            let (block_grads, below) = block.param_grads(&trace.blocks[i], grad_a);
+            if self.trains(i) {
+                grads.add_block(i, block_grads);
+                for (name, grad) in rule_grads.iter() {
+                    grads.add(name.clone(), grad.clone());
+                }
+            }
+            grad_z = below;
+        }
+        StepOutput {
+            loss,
+            output: Some(output),
+            grads,
+        }
+    }
+
+    fn end_epoch(&mut self, _epoch: usize) {
+        if self.layerwise != Layerwise::Sequential || self.active >= self.total_blocks {
+            return;
+        }
+        let loss = self
+            .epoch_loss
+            .take()
+            .map_or(f64::INFINITY, |l| f64::from(host::scalar(&l)));
+        if loss < self.best_loss * (1.0 - 1e-3) {
+            self.best_loss = loss;
+            self.stalled_epochs = 0;
+        } else {
+            self.stalled_epochs += 1;
+        }
+        self.epochs_on_active += 1;
+        if self.epochs_on_active >= self.layer_epochs || self.stalled_epochs >= PATIENCE {
+            self.active += 1;
+            self.epochs_on_active = 0;
+            self.stalled_epochs = 0;
+            self.best_loss = f64::INFINITY;
+        }
+    }
+}

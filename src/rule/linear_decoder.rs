@@ -1,0 +1,68 @@
+//! Learned local linear decoders: block i minimises the output loss of `z_i = h_i·D_iᵀ`, where
+//! `D_i` is a bias-free linear decoder learned alongside (BCE for one output unit,
+//! cross-entropy otherwise). With `train.layerwise = "sequential"` the blocks learn one
+//! after another.
+
+use crate::net::{Gradients, Net};
+use crate::rng::Rng;
+use crate::rule::RuleKind;
+use crate::rule::feedback::{FeedbackSettings, NamedMatrix};
+use crate::rule::layered::{BlockRule, Signal, SignalContext};
+use crate::task::Task;
+
+/// A learned decoder for one hidden block.
+pub struct LinearDecoder {
+    /// `D_i`, `[outputs, out_i]` (PyTorch's `Linear(out_i, outputs, bias=False)` layout).
+    decoder: NamedMatrix,
+}
+
+impl LinearDecoder {
+    /// Draws the initial `D_i` for hidden block `index`.
+    pub fn new(
+        net: &Net,
+        index: usize,
+        task: Task,
+        settings: &FeedbackSettings,
+        rng: &mut Rng,
+    ) -> Self {
+        let block = &net.blocks[index].linear;
+        let d = settings.draw(task.outputs, block.outputs(), rng, &block.weight.device());
+        Self {
+            decoder: NamedMatrix::trainable(format!("decoders.{index}.weight"), d),
+        }
+    }
+}
+
+impl BlockRule for LinearDecoder {
+    fn kind(&self) -> RuleKind {
+        RuleKind::LinearDecoder
+    }
+
+    fn signal(
+        &mut self,
+        index: usize,
+        ctx: &mut SignalContext<'_>,
+        grads: &mut Gradients,
+    ) -> Signal {
+        let h = &ctx.trace.blocks[index].output;
+        let d = &self.decoder.tensor;
+        let z = h.clone().matmul(d.clone().transpose());
+        let (loss, grad_z) = ctx.task.loss.value_and_grad(&z, &ctx.batch.targets);
+        grads.add(
+            self.decoder.name.clone(),
+            grad_z.clone().transpose().matmul(h.clone()),
+        );
+        Signal {
+            grad: grad_z.matmul(d.clone()),
+            local_loss: Some(loss),
+        }
+    }
+
+    fn matrix(&self) -> Option<&NamedMatrix> {
+        Some(&self.decoder)
+    }
+
+    fn matrix_mut(&mut self) -> Option<&mut NamedMatrix> {
+        Some(&mut self.decoder)
+    }
+}

@@ -1,0 +1,58 @@
+//! Local losses through fixed random projections (Mostafa et al. 2018): block i minimises the
+//! output loss of `z_i = h_i·P_iᵀ` against the batch's targets — cross-entropy (or BCE) for
+//! classification, MSE against the input for reconstruction.
+
+use crate::net::{Gradients, Net};
+use crate::rng::Rng;
+use crate::rule::RuleKind;
+use crate::rule::feedback::{FeedbackSettings, NamedMatrix};
+use crate::rule::layered::{BlockRule, Signal, SignalContext};
+use crate::task::Task;
+
+/// A local loss for one hidden block.
+pub struct LocalLoss {
+    /// `P_i`, `[outputs, out_i]`.
+    projection: NamedMatrix,
+}
+
+impl LocalLoss {
+    /// Draws `P_i` for hidden block `index`.
+    pub fn new(
+        net: &Net,
+        index: usize,
+        task: Task,
+        settings: &FeedbackSettings,
+        rng: &mut Rng,
+    ) -> Self {
+        let block = &net.blocks[index].linear;
+        let p = settings.draw(task.outputs, block.outputs(), rng, &block.weight.device());
+        Self {
+            projection: NamedMatrix::fixed(format!("projections.{index}.weight"), p),
+        }
+    }
+}
+
+impl BlockRule for LocalLoss {
+    fn kind(&self) -> RuleKind {
+        RuleKind::LocalLoss
+    }
+
+    fn signal(&mut self, index: usize, ctx: &mut SignalContext<'_>, _: &mut Gradients) -> Signal {
+        let h = &ctx.trace.blocks[index].output;
+        let p = &self.projection.tensor;
+        let z = h.clone().matmul(p.clone().transpose());
+        let (loss, grad_z) = ctx.task.loss.value_and_grad(&z, &ctx.batch.targets);
+        Signal {
+            grad: grad_z.matmul(p.clone()),
+            local_loss: Some(loss),
+        }
+    }
+
+    fn matrix(&self) -> Option<&NamedMatrix> {
+        Some(&self.projection)
+    }
+
+    fn matrix_mut(&mut self) -> Option<&mut NamedMatrix> {
+        Some(&mut self.projection)
+    }
+}
