@@ -406,3 +406,57 @@ fn local_loss_reconstruction_reports_the_mse() {
         summary.test_loss
     );
 }
+
+#[test]
+fn every_rule_runs_with_every_smooth_activation_batchnorm_and_dropout() {
+    let activations = [
+        "identity",
+        "sigmoid",
+        "tanh",
+        "relu",
+        "leaky_relu",
+        "elu",
+        "mish",
+        "silu",
+        "gelu",
+        "hardtanh",
+        "hardsigmoid",
+    ];
+    let rules = [
+        "backprop",
+        "feedback_alignment",
+        "dfa",
+        "drtp",
+        "local_loss",
+        "linear_decoder",
+        "forward_forward",
+    ];
+    for rule in rules {
+        for activation in activations {
+            let dir = tempfile::tempdir().unwrap();
+            let config = ExperimentConfig::load(
+                None,
+                &[
+                    "data.dataset=wine".into(),
+                    "model.hidden=[8, 8]".into(),
+                    "model.batchnorm=true".into(),
+                    "model.dropout=0.1".into(),
+                    format!("model.activation={activation}"),
+                    format!("train.rule={rule}"),
+                    "train.epochs=1".into(),
+                    "train.batch_size=32".into(),
+                ],
+            )
+            .unwrap();
+            let options = RunOptions {
+                out: dir.path().to_path_buf(),
+                ..RunOptions::default()
+            };
+            let summary = train(&config, &options).unwrap();
+            assert!(
+                summary.test_loss.is_finite(),
+                "{rule} + {activation}: {summary:?}"
+            );
+        }
+    }
+}
