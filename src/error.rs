@@ -37,6 +37,14 @@ pub enum Error {
         /// The underlying error.
         source: std::io::Error,
     },
+    /// A plot could not be drawn or encoded.
+    #[error("{path}: {message}")]
+    Plot {
+        /// The image file.
+        path: PathBuf,
+        /// What went wrong.
+        message: String,
+    },
     /// A weights file does not fit the network.
     #[error("{path}: {message}")]
     Weights {
@@ -51,6 +59,14 @@ pub enum Error {
 pub type Result<T> = std::result::Result<T, Error>;
 
 impl Error {
+    /// A plotting error.
+    pub fn plot(path: impl AsRef<Path>, message: impl Into<String>) -> Self {
+        Error::Plot {
+            path: path.as_ref().to_path_buf(),
+            message: message.into(),
+        }
+    }
+
     /// A data-file error.
     pub fn data(path: impl AsRef<Path>, message: impl Into<String>) -> Self {
         Error::Data {

@@ -28,6 +28,7 @@ pub mod io;
 pub mod loss;
 pub mod net;
 pub mod optim;
+pub mod plot;
 pub mod rng;
 pub mod rule;
 pub mod task;

@@ -57,6 +57,22 @@ impl Loss {
         }
     }
 
+    /// Each sample's loss (the batch loss is their mean).
+    ///
+    /// # Shapes
+    /// `logits`, `targets`: `[batch, outputs]` → `[batch, 1]`.
+    pub fn per_sample(&self, logits: &Tensor<2>, targets: &Tensor<2>) -> Tensor<2> {
+        match self {
+            Loss::CrossEntropy => (targets.clone() * activation::log_softmax(logits.clone(), 1))
+                .sum_dim(1)
+                .neg(),
+            Loss::BinaryCrossEntropy => (activation::softplus(logits.clone(), 1.0)
+                - targets.clone() * logits.clone())
+            .mean_dim(1),
+            Loss::MeanSquaredError => (logits.clone() - targets.clone()).square().mean_dim(1),
+        }
+    }
+
     /// The mean loss only.
     pub fn value(&self, logits: &Tensor<2>, targets: &Tensor<2>) -> Tensor<1> {
         self.value_and_grad(logits, targets).0

@@ -1,5 +1,213 @@
-//! Activation functions: each one's forward and its explicit backward.
+//! Activation functions, named in configs as snake_case strings (`"tanh"`, `"leaky_relu:0.2"`
+//! for a slope, `"elu:1.0"` for alpha, `"sign"`, `"stochastic_binary"`): smooth ones with their
+//! exact derivative ([`smooth`]), hard ones whose gradient comes from an [`Estimator`]
+//! ([`hard`], [`estimator`]).
 
-mod smooth;
+pub mod estimator;
+pub mod hard;
+pub mod smooth;
 
-pub use smooth::Activation;
+use std::fmt;
+use std::str::FromStr;
+
+use burn::tensor::Tensor;
+
+pub use estimator::{Estimator, EvalMode};
+
+/// An activation applied element-wise (row-wise for softmax).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Activation {
+    /// `x`.
+    Identity,
+    /// `1 / (1 + e^{-x})`.
+    Sigmoid,
+    /// `tanh(x)`.
+    Tanh,
+    /// `max(x, 0)`.
+    Relu,
+    /// `x` for `x > 0`, else `slope·x`.
+    LeakyRelu {
+        /// Slope for negative inputs (default 0.01).
+        slope: f32,
+    },
+    /// `x` for `x > 0`, else `alpha·(e^x − 1)`.
+    Elu {
+        /// Scale for negative inputs (default 1).
+        alpha: f32,
+    },
+    /// `x·tanh(softplus(x))`.
+    Mish,
+    /// `x·σ(x)` (also called swish).
+    Silu,
+    /// `x·Φ(x)` with the exact normal CDF.
+    Gelu,
+    /// `clamp(x, −1, 1)`.
+    Hardtanh,
+    /// `clamp(x/6 + 1/2, 0, 1)` (PyTorch's definition).
+    Hardsigmoid,
+    /// Softmax over each row (a categorical unit group; Gumbel-softmax with `concrete`).
+    Softmax,
+    /// `sign(x)`: −1, 0 or +1.
+    Sign,
+    /// Heaviside step: 1 for `x > 0`, else 0.
+    Step,
+    /// 1 with probability `σ(x)`, else 0.
+    StochasticBinary,
+    /// 1 with probability `(hardtanh(x) + 1) / 2`, else 0.
+    StochasticHardSigmoid,
+}
+
+/// Every accepted activation name, for error messages and listings.
+pub const ACTIVATION_NAMES: &[&str] = &[
+    "identity",
+    "sigmoid",
+    "tanh",
+    "relu",
+    "leaky_relu",
+    "elu",
+    "mish",
+    "silu",
+    "swish",
+    "gelu",
+    "hardtanh",
+    "hardsigmoid",
+    "softmax",
+    "sign",
+    "step",
+    "stochastic_binary",
+    "stochastic_hard_sigmoid",
+];
+
+impl Activation {
+    /// Applies the activation (stochastic units: their deterministic threshold `p ≥ 0.5`;
+    /// sampling is [`hard::sample`]).
+    ///
+    /// # Shapes
+    /// any `[batch, units]` → same.
+    pub fn forward(&self, x: Tensor<2>) -> Tensor<2> {
+        if self.is_hard() {
+            hard::forward(self, x)
+        } else {
+            smooth::forward(self, x)
+        }
+    }
+
+    /// The gradient at the input `a` from the gradient at the output `h = f(a)`, with the true
+    /// derivative (zero for hard units; their blocks use an [`Estimator`] instead).
+    ///
+    /// # Shapes
+    /// `a`, `h`, `grad_out`: `[batch, units]` → `[batch, units]`.
+    pub fn backward(&self, a: &Tensor<2>, h: &Tensor<2>, grad_out: Tensor<2>) -> Tensor<2> {
+        match self {
+            Activation::Identity => grad_out,
+            Activation::Softmax => smooth::softmax_backward(h, grad_out),
+            _ if self.is_hard() => grad_out.zeros_like(),
+            _ => grad_out * smooth::derivative(self, a, h),
+        }
+    }
+
+    /// Whether the unit's output is discrete (its true gradient is zero almost everywhere).
+    pub fn is_hard(&self) -> bool {
+        matches!(
+            self,
+            Activation::Sign
+                | Activation::Step
+                | Activation::StochasticBinary
+                | Activation::StochasticHardSigmoid
+        )
+    }
+
+    /// Whether the unit samples its output.
+    pub fn is_stochastic(&self) -> bool {
+        matches!(
+            self,
+            Activation::StochasticBinary | Activation::StochasticHardSigmoid
+        )
+    }
+
+    /// Whether the output is unbounded above (relu-like), which matters to some rules.
+    pub fn is_unbounded(&self) -> bool {
+        matches!(
+            self,
+            Activation::Identity
+                | Activation::Relu
+                | Activation::LeakyRelu { .. }
+                | Activation::Elu { .. }
+                | Activation::Mish
+                | Activation::Silu
+                | Activation::Gelu
+        )
+    }
+}
+
+impl FromStr for Activation {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let (name, parameter) = match text.split_once(':') {
+            Some((name, value)) => {
+                let value: f32 = value
+                    .trim()
+                    .parse()
+                    .map_err(|_| format!("bad parameter `{value}` in activation `{text}`"))?;
+                (name.trim(), Some(value))
+            }
+            None => (text.trim(), None),
+        };
+        let plain = |activation: Activation| match parameter {
+            None => Ok(activation),
+            Some(_) => Err(format!("activation `{name}` takes no parameter")),
+        };
+        match name {
+            "identity" | "linear" => plain(Activation::Identity),
+            "sigmoid" => plain(Activation::Sigmoid),
+            "tanh" => plain(Activation::Tanh),
+            "relu" => plain(Activation::Relu),
+            "leaky_relu" => Ok(Activation::LeakyRelu {
+                slope: parameter.unwrap_or(0.01),
+            }),
+            "elu" => Ok(Activation::Elu {
+                alpha: parameter.unwrap_or(1.0),
+            }),
+            "mish" => plain(Activation::Mish),
+            "silu" | "swish" => plain(Activation::Silu),
+            "gelu" => plain(Activation::Gelu),
+            "hardtanh" => plain(Activation::Hardtanh),
+            "hardsigmoid" => plain(Activation::Hardsigmoid),
+            "softmax" => plain(Activation::Softmax),
+            "sign" => plain(Activation::Sign),
+            "step" => plain(Activation::Step),
+            "stochastic_binary" => plain(Activation::StochasticBinary),
+            "stochastic_hard_sigmoid" => plain(Activation::StochasticHardSigmoid),
+            _ => Err(format!(
+                "unknown activation `{name}` (expected one of: {})",
+                ACTIVATION_NAMES.join(", ")
+            )),
+        }
+    }
+}
+
+impl fmt::Display for Activation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Activation::Identity => write!(f, "identity"),
+            Activation::Sigmoid => write!(f, "sigmoid"),
+            Activation::Tanh => write!(f, "tanh"),
+            Activation::Relu => write!(f, "relu"),
+            Activation::LeakyRelu { slope } => write!(f, "leaky_relu:{slope}"),
+            Activation::Elu { alpha } => write!(f, "elu:{alpha}"),
+            Activation::Mish => write!(f, "mish"),
+            Activation::Silu => write!(f, "silu"),
+            Activation::Gelu => write!(f, "gelu"),
+            Activation::Hardtanh => write!(f, "hardtanh"),
+            Activation::Hardsigmoid => write!(f, "hardsigmoid"),
+            Activation::Softmax => write!(f, "softmax"),
+            Activation::Sign => write!(f, "sign"),
+            Activation::Step => write!(f, "step"),
+            Activation::StochasticBinary => write!(f, "stochastic_binary"),
+            Activation::StochasticHardSigmoid => write!(f, "stochastic_hard_sigmoid"),
+        }
+    }
+}
+
+crate::serde_via_str!(Activation);

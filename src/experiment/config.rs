@@ -6,7 +6,8 @@ use std::path::Path;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
-use crate::activation::Activation;
+use crate::activation::estimator::EstimatorKind;
+use crate::activation::{Activation, Estimator, EvalMode};
 use crate::data::DataConfig;
 use crate::error::{Error, Result};
 use crate::loss::Loss;
@@ -103,6 +104,15 @@ pub struct ModelConfig {
     pub batchnorm: PerBlock<bool>,
     /// L2-normalise each hidden block's output.
     pub normalize: PerBlock<bool>,
+    /// Gradient estimator(s) of hard hidden activations: `none`, `ste`, `ste_clipped`,
+    /// `ste_sigmoid`, `reinforce`, `concrete`.
+    pub estimator: PerBlock<EstimatorKind>,
+    /// The concrete relaxation's temperature τ.
+    pub temperature: f64,
+    /// Concrete: emit the hard sample forward, differentiate the relaxed one.
+    pub straight_through: bool,
+    /// Stochastic units in evaluation: `threshold` (1 iff p ≥ 0.5) or `sample`.
+    pub eval_mode: EvalMode,
     /// Weight initialisation.
     pub init: Init,
     /// Scale of the initialisation (see [`Init`]).
@@ -120,6 +130,10 @@ impl Default for ModelConfig {
             dropout: PerBlock::One(0.0),
             batchnorm: PerBlock::One(false),
             normalize: PerBlock::One(false),
+            estimator: PerBlock::One(EstimatorKind::Ste),
+            temperature: 1.0,
+            straight_through: true,
+            eval_mode: EvalMode::Threshold,
             init: Init::default(),
             init_scale: None,
         }
@@ -408,6 +422,19 @@ impl ExperimentConfig {
         }
         let batchnorm = m.batchnorm.resolve(n, "model.batchnorm")?;
         let normalize = m.normalize.resolve(n, "model.normalize")?;
+        let estimators = m
+            .estimator
+            .resolve(n, "model.estimator")?
+            .into_iter()
+            .zip(&activations)
+            .map(|(kind, activation)| {
+                let estimator = Estimator::new(kind, m.temperature as f32, m.straight_through);
+                estimator
+                    .check(activation)
+                    .map(|()| estimator)
+                    .map_err(|message| Error::config("model.estimator", message))
+            })
+            .collect::<Result<Vec<_>>>()?;
         let mut sizes = vec![inputs];
         sizes.extend(&hidden);
         sizes.push(outputs);
@@ -430,6 +457,12 @@ impl ExperimentConfig {
                         m.output_activation
                     },
                     normalize: hidden_block && normalize[i],
+                    estimator: if hidden_block {
+                        estimators[i]
+                    } else {
+                        Estimator::Ste
+                    },
+                    eval_mode: m.eval_mode,
                 }
             })
             .collect())

@@ -70,6 +70,10 @@ pub struct EpochMetrics {
     pub test_loss: f64,
     /// Test accuracy (absent for reconstruction).
     pub test_accuracy: Option<f64>,
+    /// Per block, the fraction of hard units whose output never changed during the epoch's
+    /// training (dead or saturated; `null` for smooth blocks); absent when no block is hard.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub frozen_units: Option<Vec<Option<f64>>>,
 }
 
 /// `summary.json`: the run's final figures.
@@ -283,6 +287,8 @@ pub fn train(config: &ExperimentConfig, options: &RunOptions) -> Result<Summary>
         let eval = |table| evaluate(rule.as_ref(), &net, table, task, chunk, &device);
         let val = (data.validation.rows() > 0).then(|| eval(&data.validation));
         let test = eval(&data.test);
+        let frozen = net.take_frozen_fractions();
+        let frozen_units = frozen.iter().any(Option::is_some).then_some(frozen);
         let metrics = EpochMetrics {
             epoch,
             iterations: iteration,
@@ -293,6 +299,7 @@ pub fn train(config: &ExperimentConfig, options: &RunOptions) -> Result<Summary>
             val_accuracy: val.and_then(|v| v.accuracy),
             test_loss: test.loss,
             test_accuracy: test.accuracy,
+            frozen_units,
         };
         let acc = |a: Option<f64>| a.map_or(String::new(), |a| format!(" acc {a:.4}"));
         let val_text = val.map_or(String::new(), |v| {

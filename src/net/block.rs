@@ -2,7 +2,9 @@
 
 use burn::tensor::{Device, Tensor};
 
-use crate::activation::Activation;
+use crate::activation::estimator::{concrete_backward, concrete_sample};
+use crate::activation::{Activation, Estimator, EvalMode, hard};
+use crate::host;
 use crate::net::batchnorm::{BatchNorm, BatchNormCache, BatchNormGrads};
 use crate::net::init::Init;
 use crate::net::linear::{Linear, LinearGrads};
@@ -24,6 +26,10 @@ pub struct BlockSpec {
     pub batchnorm: bool,
     /// The activation after the linear layer (and batchnorm).
     pub activation: Activation,
+    /// How a hard (or Gumbel-relaxed) activation's gradient is estimated.
+    pub estimator: Estimator,
+    /// How stochastic units behave in evaluation.
+    pub eval_mode: EvalMode,
     /// Whether the output is L2-normalised per sample.
     pub normalize: bool,
 }
@@ -64,6 +70,8 @@ pub struct BlockCache {
     pub pre_activation: Tensor<2>,
     /// `f(a_i)`, before normalisation.
     pub activated: Tensor<2>,
+    /// The relaxed sample behind `activated`, when a concrete estimator drew one.
+    pub relaxed: Option<Tensor<2>>,
     /// Row norms of `f(a_i)` when the block normalises.
     pub norms: Option<Tensor<2>>,
     /// The block's output `h_i`.
@@ -88,7 +96,14 @@ pub struct Block {
     pub linear: Linear,
     /// Its batchnorm, if any.
     pub batchnorm: Option<BatchNorm>,
+    /// Per unit, the smallest and largest output seen in training since the last
+    /// [`Block::take_frozen_fraction`] (hard activations only), `[1, out]` each.
+    activity: Option<(Tensor<2>, Tensor<2>)>,
 }
+
+/// Seed of the stream stochastic units sample from in evaluation (`eval_mode = "sample"`),
+/// so that evaluations repeat exactly.
+const EVAL_SEED: u64 = 0x5eed;
 
 impl Block {
     /// A freshly initialised block.
@@ -105,6 +120,7 @@ impl Block {
             spec,
             linear,
             batchnorm,
+            activity: None,
         }
     }
 
@@ -144,7 +160,7 @@ impl Block {
             (Some(bn), Mode::Eval) => (bn.forward_eval(z), None),
             (None, _) => (z, None),
         };
-        let activated = self.spec.activation.forward(pre_activation.clone());
+        let (activated, relaxed) = self.activate(pre_activation.clone(), mode);
         let (output, norms) = if self.spec.normalize {
             let (y, norms) = normalize::forward(activated.clone());
             (y, Some(norms))
@@ -159,8 +175,37 @@ impl Block {
             batchnorm,
             pre_activation,
             activated,
+            relaxed,
             norms,
             output,
+        }
+    }
+
+    /// The activation's output (sampled for stochastic units, relaxed under `concrete`) and,
+    /// when relaxed, the relaxed sample.
+    fn activate(&self, a: Tensor<2>, mode: &mut Mode<'_>) -> (Tensor<2>, Option<Tensor<2>>) {
+        let activation = &self.spec.activation;
+        match (mode, self.spec.estimator) {
+            (
+                Mode::Train(rng),
+                Estimator::Concrete {
+                    temperature,
+                    straight_through,
+                },
+            ) if self.spec.estimator.relaxes(activation) => {
+                let (output, relaxed) =
+                    concrete_sample(activation, a, temperature, straight_through, rng);
+                (output, Some(relaxed))
+            }
+            (Mode::Train(rng), _) if activation.is_stochastic() => {
+                (hard::sample(activation, a, rng), None)
+            }
+            (Mode::Eval, _)
+                if activation.is_stochastic() && self.spec.eval_mode == EvalMode::Sample =>
+            {
+                (hard::sample(activation, a, &mut Rng::new(EVAL_SEED)), None)
+            }
+            _ => (activation.forward(a), None),
         }
     }
 
@@ -170,9 +215,20 @@ impl Block {
             Some(norms) => normalize::backward(&cache.output, norms, grad_output),
             None => grad_output,
         };
-        self.spec
-            .activation
-            .backward(&cache.pre_activation, &cache.activated, grad_activated)
+        let activation = &self.spec.activation;
+        match (&cache.relaxed, self.spec.estimator) {
+            (Some(relaxed), Estimator::Concrete { temperature, .. }) => {
+                concrete_backward(activation, relaxed, temperature, grad_activated)
+            }
+            _ if activation.is_hard() => {
+                grad_activated
+                    * self
+                        .spec
+                        .estimator
+                        .surrogate_derivative(&cache.pre_activation)
+            }
+            _ => activation.backward(&cache.pre_activation, &cache.activated, grad_activated),
+        }
     }
 
     /// Parameter gradients from the gradient at the pre-activation, and the gradient at the
@@ -224,10 +280,27 @@ impl Block {
         }
     }
 
-    /// Folds a training pass's batch statistics into the running ones (no-op without batchnorm).
-    pub fn update_running_stats(&mut self, cache: &BlockCache) {
+    /// Records what a training pass saw: batch statistics folded into the running ones, and
+    /// the output range of hard units.
+    pub fn observe(&mut self, cache: &BlockCache) {
         if let (Some(bn), Some(bn_cache)) = (&mut self.batchnorm, &cache.batchnorm) {
             bn.update_running_stats(bn_cache, cache.input.dims()[0]);
         }
+        if self.spec.activation.is_hard() {
+            let low = cache.activated.clone().min_dim(0);
+            let high = cache.activated.clone().max_dim(0);
+            self.activity = Some(match self.activity.take() {
+                Some((l, h)) => (l.min_pair(low), h.max_pair(high)),
+                None => (low, high),
+            });
+        }
+    }
+
+    /// The fraction of hard units whose output never changed since the last call (dead or
+    /// saturated units), and a fresh start; `None` for smooth blocks or before any training.
+    pub fn take_frozen_fraction(&mut self) -> Option<f64> {
+        let (low, high) = self.activity.take()?;
+        let frozen = host::values(&(high - low).equal_elem(0.0).float().mean());
+        Some(f64::from(frozen[0]))
     }
 }

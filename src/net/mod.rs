@@ -90,22 +90,20 @@ impl Net {
         let mut h = x;
         for block in &mut self.blocks {
             let cache = block.forward(h, &mut Mode::Train(rng));
-            block.update_running_stats(&cache);
+            block.observe(&cache);
             h = cache.output.clone();
             caches.push(cache);
         }
         Trace { blocks: caches }
     }
 
-    /// An evaluation forward pass, returning every block's output (input first).
-    pub fn forward_eval_all(&self, x: Tensor<2>) -> Vec<Tensor<2>> {
-        let mut outputs = Vec::with_capacity(self.blocks.len());
-        let mut h = x;
-        for block in &self.blocks {
-            h = block.forward(h, &mut Mode::Eval).output;
-            outputs.push(h.clone());
-        }
-        outputs
+    /// Per block, the fraction of hard units whose output never changed since the last call
+    /// (`None` for smooth blocks).
+    pub fn take_frozen_fractions(&mut self) -> Vec<Option<f64>> {
+        self.blocks
+            .iter_mut()
+            .map(Block::take_frozen_fraction)
+            .collect()
     }
 
     /// An evaluation forward pass.

@@ -107,7 +107,7 @@ impl LearningRule for ForwardForward {
         for (i, block) in net.blocks.iter_mut().enumerate() {
             let pos = block.forward(Self::block_input(i, positive), &mut Mode::Train(ctx.rng));
             let neg = block.forward(Self::block_input(i, negative), &mut Mode::Train(ctx.rng));
-            block.update_running_stats(&pos);
+            block.observe(&pos);
             for (cache, sign) in [(&pos, 1.0), (&neg, -1.0)] {
                 let loss = self.pass_grads(i, block, cache, sign, &mut grads);
                 total = Some(match total {

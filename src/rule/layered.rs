@@ -3,6 +3,8 @@
 use burn::tensor::Tensor;
 use serde::{Deserialize, Serialize};
 
+use crate::activation::Estimator;
+use crate::activation::estimator::reinforce_grad;
 use crate::host;
 use crate::net::{Gradients, Net, Parameters, Slot, Trace};
 use crate::rng::Rng;
@@ -85,11 +87,16 @@ pub struct Layered {
     best_loss: f64,
     epoch_loss: Option<Tensor<1>>,
     total_blocks: usize,
+    /// REINFORCE's baseline: a running mean of the per-sample loss, `[1, 1]`.
+    baseline: Option<Tensor<2>>,
 }
 
 /// Sequential schedule: epochs without a 0.1 % improvement of the active block's loss after
 /// which it counts as converged.
 const PATIENCE: usize = 2;
+
+/// Weight of the past in REINFORCE's running-mean baseline.
+const BASELINE_MOMENTUM: f32 = 0.9;
 
 impl Layered {
     /// One rule per hidden block; `total_blocks` counts the output block too.
@@ -109,12 +116,26 @@ impl Layered {
             best_loss: f64::INFINITY,
             epoch_loss: None,
             total_blocks,
+            baseline: None,
         }
     }
 
     /// Whether block `i` learns in this step.
     fn trains(&self, i: usize) -> bool {
         self.layerwise == Layerwise::Parallel || self.active == i
+    }
+
+    /// REINFORCE's per-sample advantage `(L − b) / batch`, `[batch, 1]`, against the baseline
+    /// from earlier steps (the first step centres on its own mean); then the baseline moves
+    /// towards this batch's mean loss.
+    fn advantage(&mut self, per_sample: Tensor<2>) -> Tensor<2> {
+        let batch = per_sample.dims()[0];
+        let mean = per_sample.clone().mean().reshape([1, 1]);
+        let baseline = self.baseline.take().unwrap_or_else(|| mean.clone());
+        let advantage = (per_sample - baseline.clone()).div_scalar(batch as f32);
+        self.baseline =
+            Some(baseline.mul_scalar(BASELINE_MOMENTUM) + mean.mul_scalar(1.0 - BASELINE_MOMENTUM));
+        advantage
     }
 
     fn track(&mut self, i: usize, loss: Option<&Tensor<1>>) {
@@ -173,7 +194,29 @@ impl LearningRule for Layered {
             grads.add_block(last, top_grads);
         }
         self.track(last, Some(&loss));
+        let mut advantage = None;
         for i in (0..last).rev() {
+            if net.blocks[i].spec.estimator == Estimator::Reinforce {
+                let advantage = advantage
+                    .get_or_insert_with(|| {
+                        self.advantage(ctx.task.loss.per_sample(&output, &batch.targets))
+                    })
+                    .clone();
+                let block = &net.blocks[i];
+                let cache = &trace.blocks[i];
+                let grad_a = reinforce_grad(
+                    &block.spec.activation,
+                    &cache.pre_activation,
+                    &cache.activated,
+                    &advantage,
+                );
+                let (block_grads, below) = block.param_grads(cache, grad_a);
+                if self.trains(i) {
+                    grads.add_block(i, block_grads);
+                }
+                grad_z = below;
+                continue;
+            }
             let mut rule_grads = Gradients::new();
             let signal = {
                 let mut signal_ctx = SignalContext {

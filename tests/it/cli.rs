@@ -109,3 +109,41 @@ fn bench_json_reports_rates() {
     assert!(report["samples_per_second"].as_f64().unwrap() > 0.0);
     assert!(report["matmul_gflops"].as_f64().unwrap() > 0.0);
 }
+
+#[test]
+fn neuron_draws_png_and_svg() {
+    let dir = tempfile::tempdir().unwrap();
+    let png = dir.path().join("unit.png");
+    let svg = dir.path().join("unit.svg");
+    let (code, _, err) = plasticity(&[
+        "neuron",
+        "--activation",
+        "stochastic_binary",
+        "--points",
+        "200",
+        "--out",
+        png.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let bytes = std::fs::read(&png).unwrap();
+    assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n");
+    let (code, _, err) = plasticity(&[
+        "neuron",
+        "--activation",
+        "sign",
+        "--from=-2",
+        "--to=2",
+        "--out",
+        svg.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let text = std::fs::read_to_string(&svg).unwrap();
+    assert!(
+        text.starts_with("<svg") && text.contains("sign unit"),
+        "{}",
+        &text[..80]
+    );
+    let (code, _, err) = plasticity(&["neuron", "--out", "x.gif"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("x.gif") && err.lines().count() == 1, "{err}");
+}

@@ -127,3 +127,31 @@ fn a_broken_file_names_file_and_line() {
     assert!(error.contains("broken.toml"), "{error}");
     assert!(error.contains("line 2"), "{error}");
 }
+
+#[test]
+fn estimators_must_fit_their_activation() {
+    let cases = [
+        (
+            ["model.activation=sign", "model.estimator=reinforce"],
+            "reinforce needs a stochastic unit",
+        ),
+        (
+            ["model.activation=step", "model.estimator=concrete"],
+            "concrete relaxes",
+        ),
+        (
+            ["model.activation=stochastic_binary", "model.temperature=0"],
+            "temperature",
+        ),
+    ];
+    for (items, expected) in cases {
+        let mut overrides: Vec<String> = items.iter().map(|s| s.to_string()).collect();
+        if !items.iter().any(|s| s.starts_with("model.estimator")) {
+            overrides.push("model.estimator=concrete".into());
+        }
+        let config = ExperimentConfig::load(None, &overrides).unwrap();
+        let error = config.block_specs(4, 3).unwrap_err().to_string();
+        assert!(error.contains("model.estimator"), "{error}");
+        assert!(error.contains(expected), "{error}");
+    }
+}

@@ -3,20 +3,22 @@
 use plasticity::experiment::{ExperimentConfig, RunOptions, train};
 
 fn run(dir: &std::path::Path, seed: u64) -> String {
-    let config = ExperimentConfig::load(
-        None,
-        &[
-            "name=det".into(),
-            "data.dataset=wine".into(),
-            "model.hidden=[16, 16]".into(),
-            "model.dropout=0.1".into(),
-            "model.batchnorm=true".into(),
-            "train.epochs=3".into(),
-            "train.batch_size=16".into(),
-            format!("seed={seed}"),
-        ],
-    )
-    .unwrap();
+    run_with(dir, seed, &[])
+}
+
+fn run_with(dir: &std::path::Path, seed: u64, extra: &[&str]) -> String {
+    let mut overrides: Vec<String> = vec![
+        "name=det".into(),
+        "data.dataset=wine".into(),
+        "model.hidden=[16, 16]".into(),
+        "model.dropout=0.1".into(),
+        "model.batchnorm=true".into(),
+        "train.epochs=3".into(),
+        "train.batch_size=16".into(),
+        format!("seed={seed}"),
+    ];
+    overrides.extend(extra.iter().map(|s| s.to_string()));
+    let config = ExperimentConfig::load(None, &overrides).unwrap();
     let options = RunOptions {
         out: dir.to_path_buf(),
         ..RunOptions::default()
@@ -34,4 +36,29 @@ fn same_seed_gives_bit_identical_metrics() {
     assert_eq!(first, run(b.path(), 5));
     let c = tempfile::tempdir().unwrap();
     assert_ne!(first, run(c.path(), 6));
+}
+
+#[test]
+fn stochastic_units_sample_reproducibly_and_report_frozen_units() {
+    let extra = [
+        "model.activation=stochastic_binary",
+        "model.estimator=ste_sigmoid",
+        "model.eval_mode=sample",
+    ];
+    let (a, b, c) = (
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+    );
+    let first = run_with(a.path(), 5, &extra);
+    assert_eq!(first, run_with(b.path(), 5, &extra));
+    assert_ne!(first, run_with(c.path(), 6, &extra));
+    let line: serde_json::Value = serde_json::from_str(first.lines().next().unwrap()).unwrap();
+    let frozen = line["frozen_units"].as_array().expect("frozen_units");
+    assert_eq!(frozen.len(), 3);
+    assert!(frozen[2].is_null(), "the output block is smooth");
+    for fraction in &frozen[..2] {
+        let f = fraction.as_f64().unwrap();
+        assert!((0.0..=1.0).contains(&f), "{f}");
+    }
 }

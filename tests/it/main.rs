@@ -3,6 +3,7 @@
 mod cli;
 mod config;
 mod determinism;
+mod estimators;
 mod formats;
 mod gradients;
 mod rules;

@@ -1,6 +1,6 @@
 //! Learning rules against exact references, and end to end on iris.
 
-use plasticity::activation::Activation;
+use plasticity::activation::{Activation, Estimator, EvalMode};
 use plasticity::backend;
 use plasticity::experiment::{ExperimentConfig, RunOptions, train};
 use plasticity::host;
@@ -69,6 +69,8 @@ fn net(sizes: &[usize], activation: Activation, batchnorm: bool, seed: u64) -> N
                 } else {
                     Activation::Identity
                 },
+                estimator: Estimator::Ste,
+                eval_mode: EvalMode::Threshold,
                 normalize: false,
             }
         })

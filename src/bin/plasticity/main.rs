@@ -4,6 +4,7 @@
 mod bench;
 mod datasets;
 mod eval;
+mod neuron;
 mod quickstart;
 mod train;
 
@@ -30,6 +31,8 @@ enum Command {
     Datasets,
     /// Time training steps and the backend's matrix product.
     Bench(bench::BenchArgs),
+    /// Draw one unit's response over an input range (PNG or SVG).
+    Neuron(neuron::NeuronArgs),
     /// The main job on embedded data (what `plasticity` with no subcommand runs).
     Quickstart(quickstart::QuickstartArgs),
 }
@@ -64,6 +67,7 @@ fn main() -> ExitCode {
         Some(Command::Eval(args)) => eval::run(args),
         Some(Command::Datasets) => datasets::run(),
         Some(Command::Bench(args)) => bench::run(args),
+        Some(Command::Neuron(args)) => neuron::run(args),
         Some(Command::Quickstart(args)) => quickstart::run(args),
         None => quickstart::run(quickstart::QuickstartArgs::default()),
     };

@@ -1,0 +1,45 @@
+//! Hard units: sign, step and stochastic binary neurons. Their true gradient is zero almost
+//! everywhere; blocks train them through an [`Estimator`](crate::activation::Estimator).
+
+use burn::tensor::{Tensor, activation as act};
+
+use crate::activation::Activation;
+use crate::host;
+use crate::rng::Rng;
+
+/// The deterministic output: `sign`, `step`, or a stochastic unit's threshold `p ≥ 0.5`.
+///
+/// # Shapes
+/// any `[batch, units]` → same.
+pub fn forward(activation: &Activation, a: Tensor<2>) -> Tensor<2> {
+    match activation {
+        Activation::Sign => a.sign(),
+        Activation::Step => a.greater_elem(0.0).float(),
+        _ => probability(activation, a).greater_equal_elem(0.5).float(),
+    }
+}
+
+/// A stochastic unit's firing probability: `σ(a)`, or `(hardtanh(a) + 1) / 2`.
+pub fn probability(activation: &Activation, a: Tensor<2>) -> Tensor<2> {
+    match activation {
+        Activation::StochasticHardSigmoid => a.clamp(-1.0, 1.0).add_scalar(1.0).mul_scalar(0.5),
+        _ => act::sigmoid(a),
+    }
+}
+
+/// Draws `[batch, units]` uniforms on the host from `rng` (reproducible on any backend).
+pub fn uniforms(like: &Tensor<2>, rng: &mut Rng) -> Tensor<2> {
+    let [rows, cols] = like.dims();
+    host::matrix(
+        rng.uniform_vec(rows * cols, 0.0, 1.0),
+        rows,
+        cols,
+        &like.device(),
+    )
+}
+
+/// Samples a stochastic unit: draw `r ~ U(0, 1)`, output 1 iff `r < p(a)`.
+pub fn sample(activation: &Activation, a: Tensor<2>, rng: &mut Rng) -> Tensor<2> {
+    let r = uniforms(&a, rng);
+    r.lower(probability(activation, a)).float()
+}
