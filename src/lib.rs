@@ -25,6 +25,7 @@ pub mod error;
 pub mod experiment;
 pub mod host;
 pub mod io;
+pub mod linalg;
 pub mod loss;
 pub mod net;
 pub mod optim;

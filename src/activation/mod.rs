@@ -117,6 +117,16 @@ impl Activation {
         )
     }
 
+    /// Whether `f` has an inverse on its range ([`smooth::inverse`]).
+    pub fn is_invertible(&self) -> bool {
+        match *self {
+            Activation::Identity | Activation::Sigmoid | Activation::Tanh => true,
+            Activation::LeakyRelu { slope } => slope > 0.0,
+            Activation::Elu { alpha } => alpha > 0.0,
+            _ => false,
+        }
+    }
+
     /// Whether the unit samples its output.
     pub fn is_stochastic(&self) -> bool {
         matches!(

@@ -71,3 +71,36 @@ pub fn derivative(activation: &Activation, a: &Tensor<2>, h: &Tensor<2>) -> Tens
         _ => a.ones_like(),
     }
 }
+
+/// `f⁻¹(h)` for an invertible activation (identity, sigmoid, tanh, leaky_relu with a positive
+/// slope, elu), clamping `h` into the range where the inverse is finite; `None` otherwise.
+pub fn inverse(activation: &Activation, h: Tensor<2>) -> Option<Tensor<2>> {
+    const EDGE: f32 = 1e-6;
+    Some(match *activation {
+        Activation::Identity => h,
+        Activation::Sigmoid => {
+            let p = h.clamp(EDGE, 1.0 - EDGE);
+            p.clone().log() - p.neg().add_scalar(1.0).log()
+        }
+        Activation::Tanh => {
+            let y = h.clamp(-1.0 + EDGE, 1.0 - EDGE);
+            (y.clone().add_scalar(1.0).log() - y.neg().add_scalar(1.0).log()).mul_scalar(0.5)
+        }
+        Activation::LeakyRelu { slope } if slope > 0.0 => {
+            let negative = h.clone().lower_elem(0.0).float();
+            let scale = negative.mul_scalar(1.0 / slope - 1.0).add_scalar(1.0);
+            h * scale
+        }
+        Activation::Elu { alpha } if alpha > 0.0 => {
+            let negative = h.clone().lower_elem(0.0).float();
+            let inside = h
+                .clone()
+                .div_scalar(alpha)
+                .add_scalar(1.0)
+                .clamp_min(EDGE)
+                .log();
+            h.clone() + negative * (inside - h)
+        }
+        _ => return None,
+    })
+}

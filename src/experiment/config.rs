@@ -13,7 +13,10 @@ use crate::error::{Error, Result};
 use crate::loss::Loss;
 use crate::net::{BlockSpec, Init};
 use crate::optim::{OptimizerKind, OptimizerSettings, ScheduleKind};
-use crate::rule::{FeedbackSettings, FeedbackVariant, Layerwise, RuleKind, RuleSettings};
+use crate::rule::{
+    FeedbackSettings, FeedbackVariant, Inverse, Layerwise, ReconstructionLoss, RuleKind,
+    RuleSettings, TargetPropSettings,
+};
 use crate::task::Problem;
 
 /// A whole experiment.
@@ -30,6 +33,8 @@ pub struct ExperimentConfig {
     pub model: ModelConfig,
     /// The training.
     pub train: TrainConfig,
+    /// Target propagation (rules `target_prop`, `difference_target_prop`).
+    pub target_prop: TargetPropConfig,
 }
 
 impl Default for ExperimentConfig {
@@ -40,6 +45,7 @@ impl Default for ExperimentConfig {
             data: DataConfig::default(),
             model: ModelConfig::default(),
             train: TrainConfig::default(),
+            target_prop: TargetPropConfig::default(),
         }
     }
 }
@@ -162,6 +168,9 @@ pub struct TrainConfig {
     pub layer_epochs: Option<usize>,
     /// Forward-forward: goodness threshold θ.
     pub ff_threshold: f64,
+    /// Forward-forward: sharpness α of the logistic loss around θ (goodness is a mean, so
+    /// `α = units` gives the loss on summed squares).
+    pub ff_sharpness: f64,
     /// The output loss; default cross-entropy (BCE needs `output = 1`).
     pub loss: Loss,
     /// Passes over the training split.
@@ -202,6 +211,7 @@ impl Default for TrainConfig {
             layerwise: Layerwise::Parallel,
             layer_epochs: None,
             ff_threshold: 2.0,
+            ff_sharpness: 1.0,
             loss: Loss::CrossEntropy,
             epochs: 20,
             batch_size: 128,
@@ -215,6 +225,63 @@ impl Default for TrainConfig {
             min_lr: 0.0,
             log_every: 0,
             eval_batch_size: 1000,
+        }
+    }
+}
+
+/// The `[target_prop]` section: targets, feedback maps, and the feedback blocks' own optimizer
+/// and schedule.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TargetPropConfig {
+    /// Step size of the top hidden block's target, per sample: `t = h − x_lr·∂ℓ/∂h`.
+    pub x_lr: f64,
+    /// Feedback maps: `learned`, `exact` or `pseudoinverse`.
+    pub inverse: Inverse,
+    /// Weight of the feedback blocks' reconstruction loss.
+    pub rec_weight: f64,
+    /// Standard deviation of the noise added to a block's input when training its feedback.
+    pub rec_noise: f64,
+    /// `plain` or `difference` (DRL) reconstruction loss.
+    pub rec_loss: ReconstructionLoss,
+    /// Output activation of each learned feedback block `g_i` (i ≥ 1): one value, or one per
+    /// hidden block above the first; default: that of the block it predicts.
+    pub feedback_activation: Option<PerBlock<Activation>>,
+    /// The feedback blocks' optimizer.
+    pub optimizer: OptimizerKind,
+    /// Their learning rate.
+    pub lr: f64,
+    /// Momentum (SGD, RMSprop).
+    pub momentum: f64,
+    /// Weight decay.
+    pub weight_decay: f64,
+    /// Their schedule.
+    pub schedule: ScheduleKind,
+    /// Step schedule: iterations between decays.
+    pub step_every: usize,
+    /// Step schedule: decay factor.
+    pub gamma: f64,
+    /// Cosine schedule: final learning rate.
+    pub min_lr: f64,
+}
+
+impl Default for TargetPropConfig {
+    fn default() -> Self {
+        Self {
+            x_lr: 1e-3,
+            inverse: Inverse::Learned,
+            rec_weight: 1.0,
+            rec_noise: 0.0,
+            rec_loss: ReconstructionLoss::Plain,
+            feedback_activation: None,
+            optimizer: OptimizerKind::Adam,
+            lr: 1e-3,
+            momentum: 0.0,
+            weight_decay: 0.0,
+            schedule: ScheduleKind::Step,
+            step_every: 40,
+            gamma: 0.9,
+            min_lr: 0.0,
         }
     }
 }
@@ -241,7 +308,7 @@ fn parse_value(text: &str) -> toml::Value {
 }
 
 /// Sets the dotted `key` in `table` to `value`, creating sections as needed.
-fn set_path(table: &mut toml::Table, key: &str, value: toml::Value) -> Result<()> {
+pub(crate) fn set_path(table: &mut toml::Table, key: &str, value: toml::Value) -> Result<()> {
     let mut parts: Vec<&str> = key.split('.').collect();
     let leaf = parts
         .pop()
@@ -392,6 +459,45 @@ impl ExperimentConfig {
             layerwise: t.layerwise,
             layer_epochs: t.layer_epochs.unwrap_or(t.epochs.div_ceil(blocks)),
             ff_threshold: t.ff_threshold as f32,
+            ff_sharpness: t.ff_sharpness as f32,
+            target_prop: self.target_prop_settings(blocks - 1)?,
+        })
+    }
+
+    /// Target propagation's settings for a net of `hidden` hidden blocks.
+    fn target_prop_settings(&self, hidden: usize) -> Result<TargetPropSettings> {
+        let tp = &self.target_prop;
+        if !(tp.x_lr.is_finite() && tp.x_lr >= 0.0) {
+            return Err(Error::config(
+                "target_prop.x_lr",
+                format!("{} is not a non-negative number", tp.x_lr),
+            ));
+        }
+        if !(tp.rec_noise.is_finite() && tp.rec_noise >= 0.0) {
+            return Err(Error::config(
+                "target_prop.rec_noise",
+                format!("{} is not a non-negative number", tp.rec_noise),
+            ));
+        }
+        if !(tp.lr.is_finite() && tp.lr > 0.0) {
+            return Err(Error::config(
+                "target_prop.lr",
+                format!("{} is not a positive number", tp.lr),
+            ));
+        }
+        let feedback_activation = match &tp.feedback_activation {
+            Some(per_block) => Some(
+                per_block.resolve(hidden.saturating_sub(1), "target_prop.feedback_activation")?,
+            ),
+            None => None,
+        };
+        Ok(TargetPropSettings {
+            x_lr: tp.x_lr as f32,
+            inverse: tp.inverse,
+            rec_weight: tp.rec_weight as f32,
+            rec_noise: tp.rec_noise as f32,
+            rec_loss: tp.rec_loss,
+            feedback_activation,
         })
     }
 
@@ -466,6 +572,39 @@ impl ExperimentConfig {
                 }
             })
             .collect())
+    }
+
+    /// The optimizer settings of the rule's own trainable tensors (decoders, feedback
+    /// blocks): target propagation's `[target_prop]` optimizer, else the net's.
+    pub fn rule_optimizer_settings(&self, total_iterations: usize) -> (OptimizerSettings, &str) {
+        let uses_target_prop = self
+            .rule_kinds()
+            .iter()
+            .any(|r| matches!(r, RuleKind::TargetProp | RuleKind::DifferenceTargetProp));
+        if !uses_target_prop {
+            return (self.optimizer_settings(total_iterations), "train");
+        }
+        let tp = &self.target_prop;
+        let settings = OptimizerSettings {
+            kind: tp.optimizer,
+            lr: tp.lr,
+            momentum: tp.momentum,
+            weight_decay: tp.weight_decay,
+            schedule: tp.schedule,
+            step_every: tp.step_every,
+            gamma: tp.gamma,
+            min_lr: tp.min_lr,
+            total_iterations,
+        };
+        (settings, "target_prop")
+    }
+
+    /// The rules named, per block or for all.
+    fn rule_kinds(&self) -> Vec<RuleKind> {
+        self.train
+            .rules
+            .clone()
+            .unwrap_or_else(|| vec![self.train.rule])
     }
 
     /// The forward net's optimizer settings, for a run of `total_iterations`.

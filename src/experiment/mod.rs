@@ -1,5 +1,6 @@
 //! Experiments: configs, the training loop, metrics and summaries.
 
+pub mod compare;
 pub mod config;
 mod evaluate;
 mod train;

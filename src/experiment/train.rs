@@ -34,6 +34,9 @@ pub struct RunOptions {
     pub init_weights: Option<PathBuf>,
     /// Write the initial weights here before training.
     pub save_init: Option<PathBuf>,
+    /// Start from these weights when the net's tensors all fit them (a comparison's shared
+    /// start), else from the seeded initialisation.
+    pub shared_init: Option<PathBuf>,
 }
 
 impl Default for RunOptions {
@@ -43,6 +46,7 @@ impl Default for RunOptions {
             quiet: true,
             init_weights: None,
             save_init: None,
+            shared_init: None,
         }
     }
 }
@@ -74,6 +78,11 @@ pub struct EpochMetrics {
     /// training (dead or saturated; `null` for smooth blocks); absent when no block is hard.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub frozen_units: Option<Vec<Option<f64>>>,
+    /// The rule's per-block diagnostics by name (target propagation: `target_distance`,
+    /// `reconstruction_error`, `reconstruction_loss`, `difference_correction`), one entry per
+    /// block, `null` where one does not apply.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub diagnostics: BTreeMap<String, Vec<Option<f64>>>,
 }
 
 /// `summary.json`: the run's final figures.
@@ -109,6 +118,9 @@ pub struct Summary {
     pub wall_seconds: f64,
     /// The compute backend.
     pub backend: String,
+    /// Whether the run started from a comparison's shared initial weights.
+    #[serde(default)]
+    pub shared_init: bool,
 }
 
 /// Everything a run starts from: data, a seeded net, its rule and optimizer.
@@ -137,10 +149,10 @@ impl Setup {
             data.features(),
         )?;
         let settings = config.rule_settings()?;
-        let whole_net = settings.rules.iter().any(|r| r.whole_net());
-        let inputs = data.features() + if whole_net { data.classes } else { 0 };
+        let embeds_label = settings.rules.iter().any(|r| r.embeds_label());
+        let inputs = data.features() + if embeds_label { data.classes } else { 0 };
         let mut specs = config.block_specs(inputs, task.outputs)?;
-        if whole_net {
+        if embeds_label {
             specs.pop();
         }
         let mut init_rng = Rng::derived(config.seed, "init");
@@ -225,6 +237,14 @@ pub fn train(config: &ExperimentConfig, options: &RunOptions) -> Result<Summary>
     if let Some(path) = &options.init_weights {
         WeightsFile::read(path)?.load_into(&mut net)?;
     }
+    let mut shared_init = false;
+    if let Some(path) = &options.shared_init {
+        let file = WeightsFile::read(path)?;
+        if file.fits(&net) {
+            file.load_into(&mut net)?;
+            shared_init = true;
+        }
+    }
     if let Some(path) = &options.save_init {
         weights::save(path, &[&net], &metadata(config, &net))?;
     }
@@ -237,8 +257,10 @@ pub fn train(config: &ExperimentConfig, options: &RunOptions) -> Result<Summary>
     let per_epoch = n.div_ceil(t.batch_size);
     let settings = config.optimizer_settings(per_epoch * t.epochs);
     let mut optimizer = ParamOptimizer::new(&settings, "train")?;
-    let mut rule_optimizer = ParamOptimizer::new(&settings, "train")?;
+    let (rule_settings, rule_key) = config.rule_optimizer_settings(per_epoch * t.epochs);
+    let mut rule_optimizer = ParamOptimizer::new(&rule_settings, rule_key)?;
     let mut rng = Rng::derived(config.seed, "train");
+    let mut order_rng = Rng::derived(config.seed, "order");
     let bar = progress_bar((per_epoch * t.epochs) as u64, options.quiet);
     let mut history: Vec<EpochMetrics> = Vec::new();
     let mut iteration_log: Vec<IterationLoss> = Vec::new();
@@ -247,7 +269,7 @@ pub fn train(config: &ExperimentConfig, options: &RunOptions) -> Result<Summary>
     for epoch in 1..=t.epochs {
         bar.set_prefix(format!("epoch {epoch}/{}", t.epochs));
         let mut order: Vec<usize> = (0..n).collect();
-        rng.shuffle(&mut order);
+        order_rng.shuffle(&mut order);
         let mut loss_sum: Option<Tensor<1>> = None;
         let mut hits: Option<usize> = Some(0);
         let epoch_started = Instant::now();
@@ -287,6 +309,7 @@ pub fn train(config: &ExperimentConfig, options: &RunOptions) -> Result<Summary>
         let eval = |table| evaluate(rule.as_ref(), &net, table, task, chunk, &device);
         let val = (data.validation.rows() > 0).then(|| eval(&data.validation));
         let test = eval(&data.test);
+        let diagnostics = rule.take_diagnostics();
         let frozen = net.take_frozen_fractions();
         let frozen_units = frozen.iter().any(Option::is_some).then_some(frozen);
         let metrics = EpochMetrics {
@@ -300,6 +323,7 @@ pub fn train(config: &ExperimentConfig, options: &RunOptions) -> Result<Summary>
             test_loss: test.loss,
             test_accuracy: test.accuracy,
             frozen_units,
+            diagnostics,
         };
         let acc = |a: Option<f64>| a.map_or(String::new(), |a| format!(" acc {a:.4}"));
         let val_text = val.map_or(String::new(), |v| {
@@ -324,7 +348,7 @@ pub fn train(config: &ExperimentConfig, options: &RunOptions) -> Result<Summary>
     bar.finish_and_clear();
     weights::save(
         &dir.join("weights.safetensors"),
-        &[&net],
+        &[&net, rule.as_ref()],
         &metadata(config, &net),
     )?;
     let last = history.last().expect("at least one epoch");
@@ -349,6 +373,7 @@ pub fn train(config: &ExperimentConfig, options: &RunOptions) -> Result<Summary>
         samples_per_second: (n * t.epochs) as f64 / train_seconds.max(1e-9),
         wall_seconds: started.elapsed().as_secs_f64(),
         backend: backend::name().to_string(),
+        shared_init,
     };
     write_json(&dir.join("summary.json"), &summary)?;
     Ok(summary)

@@ -132,7 +132,7 @@ impl Block {
         let activated_input = self
             .spec
             .input_activation
-            .map(|activation| activation.forward(x.clone()));
+            .map(|activation| self.apply(&activation, x.clone(), mode));
         let after_activation = activated_input.clone().unwrap_or_else(|| x.clone());
         let dropout_mask = match mode {
             Mode::Train(rng) if self.spec.dropout > 0.0 => {
@@ -181,6 +181,18 @@ impl Block {
         }
     }
 
+    /// A plain (not relaxed) activation: stochastic units sample in training, and in evaluation
+    /// under `eval_mode = "sample"`.
+    fn apply(&self, activation: &Activation, a: Tensor<2>, mode: &mut Mode<'_>) -> Tensor<2> {
+        match mode {
+            Mode::Train(rng) if activation.is_stochastic() => hard::sample(activation, a, rng),
+            Mode::Eval if activation.is_stochastic() && self.spec.eval_mode == EvalMode::Sample => {
+                hard::sample(activation, a, &mut Rng::new(EVAL_SEED))
+            }
+            _ => activation.forward(a),
+        }
+    }
+
     /// The activation's output (sampled for stochastic units, relaxed under `concrete`) and,
     /// when relaxed, the relaxed sample.
     fn activate(&self, a: Tensor<2>, mode: &mut Mode<'_>) -> (Tensor<2>, Option<Tensor<2>>) {
@@ -197,15 +209,7 @@ impl Block {
                     concrete_sample(activation, a, temperature, straight_through, rng);
                 (output, Some(relaxed))
             }
-            (Mode::Train(rng), _) if activation.is_stochastic() => {
-                (hard::sample(activation, a, rng), None)
-            }
-            (Mode::Eval, _)
-                if activation.is_stochastic() && self.spec.eval_mode == EvalMode::Sample =>
-            {
-                (hard::sample(activation, a, &mut Rng::new(EVAL_SEED)), None)
-            }
-            _ => (activation.forward(a), None),
+            (mode, _) => (self.apply(activation, a, mode), None),
         }
     }
 
@@ -273,6 +277,9 @@ impl Block {
             None => grad,
         };
         match (self.spec.input_activation, &cache.activated_input) {
+            (Some(activation), Some(_)) if activation.is_hard() => {
+                grad * self.spec.estimator.surrogate_derivative(&cache.input)
+            }
             (Some(activation), Some(activated)) => {
                 activation.backward(&cache.input, activated, grad)
             }

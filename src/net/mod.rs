@@ -13,6 +13,7 @@ pub use batchnorm::{BatchNorm, BatchNormCache, BatchNormGrads};
 pub use block::{Block, BlockCache, BlockGrads, BlockSpec, Feedback, Mode};
 pub use init::Init;
 pub use linear::{Linear, LinearGrads};
+pub(crate) use params::visit_block;
 pub use params::{Gradients, Parameters, Slot};
 
 use burn::tensor::{Device, Tensor};

@@ -30,11 +30,16 @@ impl Gradients {
 
     /// Records block `index`'s gradients under the net's parameter names.
     pub fn add_block(&mut self, index: usize, grads: BlockGrads) {
-        self.add(format!("blocks.{index}.linear.weight"), grads.linear.weight);
-        self.add(format!("blocks.{index}.linear.bias"), grads.linear.bias);
+        self.add_prefixed(&format!("blocks.{index}"), grads);
+    }
+
+    /// Records a block's gradients under `prefix` (`blocks.0`, `feedback.2`).
+    pub fn add_prefixed(&mut self, prefix: &str, grads: BlockGrads) {
+        self.add(format!("{prefix}.linear.weight"), grads.linear.weight);
+        self.add(format!("{prefix}.linear.bias"), grads.linear.bias);
         if let Some(bn) = grads.batchnorm {
-            self.add(format!("blocks.{index}.batchnorm.weight"), bn.gamma);
-            self.add(format!("blocks.{index}.batchnorm.bias"), bn.beta);
+            self.add(format!("{prefix}.batchnorm.weight"), bn.gamma);
+            self.add(format!("{prefix}.batchnorm.bias"), bn.beta);
         }
     }
 
@@ -116,28 +121,33 @@ pub trait Parameters {
     }
 }
 
-/// Lists a net's tensors once for both visits: `&` or `&mut` is the optional last token.
-macro_rules! visit_net {
-    ($net:expr, $f:ident $(, $m:tt)?) => {
-        for (i, block) in (&$($m)? $net.blocks).into_iter().enumerate() {
-            $f(&format!("blocks.{i}.linear.weight"), Slot::MATRIX, &$($m)? block.linear.weight);
-            $f(&format!("blocks.{i}.linear.bias"), Slot::ROW, &$($m)? block.linear.bias);
-            if let Some(bn) = &$($m)? block.batchnorm {
-                $f(&format!("blocks.{i}.batchnorm.weight"), Slot::ROW, &$($m)? bn.gamma);
-                $f(&format!("blocks.{i}.batchnorm.bias"), Slot::ROW, &$($m)? bn.beta);
-                $f(&format!("blocks.{i}.batchnorm.running_mean"), Slot::BUFFER_ROW, &$($m)? bn.running_mean);
-                $f(&format!("blocks.{i}.batchnorm.running_var"), Slot::BUFFER_ROW, &$($m)? bn.running_var);
-            }
+/// Lists one block's tensors under `prefix` (`blocks.0`, `feedback.2`) once for both visits:
+/// `&` or `&mut` is the optional last token.
+macro_rules! visit_block {
+    ($prefix:expr, $block:expr, $f:ident $(, $m:tt)?) => {{
+        let prefix = $prefix;
+        $f(&format!("{prefix}.linear.weight"), Slot::MATRIX, &$($m)? $block.linear.weight);
+        $f(&format!("{prefix}.linear.bias"), Slot::ROW, &$($m)? $block.linear.bias);
+        if let Some(bn) = &$($m)? $block.batchnorm {
+            $f(&format!("{prefix}.batchnorm.weight"), Slot::ROW, &$($m)? bn.gamma);
+            $f(&format!("{prefix}.batchnorm.bias"), Slot::ROW, &$($m)? bn.beta);
+            $f(&format!("{prefix}.batchnorm.running_mean"), Slot::BUFFER_ROW, &$($m)? bn.running_mean);
+            $f(&format!("{prefix}.batchnorm.running_var"), Slot::BUFFER_ROW, &$($m)? bn.running_var);
         }
-    };
+    }};
 }
+pub(crate) use visit_block;
 
 impl Parameters for Net {
     fn visit_mut(&mut self, f: &mut dyn FnMut(&str, Slot, &mut Tensor<2>)) {
-        visit_net!(self, f, mut);
+        for (i, block) in self.blocks.iter_mut().enumerate() {
+            visit_block!(format!("blocks.{i}"), block, f, mut);
+        }
     }
 
     fn visit(&self, f: &mut dyn FnMut(&str, Slot, &Tensor<2>)) {
-        visit_net!(self, f);
+        for (i, block) in self.blocks.iter().enumerate() {
+            visit_block!(format!("blocks.{i}"), block, f);
+        }
     }
 }

@@ -4,7 +4,6 @@
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
-use burn::tensor::Tensor;
 use safetensors::tensor::{Dtype, TensorView};
 
 use crate::error::{Error, Result};
@@ -84,6 +83,23 @@ impl WeightsFile {
     }
 
     /// Loads every tensor of `model` from the file; every one must be present with its shape.
+    /// Whether every tensor of `model` is in the file, with the shape the model needs.
+    pub fn fits(&self, model: &dyn Parameters) -> bool {
+        let mut fits = true;
+        model.visit(&mut |name, slot, tensor| {
+            let expected: Vec<usize> = if slot.row {
+                vec![tensor.dims()[1]]
+            } else {
+                tensor.dims().to_vec()
+            };
+            fits &= self
+                .tensors
+                .get(name)
+                .is_some_and(|(shape, _)| *shape == expected);
+        });
+        fits
+    }
+
     pub fn load_into(&self, model: &mut dyn Parameters) -> Result<()> {
         let mut failure = None;
         model.visit_mut(&mut |name, slot, tensor| {
@@ -118,17 +134,4 @@ impl WeightsFile {
     pub fn names(&self) -> impl Iterator<Item = &String> {
         self.tensors.keys()
     }
-}
-
-/// Copies every tensor of `source` onto the same-named tensor of `target` (same shapes).
-pub fn copy_tensors(source: &dyn Parameters, target: &mut dyn Parameters) {
-    let mut values: BTreeMap<String, Tensor<2>> = BTreeMap::new();
-    source.visit(&mut |name, _, t| {
-        values.insert(name.to_string(), t.clone());
-    });
-    target.visit_mut(&mut |name, _, t| {
-        if let Some(v) = values.get(name) {
-            *t = v.clone();
-        }
-    });
 }

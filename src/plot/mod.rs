@@ -4,6 +4,7 @@
 //! Labels use DejaVu Sans embedded in the binary (`assets/fonts`), so no system font library is
 //! needed.
 
+pub mod curves;
 pub mod neuron;
 
 use std::path::Path;

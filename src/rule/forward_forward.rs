@@ -1,7 +1,8 @@
 //! Forward-forward (Hinton 2022). Positive data carry the true label, negative data a wrong
 //! one (never the true label); each block raises the goodness (mean of squared activities) of
 //! positive data above a threshold θ and pushes that of negative data below it, with the
-//! logistic loss `softplus(θ − g⁺) + softplus(g⁻ − θ)`. A block's input is the previous
+//! logistic loss `softplus(α(θ − g⁺)) + softplus(α(g⁻ − θ))` (α, the sharpness, is 1 by
+//! default). A block's input is the previous
 //! block's activity normalised to unit length, so only its direction passes up. A sample is
 //! classified by the label whose embedding gives the most goodness summed over the blocks.
 //!
@@ -20,12 +21,17 @@ use crate::task::Task;
 pub struct ForwardForward {
     task: Task,
     threshold: f32,
+    sharpness: f32,
 }
 
 impl ForwardForward {
-    /// A rule for `task` with goodness threshold `threshold`.
-    pub fn new(task: Task, threshold: f32) -> Self {
-        Self { task, threshold }
+    /// A rule for `task` with goodness threshold `threshold` and loss sharpness `sharpness`.
+    pub fn new(task: Task, threshold: f32, sharpness: f32) -> Self {
+        Self {
+            task,
+            threshold,
+            sharpness,
+        }
     }
 
     /// `x` with the one-hot code of `labels` appended.
@@ -73,9 +79,9 @@ impl ForwardForward {
     ) -> Tensor<1> {
         let [batch, units] = cache.activated.dims();
         let g = Self::goodness(&cache.activated);
-        let margin = (g.clone().sub_scalar(self.threshold)).mul_scalar(-sign);
+        let margin = (g.clone().sub_scalar(self.threshold)).mul_scalar(-sign * self.sharpness);
         let loss = activation::softplus(margin.clone(), 1.0).mean();
-        let grad_g = activation::sigmoid(margin).mul_scalar(-sign / batch as f32);
+        let grad_g = activation::sigmoid(margin).mul_scalar(-sign * self.sharpness / batch as f32);
         let grad_activated = cache.activated.clone() * grad_g.mul_scalar(2.0 / units as f32);
         let grad_a =
             block

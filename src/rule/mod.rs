@@ -16,6 +16,7 @@ mod forward_forward;
 mod layered;
 mod linear_decoder;
 mod local_loss;
+mod target_prop;
 
 pub use backprop::Backprop;
 pub use dfa::Dfa;
@@ -26,6 +27,9 @@ pub use forward_forward::ForwardForward;
 pub use layered::{BlockRule, Layered, Layerwise, SignalContext};
 pub use linear_decoder::LinearDecoder;
 pub use local_loss::LocalLoss;
+pub use target_prop::{Inverse, ReconstructionLoss, TargetProp, TargetPropSettings};
+
+use std::collections::BTreeMap;
 
 use burn::tensor::Tensor;
 use serde::{Deserialize, Serialize};
@@ -76,6 +80,12 @@ pub trait LearningRule: Parameters + Send {
     /// Called after every epoch with that epoch's mean training loss (a layer-wise schedule
     /// moves on here).
     fn end_epoch(&mut self, _epoch: usize) {}
+
+    /// Per-block diagnostics averaged over the steps since the last call, by name (e.g.
+    /// `target_distance`), one entry per block (`None` where it does not apply).
+    fn take_diagnostics(&mut self) -> BTreeMap<String, Vec<Option<f64>>> {
+        BTreeMap::new()
+    }
 }
 
 /// The rules by config name.
@@ -97,6 +107,10 @@ pub enum RuleKind {
     LinearDecoder,
     /// Forward-forward: goodness of positive against negative data, per block.
     ForwardForward,
+    /// Target propagation: targets sent down through feedback maps, `t_{i−1} = g_i(t_i)`.
+    TargetProp,
+    /// Difference target propagation: `t_{i−1} = h_{i−1} + g_i(t_i) − g_i(h_i)`.
+    DifferenceTargetProp,
 }
 
 impl RuleKind {
@@ -110,11 +124,22 @@ impl RuleKind {
             RuleKind::LocalLoss => "local_loss",
             RuleKind::LinearDecoder => "linear_decoder",
             RuleKind::ForwardForward => "forward_forward",
+            RuleKind::TargetProp => "target_prop",
+            RuleKind::DifferenceTargetProp => "difference_target_prop",
         }
     }
 
     /// Whether the rule trains the whole net by itself (it cannot be mixed per block).
     pub fn whole_net(&self) -> bool {
+        matches!(
+            self,
+            RuleKind::ForwardForward | RuleKind::TargetProp | RuleKind::DifferenceTargetProp
+        )
+    }
+
+    /// Whether the net's input carries the label (forward-forward), so that the net has
+    /// `features + classes` inputs and no output block.
+    pub fn embeds_label(&self) -> bool {
         matches!(self, RuleKind::ForwardForward)
     }
 }
@@ -132,6 +157,10 @@ pub struct RuleSettings {
     pub layer_epochs: usize,
     /// Forward-forward's goodness threshold.
     pub ff_threshold: f32,
+    /// Forward-forward's sharpness α: the loss is `softplus(α(θ − g⁺)) + softplus(α(g⁻ − θ))`.
+    pub ff_sharpness: f32,
+    /// Target propagation's settings.
+    pub target_prop: TargetPropSettings,
 }
 
 /// Builds the rule for `net`, drawing its fixed matrices from `rng`.
@@ -149,13 +178,24 @@ pub fn build(
                 format!("{} trains the whole net and cannot be mixed", whole.name()),
             ));
         }
-        if task.problem == Problem::Reconstruction {
-            return Err(Error::config(
+        return match whole {
+            RuleKind::TargetProp | RuleKind::DifferenceTargetProp => Ok(Box::new(TargetProp::new(
+                net,
+                *whole == RuleKind::DifferenceTargetProp,
+                settings.target_prop.clone(),
+                settings.feedback.init,
+                rng,
+            )?)),
+            _ if task.problem == Problem::Reconstruction => Err(Error::config(
                 "train.problem",
                 "forward_forward has no reconstruction variant (it needs class labels)",
-            ));
-        }
-        return Ok(Box::new(ForwardForward::new(task, settings.ff_threshold)));
+            )),
+            _ => Ok(Box::new(ForwardForward::new(
+                task,
+                settings.ff_threshold,
+                settings.ff_sharpness,
+            ))),
+        };
     }
     if settings.rules.len() != blocks {
         return Err(Error::config(
@@ -201,7 +241,9 @@ pub fn build(
                 &settings.feedback,
                 rng,
             )),
-            RuleKind::ForwardForward => unreachable!("whole-net rules are handled above"),
+            RuleKind::ForwardForward | RuleKind::TargetProp | RuleKind::DifferenceTargetProp => {
+                unreachable!("whole-net rules are handled above")
+            }
         };
         per_block.push(rule);
     }

@@ -34,6 +34,8 @@ fn settings(rules: Vec<RuleKind>) -> RuleSettings {
         layerwise: Layerwise::Parallel,
         layer_epochs: 1,
         ff_threshold: 2.0,
+        ff_sharpness: 1.0,
+        target_prop: Default::default(),
     }
 }
 
@@ -252,7 +254,7 @@ fn linear_decoder_trains_its_decoders_and_sequential_trains_one_block() {
 #[test]
 fn forward_forward_negatives_never_carry_the_true_label() {
     let task = Task::new(Problem::Classification, Loss::CrossEntropy, 10, 4).unwrap();
-    let ff = ForwardForward::new(task, 2.0);
+    let ff = ForwardForward::new(task, 2.0, 1.0);
     let labels: Vec<u32> = (0..5000).map(|i| (i % 10) as u32).collect();
     let negatives = ff.negative_labels(&labels, &mut Rng::new(1));
     assert!(

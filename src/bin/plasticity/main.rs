@@ -2,6 +2,7 @@
 //! and exits with status 2.
 
 mod bench;
+mod compare;
 mod datasets;
 mod eval;
 mod neuron;
@@ -31,6 +32,8 @@ enum Command {
     Datasets,
     /// Time training steps and the backend's matrix product.
     Bench(bench::BenchArgs),
+    /// Train the variants of a comparison file from the same start; one table.
+    Compare(compare::CompareArgs),
     /// Draw one unit's response over an input range (PNG or SVG).
     Neuron(neuron::NeuronArgs),
     /// The main job on embedded data (what `plasticity` with no subcommand runs).
@@ -67,6 +70,7 @@ fn main() -> ExitCode {
         Some(Command::Eval(args)) => eval::run(args),
         Some(Command::Datasets) => datasets::run(),
         Some(Command::Bench(args)) => bench::run(args),
+        Some(Command::Compare(args)) => compare::run(args),
         Some(Command::Neuron(args)) => neuron::run(args),
         Some(Command::Quickstart(args)) => quickstart::run(args),
         None => quickstart::run(quickstart::QuickstartArgs::default()),

@@ -37,7 +37,11 @@ pub fn run(args: NeuronArgs) -> anyhow::Result<()> {
         .parse()
         .map_err(|message| anyhow::anyhow!("--activation: {message}"))?;
     if !args.from.is_finite() || !args.to.is_finite() || args.from >= args.to {
-        bail!("--from ({}) must be a number below --to ({})", args.from, args.to);
+        bail!(
+            "--from ({}) must be a number below --to ({})",
+            args.from,
+            args.to
+        );
     }
     if args.points < 2 {
         bail!("--points must be at least 2, not {}", args.points);

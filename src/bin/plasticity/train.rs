@@ -32,6 +32,7 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
         quiet: args.quiet,
         init_weights: args.init_weights,
         save_init: args.save_init,
+        shared_init: None,
     };
     let summary = train(&config, &options)?;
     println!(

@@ -1,0 +1,474 @@
+//! Target propagation (Lee et al. 2015) and difference target propagation: hidden blocks learn
+//! toward *targets* sent down through feedback maps `g_i` instead of gradients, so blocks whose
+//! input is a hard activation (sign, stochastic binary) learn with no estimator.
+//!
+//! The output block learns by backprop from the loss. The top hidden block's target is a
+//! per-sample gradient step `t = h − x_lr·∂ℓ/∂h`; below it `t_{i−1} = g_i(t_i)` (TP) or
+//! `t_{i−1} = h_{i−1} + g_i(t_i) − g_i(h_i)` (DTP). Block `f_i` minimises `‖h_i − t_i‖²` with
+//! its input held fixed. `g_i` maps block i's output back to its input: learned (a
+//! `linear → [batchnorm] → activation` block trained to reconstruct, with its own optimizer),
+//! the exact inverse of an invertible square block, or its pseudoinverse.
+
+use std::collections::BTreeMap;
+
+use burn::tensor::Tensor;
+use serde::{Deserialize, Serialize};
+
+use crate::activation::{Activation, Estimator, EvalMode, smooth};
+use crate::error::{Error, Result};
+use crate::host;
+use crate::linalg::Matrix;
+use crate::net::{
+    Block, BlockCache, BlockSpec, Feedback, Gradients, Init, Mode, Net, Parameters, Slot, Trace,
+    visit_block,
+};
+use crate::rng::Rng;
+use crate::rule::{Batch, LearningRule, StepContext, StepOutput};
+
+/// What stands in for the inverse of a block.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Inverse {
+    /// A learned feedback block trained to reconstruct the block's input.
+    #[default]
+    Learned,
+    /// `g(h) = W⁻¹(f⁻¹(h) − b)` for a square block with an invertible activation.
+    Exact,
+    /// `g(h) = W⁺(f⁻¹(h) − b)` with the Moore–Penrose pseudoinverse `W⁺`.
+    Pseudoinverse,
+}
+
+/// How learned feedback blocks are trained.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum ReconstructionLoss {
+    /// `‖g(f(h + ε)) − (h + ε)‖²`.
+    #[default]
+    Plain,
+    /// The difference reconstruction loss `‖g(f(h + ε)) − g(f(h)) − ε‖²` (Meulemans et al.
+    /// 2020), which trains exactly what DTP's difference correction uses; needs noise.
+    Difference,
+}
+
+/// Target propagation's settings (`[target_prop]`, its optimizer aside).
+#[derive(Debug, Clone, PartialEq)]
+pub struct TargetPropSettings {
+    /// Step size of the top target, per sample.
+    pub x_lr: f32,
+    /// What the feedback maps are.
+    pub inverse: Inverse,
+    /// Weight of the reconstruction loss.
+    pub rec_weight: f32,
+    /// Standard deviation of the noise added to a block's input for reconstruction.
+    pub rec_noise: f32,
+    /// Plain or difference reconstruction loss.
+    pub rec_loss: ReconstructionLoss,
+    /// The output activation of each learned `g_i`, `i ≥ 1` (default: block i−1's).
+    pub feedback_activation: Option<Vec<Activation>>,
+}
+
+impl Default for TargetPropSettings {
+    fn default() -> Self {
+        Self {
+            x_lr: 1e-3,
+            inverse: Inverse::Learned,
+            rec_weight: 1.0,
+            rec_noise: 0.0,
+            rec_loss: ReconstructionLoss::Plain,
+            feedback_activation: None,
+        }
+    }
+}
+
+/// Sums of per-block diagnostics over an epoch's steps.
+#[derive(Default)]
+struct Tally {
+    sums: BTreeMap<&'static str, Vec<Option<Tensor<1>>>>,
+    steps: usize,
+}
+
+impl Tally {
+    fn add(&mut self, key: &'static str, blocks: usize, index: usize, value: Tensor<1>) {
+        let slots = self.sums.entry(key).or_insert_with(|| vec![None; blocks]);
+        slots[index] = Some(match slots[index].take() {
+            Some(sum) => sum + value,
+            None => value,
+        });
+    }
+
+    fn take(&mut self) -> BTreeMap<String, Vec<Option<f64>>> {
+        let steps = self.steps.max(1) as f64;
+        let out = std::mem::take(&mut self.sums)
+            .into_iter()
+            .map(|(key, sums)| {
+                let means = sums
+                    .iter()
+                    .map(|s| s.as_ref().map(|s| f64::from(host::scalar(s)) / steps))
+                    .collect();
+                (key.to_string(), means)
+            })
+            .collect();
+        self.steps = 0;
+        out
+    }
+}
+
+/// The TP / DTP rule.
+pub struct TargetProp {
+    difference: bool,
+    settings: TargetPropSettings,
+    /// `feedback[k]` is `g_{k+1}` (learned inverses only).
+    feedback: Vec<Block>,
+    tally: Tally,
+}
+
+/// Mean over the batch of each row's Euclidean norm, `[1]`.
+fn mean_norm(x: Tensor<2>) -> Tensor<1> {
+    x.square().sum_dim(1).sqrt().mean()
+}
+
+impl TargetProp {
+    /// A TP (`difference = false`) or DTP rule for `net`, checking that the net suits it;
+    /// learned feedback blocks are initialised with `init` from `rng`.
+    pub fn new(
+        net: &Net,
+        difference: bool,
+        settings: TargetPropSettings,
+        init: Init,
+        rng: &mut Rng,
+    ) -> Result<Self> {
+        let hidden = net.blocks.len() - 1;
+        let name = if difference {
+            "difference_target_prop"
+        } else {
+            "target_prop"
+        };
+        for (i, block) in net.blocks[..hidden].iter().enumerate() {
+            let spec = &block.spec;
+            if spec.activation.is_hard() {
+                return Err(Error::config(
+                    "model.activation",
+                    format!(
+                        "{name} cannot send targets through the hard activation {} of block {i}; \
+                         put it on the next block's input (model.input_activation) and give \
+                         block {i} a smooth activation",
+                        spec.activation
+                    ),
+                ));
+            }
+            if spec.normalize {
+                return Err(Error::config(
+                    "model.normalize",
+                    format!("{name} has no feedback for L2-normalised blocks (block {i})"),
+                ));
+            }
+        }
+        if settings.rec_loss == ReconstructionLoss::Difference && settings.rec_noise <= 0.0 {
+            return Err(Error::config(
+                "target_prop.rec_loss",
+                "the difference reconstruction loss needs target_prop.rec_noise > 0",
+            ));
+        }
+        let device = net.blocks[0].linear.weight.device();
+        let mut feedback = Vec::new();
+        for i in 1..hidden {
+            let (block, below) = (&net.blocks[i].spec, &net.blocks[i - 1].spec);
+            match settings.inverse {
+                Inverse::Learned => {
+                    let activation = match &settings.feedback_activation {
+                        Some(list) => list[i - 1],
+                        None => below.activation,
+                    };
+                    if activation != below.activation {
+                        return Err(Error::config(
+                            "target_prop.feedback_activation",
+                            format!(
+                                "g_{i} outputs {activation} but predicts block {} whose \
+                                 activation is {}; they must match",
+                                i - 1,
+                                below.activation
+                            ),
+                        ));
+                    }
+                    let spec = BlockSpec {
+                        inputs: block.outputs,
+                        outputs: block.inputs,
+                        input_activation: None,
+                        dropout: 0.0,
+                        batchnorm: below.batchnorm,
+                        activation,
+                        estimator: Estimator::Ste,
+                        eval_mode: EvalMode::Threshold,
+                        normalize: false,
+                    };
+                    feedback.push(Block::new(spec, init, None, rng, &device));
+                }
+                Inverse::Exact | Inverse::Pseudoinverse => {
+                    let key = "target_prop.inverse";
+                    let reason = if block.batchnorm {
+                        Some("it has batchnorm")
+                    } else if block.input_activation.is_some() {
+                        Some("it has an input activation")
+                    } else if block.dropout > 0.0 {
+                        Some("it has dropout")
+                    } else if !block.activation.is_invertible() {
+                        Some("its activation is not invertible")
+                    } else if settings.inverse == Inverse::Exact && block.inputs != block.outputs {
+                        Some("its weight is not square")
+                    } else {
+                        None
+                    };
+                    if let Some(reason) = reason {
+                        return Err(Error::config(
+                            key,
+                            format!("block {i} has no analytic inverse: {reason}"),
+                        ));
+                    }
+                }
+            }
+        }
+        Ok(Self {
+            difference,
+            settings,
+            feedback,
+            tally: Tally::default(),
+        })
+    }
+
+    /// `g_i(h)` for hidden block `i ≥ 1`, with the forward cache of a learned `g_i`.
+    ///
+    /// # Shapes
+    /// `h`: `[batch, out_i]` → `[batch, in_i]`.
+    fn feedback_map(
+        &self,
+        net: &Net,
+        inverses: &[Option<Tensor<2>>],
+        i: usize,
+        h: Tensor<2>,
+        rng: &mut Rng,
+    ) -> (Tensor<2>, Option<BlockCache>) {
+        match self.settings.inverse {
+            Inverse::Learned => {
+                let cache = self.feedback[i - 1].forward(h, &mut Mode::Train(rng));
+                (cache.output.clone(), Some(cache))
+            }
+            Inverse::Exact | Inverse::Pseudoinverse => {
+                let block = &net.blocks[i];
+                let a = smooth::inverse(&block.spec.activation, h)
+                    .expect("checked invertible when the rule was built");
+                let inverse_t = inverses[i].as_ref().expect("one inverse per block above 0");
+                (
+                    (a - block.linear.bias.clone()).matmul(inverse_t.clone()),
+                    None,
+                )
+            }
+        }
+    }
+
+    /// `(W⁻¹)ᵀ` or `(W⁺)ᵀ` of every hidden block above the first (analytic inverses only).
+    fn inverses(&self, net: &Net) -> Vec<Option<Tensor<2>>> {
+        let hidden = net.blocks.len() - 1;
+        (0..hidden)
+            .map(|i| {
+                if i == 0 || self.settings.inverse == Inverse::Learned {
+                    return None;
+                }
+                let weight = &net.blocks[i].linear.weight;
+                let w = Matrix::from_tensor(weight);
+                let inverse = match self.settings.inverse {
+                    Inverse::Exact => w.inverse().unwrap_or_else(|| w.pseudoinverse()),
+                    _ => w.pseudoinverse(),
+                };
+                Some(inverse.transpose().to_tensor(weight))
+            })
+            .collect()
+    }
+
+    /// Every hidden block's target from the top one, `t_{i−1} = g_i(t_i)` (TP) or
+    /// `h_{i−1} + (g_i(t_i) − g_i(h_i))` (DTP); index `i` holds block i's target.
+    pub fn targets(
+        &self,
+        net: &Net,
+        trace: &Trace,
+        top_target: Tensor<2>,
+        rng: &mut Rng,
+    ) -> Vec<Tensor<2>> {
+        self.propagate(net, trace, top_target, &self.inverses(net), rng)
+            .0
+    }
+
+    /// The targets, and per block `i ≥ 1` the reconstruction `g_i(h_i)`.
+    fn propagate(
+        &self,
+        net: &Net,
+        trace: &Trace,
+        top_target: Tensor<2>,
+        inverses: &[Option<Tensor<2>>],
+        rng: &mut Rng,
+    ) -> (Vec<Tensor<2>>, Vec<Option<Tensor<2>>>) {
+        let hidden = net.blocks.len() - 1;
+        let mut targets = vec![top_target; hidden];
+        let mut reconstructions = vec![None; hidden];
+        for i in (1..hidden).rev() {
+            let h = trace.blocks[i].output.clone();
+            let below = trace.blocks[i - 1].output.clone();
+            let (from_target, _) = self.feedback_map(net, inverses, i, targets[i].clone(), rng);
+            let (from_activity, _) = self.feedback_map(net, inverses, i, h, rng);
+            targets[i - 1] = if self.difference {
+                below + (from_target - from_activity.clone())
+            } else {
+                from_target
+            };
+            reconstructions[i] = Some(from_activity);
+        }
+        (targets, reconstructions)
+    }
+
+    /// Gradients of `g_i`'s reconstruction loss; returns the loss.
+    fn train_feedback(
+        &mut self,
+        net: &Net,
+        trace: &Trace,
+        i: usize,
+        rng: &mut Rng,
+        grads: &mut Gradients,
+    ) -> Tensor<1> {
+        let input = trace.blocks[i].input.clone();
+        let [batch, units] = input.dims();
+        let scale = 2.0 * self.settings.rec_weight / batch as f32;
+        let sigma = self.settings.rec_noise;
+        let (noisy, forward) = if sigma > 0.0 {
+            let noise = host::matrix(
+                rng.normal_vec(batch * units, 0.0, sigma),
+                batch,
+                units,
+                &input.device(),
+            );
+            let noisy = input.clone() + noise;
+            let out = net.blocks[i]
+                .forward(noisy.clone(), &mut Mode::Train(rng))
+                .output;
+            (noisy, out)
+        } else {
+            (input.clone(), trace.blocks[i].output.clone())
+        };
+        let g = &self.feedback[i - 1];
+        let noisy_cache = g.forward(forward, &mut Mode::Train(rng));
+        let mut caches = vec![];
+        let residual = match self.settings.rec_loss {
+            ReconstructionLoss::Plain => noisy_cache.output.clone() - noisy,
+            ReconstructionLoss::Difference => {
+                let clean = g.forward(trace.blocks[i].output.clone(), &mut Mode::Train(rng));
+                let residual =
+                    (noisy_cache.output.clone() - clean.output.clone()) - (noisy - input);
+                caches.push((clean, -scale));
+                residual
+            }
+        };
+        caches.insert(0, (noisy_cache, scale));
+        for (cache, factor) in &caches {
+            let grad_a = g.pre_activation_grad(cache, residual.clone().mul_scalar(*factor));
+            let (block_grads, _) = g.param_grads(cache, grad_a);
+            grads.add_prefixed(&format!("feedback.{i}"), block_grads);
+        }
+        let g = &mut self.feedback[i - 1];
+        g.observe(&caches[0].0);
+        residual
+            .square()
+            .sum()
+            .mul_scalar(self.settings.rec_weight / batch as f32)
+    }
+}
+
+impl Parameters for TargetProp {
+    fn visit_mut(&mut self, f: &mut dyn FnMut(&str, Slot, &mut Tensor<2>)) {
+        for (k, block) in self.feedback.iter_mut().enumerate() {
+            visit_block!(format!("feedback.{}", k + 1), block, f, mut);
+        }
+    }
+
+    fn visit(&self, f: &mut dyn FnMut(&str, Slot, &Tensor<2>)) {
+        for (k, block) in self.feedback.iter().enumerate() {
+            visit_block!(format!("feedback.{}", k + 1), block, f);
+        }
+    }
+}
+
+impl LearningRule for TargetProp {
+    fn name(&self) -> String {
+        if self.difference {
+            "difference_target_prop".into()
+        } else {
+            "target_prop".into()
+        }
+    }
+
+    fn step(&mut self, net: &mut Net, batch: &Batch, ctx: &mut StepContext<'_>) -> StepOutput {
+        let trace = net.forward_train(batch.x.clone(), ctx.rng);
+        let output = trace.output().clone();
+        let (loss, error) = ctx.task.loss.value_and_grad(&output, &batch.targets);
+        let blocks = net.blocks.len();
+        let top = blocks - 1;
+        let mut grads = Gradients::new();
+        let cache = &trace.blocks[top];
+        let grad_a = net.blocks[top].pre_activation_grad(cache, error);
+        let (top_grads, grad_z) = net.blocks[top].param_grads(cache, grad_a);
+        grads.add_block(top, top_grads);
+        if top == 0 {
+            return StepOutput {
+                loss,
+                output: Some(output),
+                grads,
+            };
+        }
+        let rows = batch.x.dims()[0];
+        let grad_h = net.blocks[top].input_grad(cache, grad_z, Feedback::Weights);
+        let h_top = trace.blocks[top - 1].output.clone();
+        let top_target = h_top - grad_h.mul_scalar(self.settings.x_lr * rows as f32);
+        let inverses = self.inverses(net);
+        let (targets, reconstructions) =
+            self.propagate(net, &trace, top_target, &inverses, ctx.rng);
+        for (i, target) in targets.iter().enumerate() {
+            let h = &trace.blocks[i].output;
+            let residual = h.clone() - target.clone();
+            let grad_h = residual.clone().mul_scalar(2.0 / rows as f32);
+            let block = &net.blocks[i];
+            let grad_a = block.pre_activation_grad(&trace.blocks[i], grad_h);
+            let (block_grads, _) = block.param_grads(&trace.blocks[i], grad_a);
+            grads.add_block(i, block_grads);
+            self.tally
+                .add("target_distance", blocks, i, mean_norm(residual));
+        }
+        for (i, reconstruction) in reconstructions.iter().enumerate() {
+            let Some(reconstruction) = reconstruction else {
+                continue;
+            };
+            let below = trace.blocks[i - 1].output.clone();
+            let gap = below - reconstruction.clone();
+            if self.difference {
+                self.tally.add(
+                    "difference_correction",
+                    blocks,
+                    i - 1,
+                    mean_norm(gap.clone()),
+                );
+            }
+            self.tally
+                .add("reconstruction_error", blocks, i, gap.square().mean());
+            if self.settings.inverse == Inverse::Learned {
+                let rec = self.train_feedback(net, &trace, i, ctx.rng, &mut grads);
+                self.tally.add("reconstruction_loss", blocks, i, rec);
+            }
+        }
+        self.tally.steps += 1;
+        StepOutput {
+            loss,
+            output: Some(output),
+            grads,
+        }
+    }
+
+    fn take_diagnostics(&mut self) -> BTreeMap<String, Vec<Option<f64>>> {
+        self.tally.take()
+    }
+}
