@@ -229,6 +229,16 @@ impl Default for TrainConfig {
     }
 }
 
+/// What `[target_prop]`'s optimizer trains.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OptimizerScope {
+    /// Hidden blocks and their feedback blocks.
+    Autoencoders,
+    /// Feedback blocks only.
+    Feedback,
+}
+
 /// The `[target_prop]` section: targets, feedback maps, and the feedback blocks' own optimizer
 /// and schedule.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -247,7 +257,15 @@ pub struct TargetPropConfig {
     /// Output activation of each learned feedback block `g_i` (i ≥ 1): one value, or one per
     /// hidden block above the first; default: that of the block it predicts.
     pub feedback_activation: Option<PerBlock<Activation>>,
-    /// The feedback blocks' optimizer.
+    /// Whether the reconstruction loss also trains the hidden blocks (`f_i` and `g_i` learn as
+    /// autoencoders, and block 0 gets a `g_0` reconstructing the data), keeping every `f_i`
+    /// invertible; `false` trains only the `g_i` with it.
+    pub autoencoder: bool,
+    /// Which parameters this section's optimizer and schedule train: `autoencoders` (every
+    /// hidden block `f_i` and its feedback `g_i`; the output block keeps `[train]`'s) or
+    /// `feedback` (only the `g_i`; the hidden blocks keep `[train]`'s).
+    pub scope: OptimizerScope,
+    /// The autoencoder (or feedback) blocks' optimizer.
     pub optimizer: OptimizerKind,
     /// Their learning rate.
     pub lr: f64,
@@ -274,6 +292,8 @@ impl Default for TargetPropConfig {
             rec_noise: 0.0,
             rec_loss: ReconstructionLoss::Plain,
             feedback_activation: None,
+            autoencoder: true,
+            scope: OptimizerScope::Autoencoders,
             optimizer: OptimizerKind::Adam,
             lr: 1e-3,
             momentum: 0.0,
@@ -498,6 +518,7 @@ impl ExperimentConfig {
             rec_noise: tp.rec_noise as f32,
             rec_loss: tp.rec_loss,
             feedback_activation,
+            autoencoder: tp.autoencoder,
         })
     }
 
@@ -577,11 +598,7 @@ impl ExperimentConfig {
     /// The optimizer settings of the rule's own trainable tensors (decoders, feedback
     /// blocks): target propagation's `[target_prop]` optimizer, else the net's.
     pub fn rule_optimizer_settings(&self, total_iterations: usize) -> (OptimizerSettings, &str) {
-        let uses_target_prop = self
-            .rule_kinds()
-            .iter()
-            .any(|r| matches!(r, RuleKind::TargetProp | RuleKind::DifferenceTargetProp));
-        if !uses_target_prop {
+        if !self.uses_target_prop() {
             return (self.optimizer_settings(total_iterations), "train");
         }
         let tp = &self.target_prop;
@@ -597,6 +614,17 @@ impl ExperimentConfig {
             total_iterations,
         };
         (settings, "target_prop")
+    }
+
+    /// Whether `[target_prop]`'s optimizer also trains the hidden blocks.
+    pub fn rule_optimizer_trains_hidden(&self) -> bool {
+        self.uses_target_prop() && self.target_prop.scope == OptimizerScope::Autoencoders
+    }
+
+    fn uses_target_prop(&self) -> bool {
+        self.rule_kinds()
+            .iter()
+            .any(|r| matches!(r, RuleKind::TargetProp | RuleKind::DifferenceTargetProp))
     }
 
     /// The rules named, per block or for all.

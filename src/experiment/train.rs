@@ -17,7 +17,7 @@ use crate::experiment::evaluate::evaluate;
 use crate::host;
 use crate::io::write_atomic;
 use crate::net::weights::{self, WeightsFile};
-use crate::net::{Net, Parameters};
+use crate::net::{Net, Parameters, Slot};
 use crate::optim::ParamOptimizer;
 use crate::rng::Rng;
 use crate::rule::{self, LearningRule, StepContext};
@@ -34,8 +34,9 @@ pub struct RunOptions {
     pub init_weights: Option<PathBuf>,
     /// Write the initial weights here before training.
     pub save_init: Option<PathBuf>,
-    /// Start from these weights when the net's tensors all fit them (a comparison's shared
-    /// start), else from the seeded initialisation.
+    /// A comparison's shared start: every tensor of the net that this file holds with the
+    /// right shape starts from it, the others (e.g. batchnorm of a variant that adds it) from
+    /// the seeded initialisation.
     pub shared_init: Option<PathBuf>,
 }
 
@@ -118,7 +119,7 @@ pub struct Summary {
     pub wall_seconds: f64,
     /// The compute backend.
     pub backend: String,
-    /// Whether the run started from a comparison's shared initial weights.
+    /// Whether every linear tensor started from a comparison's shared initial weights.
     #[serde(default)]
     pub shared_init: bool,
 }
@@ -239,11 +240,8 @@ pub fn train(config: &ExperimentConfig, options: &RunOptions) -> Result<Summary>
     }
     let mut shared_init = false;
     if let Some(path) = &options.shared_init {
-        let file = WeightsFile::read(path)?;
-        if file.fits(&net) {
-            file.load_into(&mut net)?;
-            shared_init = true;
-        }
+        let missing = WeightsFile::read(path)?.load_matching(&mut net);
+        shared_init = !missing.iter().any(|name| name.contains(".linear."));
     }
     if let Some(path) = &options.save_init {
         weights::save(path, &[&net], &metadata(config, &net))?;
@@ -259,6 +257,7 @@ pub fn train(config: &ExperimentConfig, options: &RunOptions) -> Result<Summary>
     let mut optimizer = ParamOptimizer::new(&settings, "train")?;
     let (rule_settings, rule_key) = config.rule_optimizer_settings(per_epoch * t.epochs);
     let mut rule_optimizer = ParamOptimizer::new(&rule_settings, rule_key)?;
+    let rule_trains_hidden = config.rule_optimizer_trains_hidden();
     let mut rng = Rng::derived(config.seed, "train");
     let mut order_rng = Rng::derived(config.seed, "order");
     let bar = progress_bar((per_epoch * t.epochs) as u64, options.quiet);
@@ -280,8 +279,13 @@ pub fn train(config: &ExperimentConfig, options: &RunOptions) -> Result<Summary>
                 task,
             };
             let mut step = rule.step(&mut net, &batch, &mut ctx);
+            let mut group = RuleGroup {
+                net: &mut net,
+                hidden: rule_trains_hidden,
+                rule: rule.as_mut(),
+            };
+            rule_optimizer.step(&mut group, &mut step.grads);
             optimizer.step(&mut net, &mut step.grads);
-            rule_optimizer.step(rule.as_mut(), &mut step.grads);
             iteration += 1;
             let batch_hits = step.output.and_then(|o| task.correct(&o, &batch.labels));
             hits = hits.zip(batch_hits).map(|(a, b)| a + b);
@@ -377,4 +381,44 @@ pub fn train(config: &ExperimentConfig, options: &RunOptions) -> Result<Summary>
     };
     write_json(&dir.join("summary.json"), &summary)?;
     Ok(summary)
+}
+
+/// The tensors the rule's optimizer trains: the rule's own (decoders, feedback blocks) and,
+/// when `hidden`, every block of the net but the output block.
+struct RuleGroup<'a> {
+    net: &'a mut Net,
+    hidden: bool,
+    rule: &'a mut dyn LearningRule,
+}
+
+impl RuleGroup<'_> {
+    fn output_prefix(&self) -> String {
+        format!("blocks.{}.", self.net.blocks.len() - 1)
+    }
+}
+
+impl Parameters for RuleGroup<'_> {
+    fn visit_mut(&mut self, f: &mut dyn FnMut(&str, Slot, &mut Tensor<2>)) {
+        if self.hidden {
+            let output = self.output_prefix();
+            self.net.visit_mut(&mut |name, slot, t| {
+                if !name.starts_with(&output) {
+                    f(name, slot, t);
+                }
+            });
+        }
+        self.rule.visit_mut(f);
+    }
+
+    fn visit(&self, f: &mut dyn FnMut(&str, Slot, &Tensor<2>)) {
+        if self.hidden {
+            let output = self.output_prefix();
+            self.net.visit(&mut |name, slot, t| {
+                if !name.starts_with(&output) {
+                    f(name, slot, t);
+                }
+            });
+        }
+        self.rule.visit(f);
+    }
 }

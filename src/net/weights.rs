@@ -82,24 +82,28 @@ impl WeightsFile {
         })
     }
 
-    /// Loads every tensor of `model` from the file; every one must be present with its shape.
-    /// Whether every tensor of `model` is in the file, with the shape the model needs.
-    pub fn fits(&self, model: &dyn Parameters) -> bool {
-        let mut fits = true;
-        model.visit(&mut |name, slot, tensor| {
+    /// Loads the tensors of `model` that the file holds with the right shape and returns the
+    /// names of the others (left as they were).
+    pub fn load_matching(&self, model: &mut dyn Parameters) -> Vec<String> {
+        let mut missing = Vec::new();
+        model.visit_mut(&mut |name, slot, tensor| {
             let expected: Vec<usize> = if slot.row {
                 vec![tensor.dims()[1]]
             } else {
                 tensor.dims().to_vec()
             };
-            fits &= self
-                .tensors
-                .get(name)
-                .is_some_and(|(shape, _)| *shape == expected);
+            match self.tensors.get(name) {
+                Some((shape, values)) if *shape == expected => {
+                    let [rows, cols] = tensor.dims();
+                    *tensor = host::matrix(values.clone(), rows, cols, &tensor.device());
+                }
+                _ => missing.push(name.to_string()),
+            }
         });
-        fits
+        missing
     }
 
+    /// Loads every tensor of `model` from the file; every one must be present with its shape.
     pub fn load_into(&self, model: &mut dyn Parameters) -> Result<()> {
         let mut failure = None;
         model.visit_mut(&mut |name, slot, tensor| {

@@ -8,6 +8,12 @@
 //! its input held fixed. `g_i` maps block i's output back to its input: learned (a
 //! `linear → [batchnorm] → activation` block trained to reconstruct, with its own optimizer),
 //! the exact inverse of an invertible square block, or its pseudoinverse.
+//!
+//! With `autoencoder` on (the default), `f_i` and `g_i` learn together as an autoencoder: the
+//! reconstruction loss `‖g_i(f_i(h_{i−1})) − h_{i−1}‖²` trains `f_i` too. Without it, vanilla TP
+//! collapses deep nets: each `f_{i−1}` is pulled toward `g_i(f_i(h_{i−1}))`, a least-squares
+//! reconstruction that shrinks toward the mean, so the activities lose their variance layer by
+//! layer (DTP's difference correction removes that pull).
 
 use std::collections::BTreeMap;
 
@@ -65,6 +71,10 @@ pub struct TargetPropSettings {
     pub rec_loss: ReconstructionLoss,
     /// The output activation of each learned `g_i`, `i ≥ 1` (default: block i−1's).
     pub feedback_activation: Option<Vec<Activation>>,
+    /// Whether the reconstruction loss also trains each hidden block `f_i` (and block 0 gets a
+    /// `g_0` reconstructing the data), so that `f_i` and `g_i` learn as an autoencoder and `f_i`
+    /// stays invertible; otherwise it trains the `g_i` only.
+    pub autoencoder: bool,
 }
 
 impl Default for TargetPropSettings {
@@ -76,6 +86,7 @@ impl Default for TargetPropSettings {
             rec_noise: 0.0,
             rec_loss: ReconstructionLoss::Plain,
             feedback_activation: None,
+            autoencoder: true,
         }
     }
 }
@@ -117,8 +128,8 @@ impl Tally {
 pub struct TargetProp {
     difference: bool,
     settings: TargetPropSettings,
-    /// `feedback[k]` is `g_{k+1}` (learned inverses only).
-    feedback: Vec<Block>,
+    /// `feedback[i]` is `g_i` (learned inverses only; `g_0` only for autoencoders).
+    feedback: Vec<Option<Block>>,
     tally: Tally,
 }
 
@@ -170,7 +181,21 @@ impl TargetProp {
             ));
         }
         let device = net.blocks[0].linear.weight.device();
-        let mut feedback = Vec::new();
+        let mut feedback = vec![None];
+        if settings.inverse == Inverse::Learned && settings.autoencoder {
+            let spec = BlockSpec {
+                inputs: net.blocks[0].spec.outputs,
+                outputs: net.blocks[0].spec.inputs,
+                input_activation: None,
+                dropout: 0.0,
+                batchnorm: false,
+                activation: Activation::Identity,
+                estimator: Estimator::Ste,
+                eval_mode: EvalMode::Threshold,
+                normalize: false,
+            };
+            feedback[0] = Some(Block::new(spec, init, None, rng, &device));
+        }
         for i in 1..hidden {
             let (block, below) = (&net.blocks[i].spec, &net.blocks[i - 1].spec);
             match settings.inverse {
@@ -201,7 +226,7 @@ impl TargetProp {
                         eval_mode: EvalMode::Threshold,
                         normalize: false,
                     };
-                    feedback.push(Block::new(spec, init, None, rng, &device));
+                    feedback.push(Some(Block::new(spec, init, None, rng, &device)));
                 }
                 Inverse::Exact | Inverse::Pseudoinverse => {
                     let key = "target_prop.inverse";
@@ -224,6 +249,7 @@ impl TargetProp {
                             format!("block {i} has no analytic inverse: {reason}"),
                         ));
                     }
+                    feedback.push(None);
                 }
             }
         }
@@ -249,7 +275,10 @@ impl TargetProp {
     ) -> (Tensor<2>, Option<BlockCache>) {
         match self.settings.inverse {
             Inverse::Learned => {
-                let cache = self.feedback[i - 1].forward(h, &mut Mode::Train(rng));
+                let g = self.feedback[i]
+                    .as_ref()
+                    .expect("one g_i per block above 0");
+                let cache = g.forward(h, &mut Mode::Train(rng));
                 (cache.output.clone(), Some(cache))
             }
             Inverse::Exact | Inverse::Pseudoinverse => {
@@ -324,7 +353,8 @@ impl TargetProp {
         (targets, reconstructions)
     }
 
-    /// Gradients of `g_i`'s reconstruction loss; returns the loss.
+    /// Gradients of `g_i`'s reconstruction loss (and, for autoencoders, of `f_i`'s);
+    /// returns the loss.
     fn train_feedback(
         &mut self,
         net: &Net,
@@ -333,7 +363,9 @@ impl TargetProp {
         rng: &mut Rng,
         grads: &mut Gradients,
     ) -> Tensor<1> {
-        let input = trace.blocks[i].input.clone();
+        let block = &net.blocks[i];
+        let clean = &trace.blocks[i];
+        let input = clean.input.clone();
         let [batch, units] = input.dims();
         let scale = 2.0 * self.settings.rec_weight / batch as f32;
         let sigma = self.settings.rec_noise;
@@ -345,34 +377,40 @@ impl TargetProp {
                 &input.device(),
             );
             let noisy = input.clone() + noise;
-            let out = net.blocks[i]
-                .forward(noisy.clone(), &mut Mode::Train(rng))
-                .output;
-            (noisy, out)
+            let cache = block.forward(noisy.clone(), &mut Mode::Train(rng));
+            (noisy, cache)
         } else {
-            (input.clone(), trace.blocks[i].output.clone())
+            (input.clone(), clean.clone())
         };
-        let g = &self.feedback[i - 1];
-        let noisy_cache = g.forward(forward, &mut Mode::Train(rng));
-        let mut caches = vec![];
+        let g = self.feedback[i].as_ref().expect("a learned g_i");
+        let noisy_cache = g.forward(forward.output.clone(), &mut Mode::Train(rng));
+        let mut passes = vec![];
         let residual = match self.settings.rec_loss {
             ReconstructionLoss::Plain => noisy_cache.output.clone() - noisy,
             ReconstructionLoss::Difference => {
-                let clean = g.forward(trace.blocks[i].output.clone(), &mut Mode::Train(rng));
+                let clean_cache = g.forward(clean.output.clone(), &mut Mode::Train(rng));
                 let residual =
-                    (noisy_cache.output.clone() - clean.output.clone()) - (noisy - input);
-                caches.push((clean, -scale));
+                    (noisy_cache.output.clone() - clean_cache.output.clone()) - (noisy - input);
+                passes.push((clean_cache, clean, -scale));
                 residual
             }
         };
-        caches.insert(0, (noisy_cache, scale));
-        for (cache, factor) in &caches {
+        passes.insert(0, (noisy_cache, &forward, scale));
+        for (cache, forward, factor) in &passes {
             let grad_a = g.pre_activation_grad(cache, residual.clone().mul_scalar(*factor));
-            let (block_grads, _) = g.param_grads(cache, grad_a);
+            let (block_grads, grad_z) = g.param_grads(cache, grad_a);
             grads.add_prefixed(&format!("feedback.{i}"), block_grads);
+            if self.settings.autoencoder {
+                let grad_h = g.input_grad(cache, grad_z, Feedback::Weights);
+                let grad_a = block.pre_activation_grad(forward, grad_h);
+                let (forward_grads, _) = block.param_grads(forward, grad_a);
+                grads.add_block(i, forward_grads);
+            }
         }
-        let g = &mut self.feedback[i - 1];
-        g.observe(&caches[0].0);
+        let observed = passes.swap_remove(0).0;
+        if let Some(g) = self.feedback[i].as_mut() {
+            g.observe(&observed);
+        }
         residual
             .square()
             .sum()
@@ -382,14 +420,18 @@ impl TargetProp {
 
 impl Parameters for TargetProp {
     fn visit_mut(&mut self, f: &mut dyn FnMut(&str, Slot, &mut Tensor<2>)) {
-        for (k, block) in self.feedback.iter_mut().enumerate() {
-            visit_block!(format!("feedback.{}", k + 1), block, f, mut);
+        for (i, block) in self.feedback.iter_mut().enumerate() {
+            if let Some(block) = block {
+                visit_block!(format!("feedback.{i}"), block, f, mut);
+            }
         }
     }
 
     fn visit(&self, f: &mut dyn FnMut(&str, Slot, &Tensor<2>)) {
-        for (k, block) in self.feedback.iter().enumerate() {
-            visit_block!(format!("feedback.{}", k + 1), block, f);
+        for (i, block) in self.feedback.iter().enumerate() {
+            if let Some(block) = block {
+                visit_block!(format!("feedback.{i}"), block, f);
+            }
         }
     }
 }
@@ -455,7 +497,9 @@ impl LearningRule for TargetProp {
             }
             self.tally
                 .add("reconstruction_error", blocks, i, gap.square().mean());
-            if self.settings.inverse == Inverse::Learned {
+        }
+        for i in 0..top {
+            if self.feedback[i].is_some() {
                 let rec = self.train_feedback(net, &trace, i, ctx.rng, &mut grads);
                 self.tally.add("reconstruction_loss", blocks, i, rec);
             }

@@ -1,12 +1,14 @@
 //! The integration-test binary: one file per topic.
 
 mod cli;
+mod compare;
 mod config;
 mod determinism;
 mod estimators;
 mod formats;
 mod gradients;
 mod rules;
+mod target_prop;
 mod training;
 
 use std::path::{Path, PathBuf};

@@ -23,7 +23,7 @@ pub fn task_for(net: &Net, loss: Loss, problem: Problem) -> Task {
     Task::new(problem, loss, classes, net.inputs()).unwrap()
 }
 
-fn settings(rules: Vec<RuleKind>) -> RuleSettings {
+pub fn settings(rules: Vec<RuleKind>) -> RuleSettings {
     RuleSettings {
         rules,
         feedback: FeedbackSettings {
@@ -54,7 +54,7 @@ pub fn backprop_rule(net: &Net, task: Task) -> Box<dyn LearningRule> {
     build(RuleKind::Backprop, net, task)
 }
 
-fn net(sizes: &[usize], activation: Activation, batchnorm: bool, seed: u64) -> Net {
+pub fn net(sizes: &[usize], activation: Activation, batchnorm: bool, seed: u64) -> Net {
     let specs = sizes
         .windows(2)
         .enumerate()
@@ -86,7 +86,7 @@ fn net(sizes: &[usize], activation: Activation, batchnorm: bool, seed: u64) -> N
     )
 }
 
-fn batch(net: &Net, task: Task, rows: usize, seed: u64) -> Batch {
+pub fn batch(net: &Net, task: Task, rows: usize, seed: u64) -> Batch {
     let device = backend::device();
     let mut rng = Rng::new(seed);
     let labels: Vec<u32> = (0..rows).map(|i| (i % task.classes) as u32).collect();
@@ -106,7 +106,7 @@ fn batch(net: &Net, task: Task, rows: usize, seed: u64) -> Batch {
     }
 }
 
-fn grads(rule: &mut dyn LearningRule, net: &Net, batch: &Batch, task: Task) -> Gradients {
+pub fn grads(rule: &mut dyn LearningRule, net: &Net, batch: &Batch, task: Task) -> Gradients {
     let mut work = net.clone();
     let mut ctx = StepContext {
         rng: &mut Rng::new(0),

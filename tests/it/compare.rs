@@ -1,0 +1,89 @@
+//! Comparisons: shared initial weights, one table, overlaid curves, resuming, bad files.
+
+use plasticity::experiment::compare::{CompareOptions, Comparison, compare};
+use plasticity::net::weights::WeightsFile;
+
+use crate::write;
+
+const FILE: &str = r#"
+name = "cmp"
+[data]
+dataset = "iris"
+[model]
+hidden = [8]
+activation = "tanh"
+[train]
+epochs = 3
+batch_size = 16
+lr = 0.01
+
+[[variant]]
+name = "bp"
+
+[[variant]]
+name = "fa"
+train.rule = "feedback_alignment"
+
+[[variant]]
+name = "bp_norm"
+"model.batchnorm" = true
+"#;
+
+#[test]
+fn variants_share_initial_weights_and_land_in_one_table() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(dir.path(), "cmp.toml", FILE.as_bytes());
+    let comparison = Comparison::load(&path, &["train.epochs=2".into()]).unwrap();
+    assert_eq!(comparison.variants.len(), 3);
+    assert!(
+        comparison
+            .variants
+            .iter()
+            .all(|v| v.config.train.epochs == 2)
+    );
+    let options = CompareOptions {
+        out: dir.path().join("runs"),
+        quiet: true,
+    };
+    let report = compare(&comparison, &options).unwrap();
+    let root = dir.path().join("runs/cmp");
+    let init = WeightsFile::read(&root.join("init.safetensors")).unwrap();
+    for variant in ["bp", "fa", "bp_norm"] {
+        let row = report.rows.iter().find(|r| r.variant == variant).unwrap();
+        assert!(row.trained && row.summary.shared_init, "{variant}");
+        assert!(report.markdown.contains(variant));
+        let metrics = std::fs::read_to_string(root.join(variant).join("metrics.jsonl")).unwrap();
+        assert_eq!(metrics.lines().count(), 2, "{variant}");
+    }
+    assert!(init.names().any(|n| n == "blocks.0.linear.weight"));
+    let csv = std::fs::read_to_string(root.join("table.csv")).unwrap();
+    assert_eq!(csv.lines().count(), 4);
+    for stem in ["train_loss", "test_accuracy"] {
+        for ext in ["png", "svg"] {
+            let bytes = std::fs::read(root.join(format!("{stem}.{ext}"))).unwrap();
+            assert!(bytes.len() > 1000, "{stem}.{ext}");
+        }
+    }
+    // Same variants again: nothing retrains, the table is the same.
+    let again = compare(&comparison, &options).unwrap();
+    assert!(again.rows.iter().all(|r| !r.trained));
+    assert_eq!(again.markdown, report.markdown);
+}
+
+#[test]
+fn bad_comparison_files_name_the_variant_and_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases = [
+        (
+            FILE.replace("name = \"fa\"", "name = \"bp\""),
+            "variant[1].name",
+        ),
+        (FILE.replace("train.rule", "train.rul"), "variant `fa`"),
+        (FILE.replace("[[variant]]", "[[variants]]"), "variant"),
+    ];
+    for (text, key) in cases {
+        let path = write(dir.path(), "bad.toml", text.as_bytes());
+        let err = Comparison::load(&path, &[]).unwrap_err().to_string();
+        assert!(err.contains(key), "{key}: {err}");
+    }
+}

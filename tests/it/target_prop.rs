@@ -1,0 +1,258 @@
+//! Target propagation against exact references: gradient-step targets, DTP's difference
+//! correction, analytic inverses, and the configs it must reject.
+
+use burn::tensor::Tensor;
+use plasticity::activation::Activation;
+use plasticity::experiment::{ExperimentConfig, RunOptions, train};
+use plasticity::host;
+use plasticity::linalg::Matrix;
+use plasticity::loss::Loss;
+use plasticity::net::{Gradients, Init, Net};
+use plasticity::rng::Rng;
+use plasticity::rule::{self, Inverse, RuleKind, TargetProp, TargetPropSettings};
+use plasticity::task::Problem;
+
+use crate::rules::{backprop_rule, batch, grads, net, settings, task_for};
+
+const LEAKY: Activation = Activation::LeakyRelu { slope: 0.01 };
+
+fn tp(net: &Net, difference: bool, settings: TargetPropSettings) -> TargetProp {
+    TargetProp::new(net, difference, settings, Init::Xavier, &mut Rng::new(3)).unwrap()
+}
+
+fn worst_gap(a: &Tensor<2>, b: &Tensor<2>) -> f32 {
+    host::values(a)
+        .iter()
+        .zip(host::values(b))
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f32::max)
+}
+
+fn values(g: &Gradients, name: &str) -> Vec<f32> {
+    host::values(g.get(name).unwrap_or_else(|| panic!("{name}")))
+}
+
+#[test]
+fn top_target_with_an_exact_inverse_is_a_gradient_step() {
+    let net = net(&[5, 6, 6, 4], LEAKY, false, 11);
+    let task = task_for(&net, Loss::CrossEntropy, Problem::Classification);
+    let batch = batch(&net, task, 8, 12);
+    let reference = grads(backprop_rule(&net, task).as_mut(), &net, &batch, task);
+    for x_lr in [1e-2f32, 1e-4] {
+        let settings = TargetPropSettings {
+            x_lr,
+            inverse: Inverse::Exact,
+            ..TargetPropSettings::default()
+        };
+        let mut rule = tp(&net, false, settings);
+        let got = grads(&mut rule, &net, &batch, task);
+        // The top hidden block learns toward t = h − x_lr·∂ℓ/∂h: its MSE gradient is
+        // 2·x_lr times backprop's, whatever x_lr.
+        for name in ["blocks.1.linear.weight", "blocks.1.linear.bias"] {
+            let bp = values(&reference, name);
+            let scale = bp.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+            for (t, b) in values(&got, name).iter().zip(&bp) {
+                assert!(
+                    (t / (2.0 * x_lr) - b).abs() < 1e-3 * scale,
+                    "{name} at x_lr {x_lr}: {t} vs 2·x_lr·{b}"
+                );
+            }
+        }
+        assert_eq!(
+            values(&got, "blocks.2.linear.weight"),
+            values(&reference, "blocks.2.linear.weight"),
+            "the output block learns by backprop"
+        );
+    }
+}
+
+#[test]
+fn exact_and_pseudo_inverses_send_the_activity_back_unchanged() {
+    // Square (exact) and widening (pseudoinverse: W⁺W = I for a tall full-rank W).
+    for (sizes, inverse) in [
+        (&[5usize, 6, 6, 4][..], Inverse::Exact),
+        (&[5, 6, 6, 4][..], Inverse::Pseudoinverse),
+        (&[5, 6, 9, 4][..], Inverse::Pseudoinverse),
+    ] {
+        let mut net = net(sizes, LEAKY, false, 13);
+        let task = task_for(&net, Loss::CrossEntropy, Problem::Classification);
+        let batch = batch(&net, task, 7, 14);
+        let rule = tp(
+            &net,
+            false,
+            TargetPropSettings {
+                inverse,
+                ..TargetPropSettings::default()
+            },
+        );
+        let trace = net.forward_train(batch.x.clone(), &mut Rng::new(0));
+        let top = trace.blocks[1].output.clone();
+        let targets = rule.targets(&net, &trace, top, &mut Rng::new(0));
+        let gap = worst_gap(&targets[0], &trace.blocks[0].output);
+        assert!(
+            gap < 1e-4,
+            "{sizes:?} {inverse:?}: g₁(h₁) misses h₀ by {gap}"
+        );
+    }
+}
+
+#[test]
+fn pseudoinverse_of_a_full_rank_square_matrix_is_its_inverse() {
+    let mut rng = Rng::new(21);
+    let w = Matrix {
+        rows: 6,
+        cols: 6,
+        data: rng
+            .normal_vec(36, 0.0, 1.0)
+            .into_iter()
+            .map(f64::from)
+            .collect(),
+    };
+    for inverse in [w.pseudoinverse(), w.inverse().unwrap()] {
+        let product = inverse.matmul(&w);
+        for r in 0..6 {
+            for c in 0..6 {
+                let expected = if r == c { 1.0 } else { 0.0 };
+                let got = product.data[r * 6 + c];
+                assert!((got - expected).abs() < 1e-9, "({r},{c}) = {got}");
+            }
+        }
+    }
+    let singular = Matrix {
+        rows: 2,
+        cols: 2,
+        data: vec![1.0, 2.0, 2.0, 4.0],
+    };
+    assert!(singular.inverse().is_none());
+}
+
+#[test]
+fn difference_correction_makes_the_target_the_activity_when_the_top_target_is() {
+    let mut net = net(&[5, 7, 6, 6, 3], Activation::Tanh, true, 15);
+    let task = task_for(&net, Loss::CrossEntropy, Problem::Classification);
+    let batch = batch(&net, task, 9, 16);
+    let trace = net.forward_train(batch.x.clone(), &mut Rng::new(0));
+    let top = trace.blocks[2].output.clone();
+    let dtp = tp(&net, true, TargetPropSettings::default());
+    let targets = dtp.targets(&net, &trace, top.clone(), &mut Rng::new(0));
+    for (i, target) in targets.iter().enumerate() {
+        let gap = worst_gap(target, &trace.blocks[i].output);
+        assert!(gap < 1e-5, "DTP block {i}: target misses activity by {gap}");
+    }
+    // Plain TP with an untrained g has no such correction.
+    let plain = tp(&net, false, TargetPropSettings::default());
+    let targets = plain.targets(&net, &trace, top, &mut Rng::new(0));
+    assert!(worst_gap(&targets[0], &trace.blocks[0].output) > 1e-2);
+}
+
+#[test]
+fn configs_target_propagation_cannot_follow_are_rejected() {
+    let tanh = net(&[5, 6, 6, 3], Activation::Tanh, false, 17);
+    let task = task_for(&tanh, Loss::CrossEntropy, Problem::Classification);
+    let mut s = settings(vec![RuleKind::TargetProp; 3]);
+    s.target_prop.feedback_activation = Some(vec![LEAKY]);
+    let err = rule::build(&s, &tanh, task, &mut Rng::new(0))
+        .err()
+        .expect("leaky_relu feedback cannot predict a tanh block");
+    assert!(
+        err.to_string().contains("target_prop.feedback_activation"),
+        "{err}"
+    );
+    s.target_prop.feedback_activation = Some(vec![Activation::Tanh]);
+    assert!(rule::build(&s, &tanh, task, &mut Rng::new(0)).is_ok());
+
+    let with_norm = net(&[5, 6, 6, 3], LEAKY, true, 17);
+    let exact = TargetPropSettings {
+        inverse: Inverse::Exact,
+        ..TargetPropSettings::default()
+    };
+    let err = TargetProp::new(&with_norm, false, exact, Init::Xavier, &mut Rng::new(0))
+        .err()
+        .expect("batchnorm has no exact inverse");
+    assert!(err.to_string().contains("target_prop.inverse"), "{err}");
+
+    let sign = net(&[5, 6, 6, 3], Activation::Sign, false, 17);
+    let err = TargetProp::new(
+        &sign,
+        false,
+        TargetPropSettings::default(),
+        Init::Xavier,
+        &mut Rng::new(0),
+    )
+    .err()
+    .expect("targets cannot pass a hard output activation");
+    assert!(err.to_string().contains("model.activation"), "{err}");
+}
+
+fn digits_run(extra: &[&str]) -> (f64, serde_json::Value) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut overrides: Vec<String> = [
+        "name=r",
+        "data.dataset=digits",
+        "train.epochs=6",
+        "train.batch_size=32",
+        "target_prop.step_every=1000",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    overrides.extend(extra.iter().map(|s| s.to_string()));
+    let config = ExperimentConfig::load(None, &overrides).unwrap();
+    let options = RunOptions {
+        out: dir.path().to_path_buf(),
+        quiet: true,
+        ..RunOptions::default()
+    };
+    let summary = train(&config, &options).unwrap();
+    let last = std::fs::read_to_string(dir.path().join("r/metrics.jsonl"))
+        .unwrap()
+        .lines()
+        .last()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .unwrap();
+    (summary.test_accuracy.unwrap(), last)
+}
+
+#[test]
+fn target_propagation_trains_sign_and_stochastic_nets_without_estimators() {
+    // The study's blocks: sign inputs with tanh outputs, stochastic inputs with leaky_relu
+    // (noisier: wider blocks, a lower bar; chance is 0.1).
+    for (rule, input, output, width, bar) in [
+        ("target_prop", "sign", "tanh", 32, 0.5),
+        ("difference_target_prop", "sign", "tanh", 32, 0.5),
+        ("target_prop", "stochastic_binary", "leaky_relu", 128, 0.2),
+        (
+            "difference_target_prop",
+            "stochastic_binary",
+            "leaky_relu",
+            128,
+            0.2,
+        ),
+    ] {
+        let rule_flag = format!("train.rule={rule}");
+        let inputs = format!("model.input_activation=[\"none\", \"{input}\", \"{input}\"]");
+        let outputs = format!("model.activation={output}");
+        let hidden = format!("model.hidden=[{width}, {width}, {width}]");
+        let (accuracy, last) = digits_run(&[
+            &rule_flag,
+            &inputs,
+            &outputs,
+            &hidden,
+            "model.batchnorm=true",
+            "target_prop.x_lr=1.0",
+        ]);
+        assert!(accuracy > bar, "{rule} with {input} inputs: {accuracy}");
+        let diagnostics = &last["diagnostics"];
+        for key in [
+            "reconstruction_error",
+            "target_distance",
+            "reconstruction_loss",
+        ] {
+            let per_block = diagnostics[key].as_array().unwrap();
+            assert_eq!(per_block.len(), 4, "{key}");
+            assert!(per_block[1].as_f64().unwrap().is_finite(), "{key}");
+        }
+        let has_correction = diagnostics.get("difference_correction").is_some();
+        assert_eq!(has_correction, rule == "difference_target_prop");
+    }
+}
