@@ -26,7 +26,7 @@ use std::time::Instant;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::experiment::config::{apply_overrides, read_table, set_path};
+use crate::experiment::config::{apply_overrides, parse_table, read_table, set_path};
 use crate::experiment::{EpochMetrics, ExperimentConfig, RunOptions, Setup, Summary, train};
 use crate::io::write_atomic;
 use crate::net::weights;
@@ -91,7 +91,15 @@ impl Comparison {
     /// Reads a comparison file; `overrides` (`key=value`) apply to the base and so to every
     /// variant.
     pub fn load(path: &Path, overrides: &[String]) -> Result<Self> {
-        let mut table = read_table(path)?;
+        Self::from_table(read_table(path)?, path, overrides)
+    }
+
+    /// Resolves a comparison from TOML text; `path` names it in errors.
+    pub fn parse(text: &str, path: &Path, overrides: &[String]) -> Result<Self> {
+        Self::from_table(parse_table(text, path)?, path, overrides)
+    }
+
+    fn from_table(mut table: toml::Table, path: &Path, overrides: &[String]) -> Result<Self> {
         let variants = match table.remove("variant") {
             Some(toml::Value::Array(items)) if !items.is_empty() => items,
             Some(toml::Value::Array(_)) | None => {

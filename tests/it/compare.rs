@@ -87,3 +87,22 @@ fn bad_comparison_files_name_the_variant_and_key() {
         assert!(err.contains(key), "{key}: {err}");
     }
 }
+
+#[test]
+fn every_committed_experiment_and_comparison_resolves() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("experiments");
+    let mut comparisons = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        let text = std::fs::read_to_string(&path).unwrap();
+        if text.contains("[[variant]]") {
+            let comparison = Comparison::load(&path, &[]).unwrap();
+            assert!(!comparison.variants.is_empty(), "{}", path.display());
+            comparisons += 1;
+        } else {
+            plasticity::experiment::ExperimentConfig::load(Some(&path), &[])
+                .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        }
+    }
+    assert!(comparisons >= 2, "rules_on_digits and tp_hard_activations");
+}

@@ -1,52 +1,47 @@
-//! `plasticity` with no subcommand: the main job on embedded data, no download needed.
+//! `plasticity` with no subcommand: the main job on embedded data, no download needed — every
+//! learning rule on the digits set from the same start, one table.
 
 use std::path::PathBuf;
 
 use clap::Args;
-use plasticity::experiment::config::parse_table;
-use plasticity::experiment::{ExperimentConfig, RunOptions, train};
+use plasticity::experiment::compare::{CompareOptions, Comparison, compare};
 
-/// The experiment the main job runs (also committed as `experiments/digits.toml`).
-const DIGITS: &str = include_str!("../../../experiments/digits.toml");
+/// The comparison the main job runs (also committed as `experiments/rules_on_digits.toml`).
+const RULES_ON_DIGITS: &str = include_str!("../../../experiments/rules_on_digits.toml");
 
 #[derive(Args, Default)]
 pub struct QuickstartArgs {
-    /// Parent directory of the run directory.
+    /// Parent directory of the comparison's directory.
     #[arg(long)]
     out: Option<PathBuf>,
-    /// No progress bar or per-epoch lines.
+    /// No per-variant lines.
     #[arg(long, short)]
     quiet: bool,
 }
 
 pub fn run(args: QuickstartArgs) -> anyhow::Result<()> {
-    let table = parse_table(DIGITS, "experiments/digits.toml".as_ref())?;
-    let config = ExperimentConfig::from_table(table)?;
-    let options = RunOptions {
+    let comparison = Comparison::parse(
+        RULES_ON_DIGITS,
+        "experiments/rules_on_digits.toml".as_ref(),
+        &[],
+    )?;
+    println!(
+        "plasticity: {} learning rules on the embedded `{}` set, from the same initial weights…",
+        comparison.variants.len(),
+        comparison.base.data.dataset
+    );
+    let options = CompareOptions {
         out: args.out.unwrap_or_else(|| PathBuf::from("runs")),
         quiet: args.quiet,
-        ..RunOptions::default()
     };
-    println!(
-        "plasticity: training {} on the embedded `{}` set…",
-        config.train.rule.name(),
-        config.data.dataset
-    );
-    let summary = train(&config, &options)?;
+    let report = compare(&comparison, &options)?;
     println!();
-    println!("| rule | net | test accuracy | test loss | best epoch | train s | samples/s |");
-    println!("|---|---|---|---|---|---|---|");
+    println!("{}", report.markdown);
     println!(
-        "| {} | {} | {} | {:.4} | {} | {:.1} | {:.0} |",
-        summary.rule,
-        summary.sizes,
-        crate::accuracy(summary.test_accuracy),
-        summary.test_loss,
-        summary.best_epoch,
-        summary.train_seconds,
-        summary.samples_per_second
+        "{} variants in {:.1} s; table, curves and runs in {}",
+        report.rows.len(),
+        report.wall_seconds,
+        report.dir.display()
     );
-    println!();
-    println!("results in {}", options.out.join(&config.name).display());
     Ok(())
 }
