@@ -57,6 +57,9 @@ pub struct DataConfig {
     pub classes: Option<usize>,
     /// Use only the first N training samples (after the validation split).
     pub train_limit: Option<usize>,
+    /// Keep only the samples of these classes, relabelled `0..k` in the order listed (e.g.
+    /// `[0, 1]`: iris's first two classes), before any split.
+    pub keep_classes: Option<Vec<u32>>,
 }
 
 impl Default for DataConfig {
@@ -71,6 +74,7 @@ impl Default for DataConfig {
             seed: 0,
             classes: None,
             train_limit: None,
+            keep_classes: None,
         }
     }
 }
@@ -196,6 +200,21 @@ fn load_raw(config: &DataConfig) -> Result<Raw> {
     ))
 }
 
+/// The rows of `table` whose class is in `keep`, relabelled by position in `keep`.
+fn keep_only(table: &Table, keep: &[u32]) -> Table {
+    let rows: Vec<usize> = (0..table.rows())
+        .filter(|&i| keep.contains(&table.y[i]))
+        .collect();
+    let mut kept = table.select(&rows);
+    for y in &mut kept.y {
+        *y = keep
+            .iter()
+            .position(|k| k == y)
+            .expect("kept rows have kept classes") as u32;
+    }
+    kept
+}
+
 /// Splits `table` into (rest, carved) with `fraction` of the rows carved, shuffled by `rng`.
 fn carve(table: &Table, fraction: f64, rng: &mut Rng) -> (Table, Table) {
     let mut order: Vec<usize> = (0..table.rows()).collect();
@@ -217,7 +236,18 @@ fn check_fraction(key: &str, value: f64) -> Result<()> {
 pub fn load(config: &DataConfig) -> Result<Dataset> {
     check_fraction("data.validation_fraction", config.validation_fraction)?;
     check_fraction("data.test_fraction", config.test_fraction)?;
-    let raw = load_raw(config)?;
+    let mut raw = load_raw(config)?;
+    if let Some(keep) = &config.keep_classes {
+        let unique: std::collections::BTreeSet<&u32> = keep.iter().collect();
+        if keep.len() < 2 || unique.len() != keep.len() {
+            return Err(Error::config(
+                "data.keep_classes",
+                "must list at least two different classes",
+            ));
+        }
+        raw.train = keep_only(&raw.train, keep);
+        raw.test = raw.test.map(|test| keep_only(&test, keep));
+    }
     let classes = match config.classes {
         Some(classes) => classes,
         None => raw.train.label_bound(),

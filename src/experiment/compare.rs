@@ -30,7 +30,7 @@ use crate::experiment::config::{apply_overrides, parse_table, read_table, set_pa
 use crate::experiment::{EpochMetrics, ExperimentConfig, RunOptions, Setup, Summary, train};
 use crate::io::write_atomic;
 use crate::net::weights;
-use crate::plot::{self, curves::Curves, curves::Series};
+use crate::plot::{self, curves::Curves, curves::Series, panels::Panels};
 
 /// One variant: its name and resolved config (whose `name` is the variant's).
 #[derive(Debug, Clone, PartialEq)]
@@ -263,11 +263,7 @@ pub fn compare(comparison: &Comparison, options: &CompareOptions) -> Result<Repo
         .iter()
         .map(|row| Ok((row.variant.clone(), read_metrics(&dir.join(&row.variant))?)))
         .collect::<Result<Vec<_>>>()?;
-    for (stem, curves) in overlaid_curves(&comparison.name, &histories) {
-        for extension in ["png", "svg"] {
-            plot::save(&curves, &dir.join(format!("{stem}.{extension}")))?;
-        }
-    }
+    write_plots(&dir, &comparison.name, &histories)?;
     Ok(Report {
         dir,
         rows,
@@ -329,6 +325,57 @@ pub fn overlaid_curves(
         ));
     }
     figures
+}
+
+/// One panel per block: each run's mean |gradient| of the block's weights against epoch
+/// (log scale), the vanishing-gradient picture; `None` when no run logged magnitudes.
+pub fn gradient_panels(title: &str, histories: &[(String, Vec<EpochMetrics>)]) -> Option<Panels> {
+    let blocks = histories
+        .iter()
+        .flat_map(|(_, h)| h.iter().map(|m| m.mean_abs_grad.len()))
+        .max()
+        .filter(|&b| b > 0)?;
+    let panels = (0..blocks)
+        .map(|block| Curves {
+            title: format!("{title}: block {block}"),
+            x_label: "epoch".into(),
+            y_label: "mean |grad|".into(),
+            log_y: true,
+            series: histories
+                .iter()
+                .map(|(name, history)| Series {
+                    name: name.clone(),
+                    points: history
+                        .iter()
+                        .filter_map(|m| {
+                            let g = m.mean_abs_grad.get(block).copied().flatten()?;
+                            Some((m.epoch as f64, g))
+                        })
+                        .collect(),
+                })
+                .collect(),
+        })
+        .collect();
+    Some(Panels { panels, columns: 4 })
+}
+
+/// Writes the overlaid curves and gradient panels of `histories` into `dir` (PNG and SVG).
+pub fn write_plots(
+    dir: &Path,
+    title: &str,
+    histories: &[(String, Vec<EpochMetrics>)],
+) -> Result<()> {
+    for (stem, curves) in overlaid_curves(title, histories) {
+        for extension in ["png", "svg"] {
+            plot::save(&curves, &dir.join(format!("{stem}.{extension}")))?;
+        }
+    }
+    if let Some(panels) = gradient_panels(title, histories) {
+        for extension in ["png", "svg"] {
+            plot::save(&panels, &dir.join(format!("grad_magnitudes.{extension}")))?;
+        }
+    }
+    Ok(())
 }
 
 fn cell(value: Option<f64>) -> String {

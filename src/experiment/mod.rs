@@ -3,6 +3,7 @@
 pub mod compare;
 pub mod config;
 mod evaluate;
+pub mod magnitudes;
 mod train;
 
 pub use config::{ExperimentConfig, ModelConfig, PerBlock, TrainConfig};

@@ -14,6 +14,7 @@ use crate::data::{self, Dataset};
 use crate::error::{Error, Result};
 use crate::experiment::ExperimentConfig;
 use crate::experiment::evaluate::evaluate;
+use crate::experiment::magnitudes::Magnitudes;
 use crate::host;
 use crate::io::write_atomic;
 use crate::net::weights::{self, WeightsFile};
@@ -75,6 +76,14 @@ pub struct EpochMetrics {
     pub test_loss: f64,
     /// Test accuracy (absent for reconstruction).
     pub test_accuracy: Option<f64>,
+    /// Per block, the mean |gradient| of its weight matrix over the epoch's steps: the signal
+    /// the rule hands the optimizer (the true gradient under backprop; `null` for a block the
+    /// rule did not train).
+    #[serde(default)]
+    pub mean_abs_grad: Vec<Option<f64>>,
+    /// Per block, the mean |change| of its weight matrix per step (what the optimizer applied).
+    #[serde(default)]
+    pub mean_abs_update: Vec<Option<f64>>,
     /// Per block, the fraction of hard units whose output never changed during the epoch's
     /// training (dead or saturated; `null` for smooth blocks); absent when no block is hard.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -214,6 +223,8 @@ struct IterationLoss {
     iteration: usize,
     epoch: usize,
     loss: f64,
+    /// Per block, this step's mean |gradient| of the weight matrix.
+    mean_abs_grad: Vec<Option<f64>>,
 }
 
 /// Weights-file metadata describing the run.
@@ -265,6 +276,7 @@ pub fn train(config: &ExperimentConfig, options: &RunOptions) -> Result<Summary>
     let mut iteration_log: Vec<IterationLoss> = Vec::new();
     let mut train_seconds = 0.0;
     let mut iteration = 0;
+    let mut magnitudes = Magnitudes::new(net.blocks.len());
     for epoch in 1..=t.epochs {
         bar.set_prefix(format!("epoch {epoch}/{}", t.epochs));
         let mut order: Vec<usize> = (0..n).collect();
@@ -279,6 +291,8 @@ pub fn train(config: &ExperimentConfig, options: &RunOptions) -> Result<Summary>
                 task,
             };
             let mut step = rule.step(&mut net, &batch, &mut ctx);
+            let step_grads = magnitudes.record_grads(&step.grads);
+            let before = Magnitudes::weights(&net);
             let mut group = RuleGroup {
                 net: &mut net,
                 hidden: rule_trains_hidden,
@@ -286,6 +300,7 @@ pub fn train(config: &ExperimentConfig, options: &RunOptions) -> Result<Summary>
             };
             rule_optimizer.step(&mut group, &mut step.grads);
             optimizer.step(&mut net, &mut step.grads);
+            magnitudes.record_updates(&before, &net);
             iteration += 1;
             let batch_hits = step.output.and_then(|o| task.correct(&o, &batch.labels));
             hits = hits.zip(batch_hits).map(|(a, b)| a + b);
@@ -296,10 +311,15 @@ pub fn train(config: &ExperimentConfig, options: &RunOptions) -> Result<Summary>
             });
             if t.log_every > 0 && iteration % t.log_every == 0 {
                 let loss = f64::from(host::scalar(&weighted)) / rows.len() as f64;
+                let mean_abs_grad = step_grads
+                    .iter()
+                    .map(|g| g.as_ref().map(|g| f64::from(host::scalar(g))))
+                    .collect();
                 iteration_log.push(IterationLoss {
                     iteration,
                     epoch,
                     loss,
+                    mean_abs_grad,
                 });
                 bar.set_message(format!("loss {loss:.4}"));
             }
@@ -314,6 +334,7 @@ pub fn train(config: &ExperimentConfig, options: &RunOptions) -> Result<Summary>
         let val = (data.validation.rows() > 0).then(|| eval(&data.validation));
         let test = eval(&data.test);
         let diagnostics = rule.take_diagnostics();
+        let (mean_abs_grad, mean_abs_update) = magnitudes.take();
         let frozen = net.take_frozen_fractions();
         let frozen_units = frozen.iter().any(Option::is_some).then_some(frozen);
         let metrics = EpochMetrics {
@@ -326,6 +347,8 @@ pub fn train(config: &ExperimentConfig, options: &RunOptions) -> Result<Summary>
             val_accuracy: val.and_then(|v| v.accuracy),
             test_loss: test.loss,
             test_accuracy: test.accuracy,
+            mean_abs_grad,
+            mean_abs_update,
             frozen_units,
             diagnostics,
         };

@@ -6,6 +6,7 @@
 
 pub mod curves;
 pub mod neuron;
+pub mod panels;
 
 use std::path::Path;
 use std::sync::OnceLock;

@@ -106,3 +106,36 @@ fn every_committed_experiment_and_comparison_resolves() {
     }
     assert!(comparisons >= 2, "rules_on_digits and tp_hard_activations");
 }
+
+#[test]
+fn deep_sigmoid_gradients_vanish_and_relu_ones_do_not() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("experiments/vanishing_gradients.toml");
+    let comparison = Comparison::load(&file, &["train.epochs=20".into()]).unwrap();
+    let options = CompareOptions {
+        out: dir.path().to_path_buf(),
+        quiet: true,
+    };
+    let report = compare(&comparison, &options).unwrap();
+    let ratio = |variant: &str| {
+        let path = report.dir.join(variant).join("metrics.jsonl");
+        let text = std::fs::read_to_string(path).unwrap();
+        let first: serde_json::Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
+        let grads = first["mean_abs_grad"].as_array().unwrap();
+        grads[0].as_f64().unwrap() / grads[grads.len() - 1].as_f64().unwrap()
+    };
+    let accuracy = |variant: &str| {
+        let row = report.rows.iter().find(|r| r.variant == variant).unwrap();
+        row.summary.test_accuracy.unwrap()
+    };
+    assert!(ratio("sigmoid") < 1e-4, "sigmoid: {}", ratio("sigmoid"));
+    assert!(ratio("relu") > 1e-1, "relu: {}", ratio("relu"));
+    assert!(
+        accuracy("sigmoid") < 0.7,
+        "sigmoid learned: {}",
+        accuracy("sigmoid")
+    );
+    assert!(accuracy("relu") > 0.95, "relu: {}", accuracy("relu"));
+    assert!(report.dir.join("grad_magnitudes.svg").is_file());
+}

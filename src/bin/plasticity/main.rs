@@ -6,6 +6,7 @@ mod compare;
 mod datasets;
 mod eval;
 mod neuron;
+mod plot;
 mod quickstart;
 mod train;
 
@@ -36,6 +37,8 @@ enum Command {
     Compare(compare::CompareArgs),
     /// Draw one unit's response over an input range (PNG or SVG).
     Neuron(neuron::NeuronArgs),
+    /// Redraw the figures of runs or comparisons from their saved metrics.
+    Plot(plot::PlotArgs),
     /// The main job on embedded data (what `plasticity` with no subcommand runs).
     Quickstart(quickstart::QuickstartArgs),
 }
@@ -72,6 +75,7 @@ fn main() -> ExitCode {
         Some(Command::Bench(args)) => bench::run(args),
         Some(Command::Compare(args)) => compare::run(args),
         Some(Command::Neuron(args)) => neuron::run(args),
+        Some(Command::Plot(args)) => plot::run(args),
         Some(Command::Quickstart(args)) => quickstart::run(args),
         None => quickstart::run(quickstart::QuickstartArgs::default()),
     };
