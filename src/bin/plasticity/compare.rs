@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use clap::Args;
-use plasticity::experiment::compare::{CompareOptions, Comparison, compare};
+use plasticity::experiment::compare::{CompareOptions, Comparison, Report, compare};
 
 /// Options of `plasticity compare`.
 #[derive(Args, Debug)]
@@ -30,6 +30,12 @@ pub fn run(args: CompareArgs) -> anyhow::Result<()> {
             quiet: args.quiet,
         },
     )?;
+    print_report(&report);
+    Ok(())
+}
+
+/// Prints a comparison's table and where its results are.
+pub fn print_report(report: &Report) {
     println!("{}", report.markdown);
     println!(
         "{} variants in {:.1} s; table, curves and runs in {}",
@@ -37,5 +43,4 @@ pub fn run(args: CompareArgs) -> anyhow::Result<()> {
         report.wall_seconds,
         report.dir.display()
     );
-    Ok(())
 }

@@ -36,12 +36,6 @@ pub fn run(args: QuickstartArgs) -> anyhow::Result<()> {
     };
     let report = compare(&comparison, &options)?;
     println!();
-    println!("{}", report.markdown);
-    println!(
-        "{} variants in {:.1} s; table, curves and runs in {}",
-        report.rows.len(),
-        report.wall_seconds,
-        report.dir.display()
-    );
+    crate::compare::print_report(&report);
     Ok(())
 }
