@@ -104,10 +104,7 @@ pub fn bench_training(
     let mut run = |count: usize, net: &mut Net| {
         let mut last = None;
         for i in 0..count {
-            let mut ctx = StepContext {
-                rng: &mut rng,
-                task,
-            };
+            let mut ctx = StepContext::new(&mut rng, task);
             let mut step = rule.step(net, &batches[i % batches.len()], &mut ctx);
             optimizer.step(net, &mut step.grads);
             rule_optimizer.step(rule.as_mut(), &mut step.grads);

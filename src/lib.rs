@@ -30,6 +30,7 @@ pub mod loss;
 pub mod net;
 pub mod optim;
 pub mod plot;
+pub mod report;
 pub mod rng;
 pub mod rule;
 pub mod task;

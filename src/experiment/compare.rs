@@ -27,10 +27,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::experiment::config::{apply_overrides, parse_table, read_table, set_path};
-use crate::experiment::{EpochMetrics, ExperimentConfig, RunOptions, Setup, Summary, train};
+use crate::experiment::{ExperimentConfig, RunOptions, Setup, Summary, train};
 use crate::io::write_atomic;
 use crate::net::weights;
-use crate::plot::{self, curves::Curves, curves::Series, panels::Panels};
+use crate::report::{self, RunRecord};
 
 /// One variant: its name and resolved config (whose `name` is the variant's).
 #[derive(Debug, Clone, PartialEq)]
@@ -196,20 +196,6 @@ fn valid_name(name: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
 }
 
-/// Reads a run's `metrics.jsonl`.
-pub fn read_metrics(run_dir: &Path) -> Result<Vec<EpochMetrics>> {
-    let path = run_dir.join("metrics.jsonl");
-    let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
-    text.lines()
-        .enumerate()
-        .filter(|(_, line)| !line.trim().is_empty())
-        .map(|(i, line)| {
-            serde_json::from_str(line)
-                .map_err(|e| Error::data(&path, format!("line {}: {e}", i + 1)))
-        })
-        .collect()
-}
-
 /// A finished run's summary, if its directory holds one for exactly `config`.
 fn finished(run_dir: &Path, config: &ExperimentConfig) -> Option<Summary> {
     let saved = std::fs::read_to_string(run_dir.join("config.toml")).ok()?;
@@ -220,8 +206,8 @@ fn finished(run_dir: &Path, config: &ExperimentConfig) -> Option<Summary> {
     serde_json::from_str(&text).ok()
 }
 
-/// Trains every variant (or reuses a finished one) and writes `table.md`, `table.csv` and the
-/// overlaid curves (`train_loss`, `test_accuracy`, PNG and SVG) to `<out>/<name>/`.
+/// Trains every variant (or reuses a finished one) and writes `table.md`, `table.csv`, the
+/// overlaid figures (PNG and SVG) and `report.html` to `<out>/<name>/`.
 pub fn compare(comparison: &Comparison, options: &CompareOptions) -> Result<Report> {
     let started = Instant::now();
     let dir = options.out.join(&comparison.name);
@@ -246,6 +232,7 @@ pub fn compare(comparison: &Comparison, options: &CompareOptions) -> Result<Repo
                     init_weights: None,
                     save_init: None,
                     shared_init: Some(init.clone()),
+                    report: true,
                 };
                 (train(&variant.config, &run)?, true)
             }
@@ -259,123 +246,17 @@ pub fn compare(comparison: &Comparison, options: &CompareOptions) -> Result<Repo
     let markdown = markdown_table(&rows);
     write_atomic(&dir.join("table.md"), markdown.as_bytes())?;
     write_atomic(&dir.join("table.csv"), csv_table(&rows).as_bytes())?;
-    let histories = rows
+    let records = rows
         .iter()
-        .map(|row| Ok((row.variant.clone(), read_metrics(&dir.join(&row.variant))?)))
+        .map(|row| RunRecord::read(&dir.join(&row.variant)))
         .collect::<Result<Vec<_>>>()?;
-    write_plots(&dir, &comparison.name, &histories)?;
+    report::write(&dir, &comparison.name, &records)?;
     Ok(Report {
         dir,
         rows,
         markdown,
         wall_seconds: started.elapsed().as_secs_f64(),
     })
-}
-
-/// The training-loss and test-accuracy (or test-loss, for reconstruction) curves of several
-/// runs, by file stem.
-pub fn overlaid_curves(
-    title: &str,
-    histories: &[(String, Vec<EpochMetrics>)],
-) -> Vec<(&'static str, Curves)> {
-    let series = |value: &dyn Fn(&EpochMetrics) -> Option<f64>| {
-        histories
-            .iter()
-            .map(|(name, history)| Series {
-                name: name.clone(),
-                points: history
-                    .iter()
-                    .filter_map(|m| value(m).map(|v| (m.epoch as f64, v)))
-                    .collect(),
-            })
-            .collect::<Vec<_>>()
-    };
-    let mut figures = vec![(
-        "train_loss",
-        Curves {
-            title: format!("{title}: training loss"),
-            x_label: "epoch".into(),
-            y_label: "mean training loss".into(),
-            log_y: true,
-            series: series(&|m| Some(m.train_loss)),
-        },
-    )];
-    let accuracy = series(&|m| m.test_accuracy);
-    if accuracy.iter().any(|s| !s.points.is_empty()) {
-        figures.push((
-            "test_accuracy",
-            Curves {
-                title: format!("{title}: test accuracy"),
-                x_label: "epoch".into(),
-                y_label: "test accuracy".into(),
-                log_y: false,
-                series: accuracy,
-            },
-        ));
-    } else {
-        figures.push((
-            "test_loss",
-            Curves {
-                title: format!("{title}: test loss"),
-                x_label: "epoch".into(),
-                y_label: "test loss".into(),
-                log_y: true,
-                series: series(&|m| Some(m.test_loss)),
-            },
-        ));
-    }
-    figures
-}
-
-/// One panel per block: each run's mean |gradient| of the block's weights against epoch
-/// (log scale), the vanishing-gradient picture; `None` when no run logged magnitudes.
-pub fn gradient_panels(title: &str, histories: &[(String, Vec<EpochMetrics>)]) -> Option<Panels> {
-    let blocks = histories
-        .iter()
-        .flat_map(|(_, h)| h.iter().map(|m| m.mean_abs_grad.len()))
-        .max()
-        .filter(|&b| b > 0)?;
-    let panels = (0..blocks)
-        .map(|block| Curves {
-            title: format!("{title}: block {block}"),
-            x_label: "epoch".into(),
-            y_label: "mean |grad|".into(),
-            log_y: true,
-            series: histories
-                .iter()
-                .map(|(name, history)| Series {
-                    name: name.clone(),
-                    points: history
-                        .iter()
-                        .filter_map(|m| {
-                            let g = m.mean_abs_grad.get(block).copied().flatten()?;
-                            Some((m.epoch as f64, g))
-                        })
-                        .collect(),
-                })
-                .collect(),
-        })
-        .collect();
-    Some(Panels { panels, columns: 4 })
-}
-
-/// Writes the overlaid curves and gradient panels of `histories` into `dir` (PNG and SVG).
-pub fn write_plots(
-    dir: &Path,
-    title: &str,
-    histories: &[(String, Vec<EpochMetrics>)],
-) -> Result<()> {
-    for (stem, curves) in overlaid_curves(title, histories) {
-        for extension in ["png", "svg"] {
-            plot::save(&curves, &dir.join(format!("{stem}.{extension}")))?;
-        }
-    }
-    if let Some(panels) = gradient_panels(title, histories) {
-        for extension in ["png", "svg"] {
-            plot::save(&panels, &dir.join(format!("grad_magnitudes.{extension}")))?;
-        }
-    }
-    Ok(())
 }
 
 fn cell(value: Option<f64>) -> String {

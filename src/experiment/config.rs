@@ -197,6 +197,11 @@ pub struct TrainConfig {
     pub log_every: usize,
     /// Batch size for evaluation passes.
     pub eval_batch_size: usize,
+    /// Measure the alignment of the rule's update with the backprop gradient on a fixed probe
+    /// batch every N iterations and at the end of every epoch (0 = off).
+    pub align_every: usize,
+    /// Rows of the probe batch (the first rows of the training split).
+    pub align_batch: usize,
 }
 
 impl Default for TrainConfig {
@@ -225,6 +230,8 @@ impl Default for TrainConfig {
             min_lr: 0.0,
             log_every: 0,
             eval_batch_size: 1000,
+            align_every: 0,
+            align_batch: 256,
         }
     }
 }
@@ -428,7 +435,17 @@ impl ExperimentConfig {
         if t.layer_epochs == Some(0) {
             return Err(Error::config("train.layer_epochs", "must be at least 1"));
         }
-        self.rule_settings()?;
+        if t.align_every > 0 && t.align_batch == 0 {
+            return Err(Error::config("train.align_batch", "must be at least 1"));
+        }
+        let settings = self.rule_settings()?;
+        if t.align_every > 0 && settings.rules.iter().any(|r| r.embeds_label()) {
+            return Err(Error::config(
+                "train.align_every",
+                "forward_forward has no output loss whose backprop gradient its updates could \
+                 be compared with",
+            ));
+        }
         Ok(())
     }
 

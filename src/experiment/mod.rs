@@ -1,9 +1,11 @@
 //! Experiments: configs, the training loop, metrics and summaries.
 
+pub mod alignment;
 pub mod compare;
 pub mod config;
 mod evaluate;
 pub mod magnitudes;
+pub mod snapshot;
 mod train;
 
 pub use config::{ExperimentConfig, ModelConfig, PerBlock, TrainConfig};

@@ -13,13 +13,16 @@ use crate::backend;
 use crate::data::{self, Dataset};
 use crate::error::{Error, Result};
 use crate::experiment::ExperimentConfig;
+use crate::experiment::alignment::{AlignmentLine, AlignmentProbe, AlignmentRecord};
 use crate::experiment::evaluate::evaluate;
 use crate::experiment::magnitudes::Magnitudes;
+use crate::experiment::snapshot;
 use crate::host;
 use crate::io::write_atomic;
 use crate::net::weights::{self, WeightsFile};
 use crate::net::{Net, Parameters, Slot};
 use crate::optim::ParamOptimizer;
+use crate::report::{self, RunRecord};
 use crate::rng::Rng;
 use crate::rule::{self, LearningRule, StepContext};
 use crate::task::Task;
@@ -39,6 +42,8 @@ pub struct RunOptions {
     /// right shape starts from it, the others (e.g. batchnorm of a variant that adds it) from
     /// the seeded initialisation.
     pub shared_init: Option<PathBuf>,
+    /// Draw the run's figures and write `report.html` when it finishes.
+    pub report: bool,
 }
 
 impl Default for RunOptions {
@@ -49,6 +54,7 @@ impl Default for RunOptions {
             init_weights: None,
             save_init: None,
             shared_init: None,
+            report: true,
         }
     }
 }
@@ -93,6 +99,9 @@ pub struct EpochMetrics {
     /// block, `null` where one does not apply.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub diagnostics: BTreeMap<String, Vec<Option<f64>>>,
+    /// Alignment with the backprop gradient at the end of the epoch (with `train.align_every`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alignment: Option<AlignmentRecord>,
 }
 
 /// `summary.json`: the run's final figures.
@@ -277,6 +286,17 @@ pub fn train(config: &ExperimentConfig, options: &RunOptions) -> Result<Summary>
     let mut train_seconds = 0.0;
     let mut iteration = 0;
     let mut magnitudes = Magnitudes::new(net.blocks.len());
+    let mut probe = (t.align_every > 0).then(|| {
+        AlignmentProbe::new(
+            &data.train,
+            t.align_batch,
+            task,
+            net.blocks.len(),
+            config.seed,
+            &device,
+        )
+    });
+    let mut alignment_log: Vec<AlignmentLine> = Vec::new();
     for epoch in 1..=t.epochs {
         bar.set_prefix(format!("epoch {epoch}/{}", t.epochs));
         let mut order: Vec<usize> = (0..n).collect();
@@ -286,10 +306,7 @@ pub fn train(config: &ExperimentConfig, options: &RunOptions) -> Result<Summary>
         let epoch_started = Instant::now();
         for rows in order.chunks(t.batch_size) {
             let batch = task.batch(&data.train, rows, &device);
-            let mut ctx = StepContext {
-                rng: &mut rng,
-                task,
-            };
+            let mut ctx = StepContext::new(&mut rng, task);
             let mut step = rule.step(&mut net, &batch, &mut ctx);
             let step_grads = magnitudes.record_grads(&step.grads);
             let before = Magnitudes::weights(&net);
@@ -323,9 +340,31 @@ pub fn train(config: &ExperimentConfig, options: &RunOptions) -> Result<Summary>
                 });
                 bar.set_message(format!("loss {loss:.4}"));
             }
+            if let Some(probe) = probe.as_mut()
+                && iteration % t.align_every == 0
+            {
+                let record = probe.measure(rule.as_mut(), &net, task);
+                alignment_log.push(AlignmentLine {
+                    iteration,
+                    epoch,
+                    record,
+                });
+            }
             bar.inc(1);
         }
         train_seconds += epoch_started.elapsed().as_secs_f64();
+        let alignment = probe.as_mut().map(|probe| match alignment_log.last() {
+            Some(line) if line.iteration == iteration => line.record.clone(),
+            _ => {
+                let record = probe.measure(rule.as_mut(), &net, task);
+                alignment_log.push(AlignmentLine {
+                    iteration,
+                    epoch,
+                    record: record.clone(),
+                });
+                record
+            }
+        });
         let train_loss = loss_sum.map_or(f64::NAN, |s| f64::from(host::scalar(&s))) / n as f64;
         let train_accuracy = hits.map(|h| h as f64 / n as f64);
         rule.end_epoch(epoch);
@@ -351,6 +390,7 @@ pub fn train(config: &ExperimentConfig, options: &RunOptions) -> Result<Summary>
             mean_abs_update,
             frozen_units,
             diagnostics,
+            alignment,
         };
         let acc = |a: Option<f64>| a.map_or(String::new(), |a| format!(" acc {a:.4}"));
         let val_text = val.map_or(String::new(), |v| {
@@ -371,6 +411,9 @@ pub fn train(config: &ExperimentConfig, options: &RunOptions) -> Result<Summary>
         if t.log_every > 0 {
             write_jsonl(&dir.join("iterations.jsonl"), &iteration_log)?;
         }
+        if probe.is_some() {
+            write_jsonl(&dir.join("alignment.jsonl"), &alignment_log)?;
+        }
     }
     bar.finish_and_clear();
     weights::save(
@@ -378,6 +421,13 @@ pub fn train(config: &ExperimentConfig, options: &RunOptions) -> Result<Summary>
         &[&net, rule.as_ref()],
         &metadata(config, &net),
     )?;
+    write_json(
+        &dir.join("activations.json"),
+        &snapshot::activations(&net, &data.test, &device),
+    )?;
+    if let Some(boundary) = snapshot::boundary(rule.as_ref(), &net, &data, task, &device) {
+        write_json(&dir.join("boundary.json"), &boundary)?;
+    }
     let last = history.last().expect("at least one epoch");
     let best_epoch = history
         .iter()
@@ -403,6 +453,9 @@ pub fn train(config: &ExperimentConfig, options: &RunOptions) -> Result<Summary>
         shared_init,
     };
     write_json(&dir.join("summary.json"), &summary)?;
+    if options.report {
+        report::write(&dir, &config.name, &[RunRecord::read(&dir)?])?;
+    }
     Ok(summary)
 }
 

@@ -67,7 +67,12 @@ impl Curves {
         if self.log_y {
             return ((x0, x1), (y0 / 1.5, y1 * 1.5));
         }
-        let pad = ((y1 - y0) * 0.05).max(1e-9);
+        // A flat line (e.g. an angle that is 0 up to rounding) gets a readable range.
+        let pad = if y1 - y0 < 1e-6 * y0.abs().max(y1.abs()).max(1.0) {
+            0.5 * y0.abs().max(1.0)
+        } else {
+            (y1 - y0) * 0.05
+        };
         ((x0, x1), (y0 - pad, y1 + pad))
     }
 }

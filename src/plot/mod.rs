@@ -4,7 +4,9 @@
 //! Labels use DejaVu Sans embedded in the binary (`assets/fonts`), so no system font library is
 //! needed.
 
+pub mod boundary;
 pub mod curves;
+pub mod histogram;
 pub mod neuron;
 pub mod panels;
 
@@ -61,31 +63,40 @@ pub trait Figure {
 
 /// Renders `figure` and writes it to `path` (PNG or SVG by extension), atomically.
 pub fn save(figure: &impl Figure, path: &Path) -> Result<()> {
-    if !register_embedded_font() {
-        return Err(Error::plot(path, "the embedded font does not parse"));
-    }
-    let format = Format::of(path)?;
-    let (width, height) = figure.size();
-    let bytes = match format {
-        Format::Svg => {
-            let mut text = String::new();
-            {
-                let area = SVGBackend::with_string(&mut text, (width, height)).into_drawing_area();
-                paint(figure, &area).map_err(|m| Error::plot(path, m))?;
-            }
-            text.into_bytes()
-        }
-        Format::Png => {
-            let mut pixels = vec![0u8; (width * height * 3) as usize];
-            {
-                let area =
-                    BitMapBackend::with_buffer(&mut pixels, (width, height)).into_drawing_area();
-                paint(figure, &area).map_err(|m| Error::plot(path, m))?;
-            }
-            encode_png(&pixels, width, height).map_err(|m| Error::plot(path, m))?
-        }
+    let bytes = match Format::of(path)? {
+        Format::Svg => render_svg(figure)
+            .map_err(|m| Error::plot(path, m))?
+            .into_bytes(),
+        Format::Png => render_png(figure).map_err(|m| Error::plot(path, m))?,
     };
     write_atomic(path, &bytes)
+}
+
+/// `figure` as SVG text (to inline in HTML).
+pub fn render_svg(figure: &impl Figure) -> std::result::Result<String, String> {
+    if !register_embedded_font() {
+        return Err("the embedded font does not parse".into());
+    }
+    let mut text = String::new();
+    {
+        let area = SVGBackend::with_string(&mut text, figure.size()).into_drawing_area();
+        paint(figure, &area)?;
+    }
+    Ok(text)
+}
+
+/// `figure` as PNG bytes.
+pub fn render_png(figure: &impl Figure) -> std::result::Result<Vec<u8>, String> {
+    if !register_embedded_font() {
+        return Err("the embedded font does not parse".into());
+    }
+    let (width, height) = figure.size();
+    let mut pixels = vec![0u8; (width * height * 3) as usize];
+    {
+        let area = BitMapBackend::with_buffer(&mut pixels, (width, height)).into_drawing_area();
+        paint(figure, &area)?;
+    }
+    encode_png(&pixels, width, height)
 }
 
 fn paint<DB: DrawingBackend>(

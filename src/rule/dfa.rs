@@ -1,10 +1,12 @@
 //! Direct feedback alignment (Nøkland 2016): the output error `e = ∂L/∂output` reaches every
 //! hidden block directly through a fixed random matrix, `δh_i = e·B_i`.
 
+use burn::tensor::Tensor;
+
 use crate::net::{Gradients, Net};
 use crate::rng::Rng;
 use crate::rule::RuleKind;
-use crate::rule::feedback::{FeedbackSettings, NamedMatrix};
+use crate::rule::feedback::{FeedbackSettings, NamedMatrix, forward_path};
 use crate::rule::layered::{BlockRule, Signal, SignalContext};
 use crate::task::Task;
 
@@ -41,6 +43,10 @@ impl BlockRule for Dfa {
             grad: ctx.error.clone().matmul(self.feedback.tensor.clone()),
             local_loss: None,
         }
+    }
+
+    fn feedback_pair(&self, index: usize, net: &Net) -> Option<(Tensor<2>, Tensor<2>)> {
+        Some((self.feedback.tensor.clone(), forward_path(net, index)))
     }
 
     fn matrix(&self) -> Option<&NamedMatrix> {

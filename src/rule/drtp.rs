@@ -2,10 +2,12 @@
 //! one-hot target through a fixed random matrix, `δh_i = −y*·B_i`. No output error is needed
 //! and no block depends on another's backward pass.
 
+use burn::tensor::Tensor;
+
 use crate::net::{Gradients, Net};
 use crate::rng::Rng;
 use crate::rule::RuleKind;
-use crate::rule::feedback::{FeedbackSettings, NamedMatrix};
+use crate::rule::feedback::{FeedbackSettings, NamedMatrix, forward_path};
 use crate::rule::layered::{BlockRule, Signal, SignalContext};
 use crate::task::Task;
 
@@ -47,6 +49,10 @@ impl BlockRule for Drtp {
                 .neg(),
             local_loss: None,
         }
+    }
+
+    fn feedback_pair(&self, index: usize, net: &Net) -> Option<(Tensor<2>, Tensor<2>)> {
+        Some((self.projection.tensor.clone(), forward_path(net, index)))
     }
 
     fn matrix(&self) -> Option<&NamedMatrix> {

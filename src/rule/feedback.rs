@@ -5,7 +5,7 @@ use burn::tensor::{Device, Tensor};
 use serde::{Deserialize, Serialize};
 
 use crate::host;
-use crate::net::{Init, Slot};
+use crate::net::{Init, Net, Slot};
 use crate::rng::Rng;
 
 /// How feedback alignment's matrices relate to the forward weights.
@@ -75,4 +75,19 @@ impl NamedMatrix {
             tensor,
         }
     }
+}
+
+/// The product of the forward weights from block `index + 1` up to the output block,
+/// `W_L ⋯ W_{index+1}`: the linear path the output error would take back to block `index`
+/// under backprop, which DFA's and DRTP's `B_index` stand in for.
+///
+/// # Shapes
+/// `[outputs, out_index]`.
+pub fn forward_path(net: &Net, index: usize) -> Tensor<2> {
+    let last = net.blocks.len() - 1;
+    (index + 1..last)
+        .rev()
+        .fold(net.blocks[last].linear.weight.clone(), |path, i| {
+            path.matmul(net.blocks[i].linear.weight.clone())
+        })
 }

@@ -70,6 +70,15 @@ impl BlockRule for FeedbackAlignment {
         }
     }
 
+    fn feedback_pair(&self, index: usize, net: &Net) -> Option<(Tensor<2>, Tensor<2>)> {
+        let w = net.blocks[index + 1].linear.weight.clone();
+        let b = match self {
+            Self::Brsf(_) => return None,
+            rule => rule.feedback(&w, &mut Rng::new(0)),
+        };
+        Some((b, w))
+    }
+
     fn matrix(&self) -> Option<&NamedMatrix> {
         match self {
             Self::Random(m) | Self::Frsf(m) => Some(m),

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use crate::activation::Estimator;
 use crate::activation::estimator::reinforce_grad;
 use crate::host;
-use crate::net::{Gradients, Net, Parameters, Slot, Trace};
+use crate::net::{Gradients, Mode, Net, Parameters, Slot, Trace};
 use crate::rng::Rng;
 use crate::rule::feedback::NamedMatrix;
 use crate::rule::{Batch, LearningRule, RuleKind, StepContext, StepOutput};
@@ -73,6 +73,20 @@ pub trait BlockRule: Send {
     fn matrix_mut(&mut self) -> Option<&mut NamedMatrix> {
         None
     }
+
+    /// The fixed feedback matrix of hidden block `index` and the forward weights it stands in
+    /// for, of the same shape (see [`LearningRule::feedback_pairs`]).
+    fn feedback_pair(&self, _index: usize, _net: &Net) -> Option<(Tensor<2>, Tensor<2>)> {
+        None
+    }
+
+    /// The scores the rule's own decoder or projection reads from the block's activity.
+    ///
+    /// # Shapes
+    /// `h`: `[batch, out_i]` → `[batch, outputs]`.
+    fn decode(&self, _h: &Tensor<2>) -> Option<Tensor<2>> {
+        None
+    }
 }
 
 /// A stack of per-block rules; the output block always learns from the output loss.
@@ -127,19 +141,23 @@ impl Layered {
 
     /// REINFORCE's per-sample advantage `(L − b) / batch`, `[batch, 1]`, against the baseline
     /// from earlier steps (the first step centres on its own mean); then the baseline moves
-    /// towards this batch's mean loss.
-    fn advantage(&mut self, per_sample: Tensor<2>) -> Tensor<2> {
+    /// towards this batch's mean loss (unless `probe`).
+    fn advantage(&mut self, per_sample: Tensor<2>, probe: bool) -> Tensor<2> {
         let batch = per_sample.dims()[0];
         let mean = per_sample.clone().mean().reshape([1, 1]);
-        let baseline = self.baseline.take().unwrap_or_else(|| mean.clone());
+        let baseline = self.baseline.clone().unwrap_or_else(|| mean.clone());
         let advantage = (per_sample - baseline.clone()).div_scalar(batch as f32);
-        self.baseline =
-            Some(baseline.mul_scalar(BASELINE_MOMENTUM) + mean.mul_scalar(1.0 - BASELINE_MOMENTUM));
+        if !probe {
+            self.baseline = Some(
+                baseline.mul_scalar(BASELINE_MOMENTUM) + mean.mul_scalar(1.0 - BASELINE_MOMENTUM),
+            );
+        }
         advantage
     }
 
-    fn track(&mut self, i: usize, loss: Option<&Tensor<1>>) {
-        if self.layerwise == Layerwise::Sequential
+    fn track(&mut self, i: usize, loss: Option<&Tensor<1>>, probe: bool) {
+        if !probe
+            && self.layerwise == Layerwise::Sequential
             && self.active == i
             && let Some(loss) = loss
         {
@@ -193,13 +211,13 @@ impl LearningRule for Layered {
         if self.trains(last) {
             grads.add_block(last, top_grads);
         }
-        self.track(last, Some(&loss));
+        self.track(last, Some(&loss), ctx.probe);
         let mut advantage = None;
         for i in (0..last).rev() {
             if net.blocks[i].spec.estimator == Estimator::Reinforce {
                 let advantage = advantage
                     .get_or_insert_with(|| {
-                        self.advantage(ctx.task.loss.per_sample(&output, &batch.targets))
+                        self.advantage(ctx.task.loss.per_sample(&output, &batch.targets), ctx.probe)
                     })
                     .clone();
                 let block = &net.blocks[i];
@@ -230,7 +248,7 @@ impl LearningRule for Layered {
                 };
                 self.blocks[i].signal(i, &mut signal_ctx, &mut rule_grads)
             };
-            self.track(i, signal.local_loss.as_ref());
+            self.track(i, signal.local_loss.as_ref(), ctx.probe);
             let block = &net.blocks[i];
             let grad_a = block.pre_activation_grad(&trace.blocks[i], signal.grad);
             let (block_grads, below) = block.param_grads(&trace.blocks[i], grad_a);
@@ -247,6 +265,24 @@ impl LearningRule for Layered {
             output: Some(output),
             grads,
         }
+    }
+
+    fn feedback_pairs(&self, net: &Net) -> Vec<Option<(Tensor<2>, Tensor<2>)>> {
+        self.blocks
+            .iter()
+            .enumerate()
+            .map(|(i, rule)| rule.feedback_pair(i, net))
+            .collect()
+    }
+
+    fn block_predictions(&self, net: &Net, x: Tensor<2>) -> Vec<Option<Tensor<2>>> {
+        let mut h = x;
+        let mut out = Vec::with_capacity(self.blocks.len());
+        for (block, rule) in net.blocks.iter().zip(&self.blocks) {
+            h = block.forward(h, &mut Mode::Eval).output;
+            out.push(rule.decode(&h));
+        }
+        out
     }
 
     fn end_epoch(&mut self, _epoch: usize) {

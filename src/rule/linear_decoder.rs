@@ -3,6 +3,8 @@
 //! cross-entropy otherwise). With `train.layerwise = "sequential"` the blocks learn one
 //! after another.
 
+use burn::tensor::Tensor;
+
 use crate::net::{Gradients, Net};
 use crate::rng::Rng;
 use crate::rule::RuleKind;
@@ -56,6 +58,10 @@ impl BlockRule for LinearDecoder {
             grad: grad_z.matmul(d.clone()),
             local_loss: Some(loss),
         }
+    }
+
+    fn decode(&self, h: &Tensor<2>) -> Option<Tensor<2>> {
+        Some(h.clone().matmul(self.decoder.tensor.clone().transpose()))
     }
 
     fn matrix(&self) -> Option<&NamedMatrix> {

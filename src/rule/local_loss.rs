@@ -2,6 +2,8 @@
 //! output loss of `z_i = h_i·P_iᵀ` against the batch's targets — cross-entropy (or BCE) for
 //! classification, MSE against the input for reconstruction.
 
+use burn::tensor::Tensor;
+
 use crate::net::{Gradients, Net};
 use crate::rng::Rng;
 use crate::rule::RuleKind;
@@ -46,6 +48,10 @@ impl BlockRule for LocalLoss {
             grad: grad_z.matmul(p.clone()),
             local_loss: Some(loss),
         }
+    }
+
+    fn decode(&self, h: &Tensor<2>) -> Option<Tensor<2>> {
+        Some(h.clone().matmul(self.projection.tensor.clone().transpose()))
     }
 
     fn matrix(&self) -> Option<&NamedMatrix> {

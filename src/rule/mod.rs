@@ -46,6 +46,20 @@ pub struct StepContext<'a> {
     pub rng: &'a mut Rng,
     /// The output task (loss, problem, widths).
     pub task: Task,
+    /// A measurement step (alignment probe): the rule must leave its own state as it was
+    /// (no diagnostics tallied, no running baselines or schedules moved).
+    pub probe: bool,
+}
+
+impl<'a> StepContext<'a> {
+    /// A training step's context.
+    pub fn new(rng: &'a mut Rng, task: Task) -> Self {
+        Self {
+            rng,
+            task,
+            probe: false,
+        }
+    }
 }
 
 /// What a training step produced.
@@ -85,6 +99,22 @@ pub trait LearningRule: Parameters + Send {
     /// `target_distance`), one entry per block (`None` where it does not apply).
     fn take_diagnostics(&mut self) -> BTreeMap<String, Vec<Option<f64>>> {
         BTreeMap::new()
+    }
+
+    /// Per block, a fixed feedback matrix and the forward weights it stands in for, of the same
+    /// shape `(B, W)`: feedback alignment's `B_{i+1}` against `W_{i+1}`, DFA's and DRTP's `B_i`
+    /// against the product `W_L ⋯ W_{i+1}` (empty for rules without feedback matrices).
+    fn feedback_pairs(&self, _net: &Net) -> Vec<Option<(Tensor<2>, Tensor<2>)>> {
+        Vec::new()
+    }
+
+    /// Per block, the scores its own decoder or projection reads from its evaluation-mode
+    /// activity (local losses, linear decoders; empty for other rules).
+    ///
+    /// # Shapes
+    /// `x`: `[batch, inputs]` → each `[batch, outputs]`.
+    fn block_predictions(&self, _net: &Net, _x: Tensor<2>) -> Vec<Option<Tensor<2>>> {
+        Vec::new()
     }
 }
 

@@ -362,6 +362,7 @@ impl TargetProp {
         i: usize,
         rng: &mut Rng,
         grads: &mut Gradients,
+        observe: bool,
     ) -> Tensor<1> {
         let block = &net.blocks[i];
         let clean = &trace.blocks[i];
@@ -408,7 +409,9 @@ impl TargetProp {
             }
         }
         let observed = passes.swap_remove(0).0;
-        if let Some(g) = self.feedback[i].as_mut() {
+        if let Some(g) = self.feedback[i].as_mut()
+            && observe
+        {
             g.observe(&observed);
         }
         residual
@@ -446,6 +449,28 @@ impl LearningRule for TargetProp {
     }
 
     fn step(&mut self, net: &mut Net, batch: &Batch, ctx: &mut StepContext<'_>) -> StepOutput {
+        // A probe step leaves the epoch's diagnostics as they were.
+        let saved_tally = ctx.probe.then(|| std::mem::take(&mut self.tally));
+        let output = self.target_step(net, batch, ctx);
+        if let Some(tally) = saved_tally {
+            self.tally = tally;
+        }
+        output
+    }
+
+    fn take_diagnostics(&mut self) -> BTreeMap<String, Vec<Option<f64>>> {
+        self.tally.take()
+    }
+}
+
+impl TargetProp {
+    /// One TP / DTP step (see [`LearningRule::step`]).
+    fn target_step(
+        &mut self,
+        net: &mut Net,
+        batch: &Batch,
+        ctx: &mut StepContext<'_>,
+    ) -> StepOutput {
         let trace = net.forward_train(batch.x.clone(), ctx.rng);
         let output = trace.output().clone();
         let (loss, error) = ctx.task.loss.value_and_grad(&output, &batch.targets);
@@ -500,7 +525,7 @@ impl LearningRule for TargetProp {
         }
         for i in 0..top {
             if self.feedback[i].is_some() {
-                let rec = self.train_feedback(net, &trace, i, ctx.rng, &mut grads);
+                let rec = self.train_feedback(net, &trace, i, ctx.rng, &mut grads, !ctx.probe);
                 self.tally.add("reconstruction_loss", blocks, i, rec);
             }
         }
@@ -510,9 +535,5 @@ impl LearningRule for TargetProp {
             output: Some(output),
             grads,
         }
-    }
-
-    fn take_diagnostics(&mut self) -> BTreeMap<String, Vec<Option<f64>>> {
-        self.tally.take()
     }
 }

@@ -270,10 +270,7 @@ fn reinforce_is_unbiased_on_one_unit() {
     let (mut sum, steps) = (0.0f64, 10);
     for _ in 0..steps {
         let mut work = net.clone();
-        let mut ctx = StepContext {
-            rng: &mut rng,
-            task,
-        };
+        let mut ctx = StepContext::new(&mut rng, task);
         let grads = rule.step(&mut work, &batch, &mut ctx).grads;
         sum += f64::from(host::scalar(grads.get("blocks.0.linear.weight").unwrap()));
     }

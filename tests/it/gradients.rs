@@ -54,10 +54,7 @@ fn check(net: Net, loss: Loss, targets: Vec<f32>) {
     let step = rule.step(
         &mut work,
         &batch,
-        &mut StepContext {
-            rng: &mut Rng::new(0),
-            task,
-        },
+        &mut StepContext::new(&mut Rng::new(0), task),
     );
     let mut checked = 0;
     let mut names = Vec::new();

@@ -1,5 +1,6 @@
 //! The integration-test binary: one file per topic.
 
+mod alignment;
 mod cli;
 mod compare;
 mod config;
@@ -7,6 +8,7 @@ mod determinism;
 mod estimators;
 mod formats;
 mod gradients;
+mod report;
 mod rules;
 mod target_prop;
 mod training;

@@ -108,10 +108,8 @@ pub fn batch(net: &Net, task: Task, rows: usize, seed: u64) -> Batch {
 
 pub fn grads(rule: &mut dyn LearningRule, net: &Net, batch: &Batch, task: Task) -> Gradients {
     let mut work = net.clone();
-    let mut ctx = StepContext {
-        rng: &mut Rng::new(0),
-        task,
-    };
+    let mut rng = Rng::new(0);
+    let mut ctx = StepContext::new(&mut rng, task);
     rule.step(&mut work, batch, &mut ctx).grads
 }
 

@@ -1,10 +1,10 @@
-//! `plasticity plot`: redraw a run's or a comparison's figures from its saved metrics.
+//! `plasticity plot`: redraw a run's or a comparison's figures and report from its saved files.
 
 use std::path::PathBuf;
 
 use anyhow::bail;
 use clap::Args;
-use plasticity::experiment::compare::{read_metrics, write_plots};
+use plasticity::report::{self, RunRecord};
 
 /// Options of `plasticity plot`.
 #[derive(Args, Debug)]
@@ -19,30 +19,19 @@ pub fn run(args: PlotArgs) -> anyhow::Result<()> {
         let title = dir
             .file_name()
             .map_or_else(|| dir.display().to_string(), |n| n.to_string_lossy().into());
-        let histories = if dir.join("metrics.jsonl").is_file() {
-            vec![(title.clone(), read_metrics(dir)?)]
+        let runs = if dir.join("metrics.jsonl").is_file() {
+            vec![RunRecord::read(dir)?]
         } else {
-            let mut runs: Vec<PathBuf> = std::fs::read_dir(dir)
-                .map_err(|e| anyhow::anyhow!("{}: {e}", dir.display()))?
-                .filter_map(|entry| entry.ok().map(|e| e.path()))
-                .filter(|path| path.join("metrics.jsonl").is_file())
-                .collect();
-            runs.sort();
-            runs.iter()
-                .map(|run| {
-                    let name = run.file_name().unwrap_or_default().to_string_lossy().into();
-                    Ok((name, read_metrics(run)?))
-                })
-                .collect::<plasticity::Result<Vec<_>>>()?
+            RunRecord::read_all(dir)?
         };
-        if histories.is_empty() {
+        if runs.is_empty() {
             bail!(
                 "{}: no metrics.jsonl in it or in its subdirectories",
                 dir.display()
             );
         }
-        write_plots(dir, &title, &histories)?;
-        println!("plots written to {}", dir.display());
+        let path = report::write(dir, &title, &runs)?;
+        println!("figures and report written: {}", path.display());
     }
     Ok(())
 }

@@ -33,6 +33,7 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
         init_weights: args.init_weights,
         save_init: args.save_init,
         shared_init: None,
+        report: true,
     };
     let summary = train(&config, &options)?;
     println!(
@@ -46,6 +47,8 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
         summary.train_seconds,
         summary.samples_per_second
     );
-    println!("results in {}", options.out.join(&config.name).display());
+    let dir = options.out.join(&config.name);
+    println!("results in {}", dir.display());
+    println!("report: {}", dir.join("report.html").display());
     Ok(())
 }

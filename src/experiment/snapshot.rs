@@ -1,0 +1,202 @@
+//! What a trained net looks like, saved at the end of a run so that `plasticity plot` can
+//! redraw it: per-block activation histograms (`activations.json`) and, for 2-D data, the
+//! decision boundary of the net and of each block's own decoder (`boundary.json`).
+
+use burn::tensor::{Device, Tensor};
+use serde::{Deserialize, Serialize};
+
+use crate::data::{Dataset, Table};
+use crate::host;
+use crate::net::{Mode, Net};
+use crate::rule::LearningRule;
+use crate::task::{Problem, Task};
+
+/// Test rows whose activations the histograms count.
+const HISTOGRAM_ROWS: usize = 1000;
+/// Bins per histogram.
+const BINS: usize = 40;
+/// Cells per side of the decision-boundary grid.
+const GRID: usize = 120;
+/// Training points drawn on the boundary plot, at most.
+const POINTS: usize = 2000;
+
+/// The distribution of one block's evaluation-mode outputs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Histogram {
+    /// The block.
+    pub block: usize,
+    /// Lower edge of the first bin.
+    pub low: f64,
+    /// Upper edge of the last bin.
+    pub high: f64,
+    /// Values per bin (equal widths).
+    pub counts: Vec<u64>,
+}
+
+/// `activations.json`: one histogram per block, over the first test rows.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Activations {
+    /// Samples the histograms count.
+    pub samples: usize,
+    /// One per block, input first.
+    pub blocks: Vec<Histogram>,
+}
+
+/// Predicted classes over a grid, row by row from the bottom (`y` low) up.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClassMap {
+    /// Whose prediction: `net`, or `block i` for a block's decoder.
+    pub source: String,
+    /// `GRID × GRID` classes.
+    pub classes: Vec<u32>,
+}
+
+/// `boundary.json`: decision boundaries of a net on 2-D data.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Boundary {
+    /// `(low, high)` of the first feature.
+    pub x_range: (f64, f64),
+    /// `(low, high)` of the second feature.
+    pub y_range: (f64, f64),
+    /// Cells per side.
+    pub resolution: usize,
+    /// The net's map, then one per block whose rule has a decoder.
+    pub maps: Vec<ClassMap>,
+    /// Training points `(x, y, label)` (at most 2000).
+    pub points: Vec<(f64, f64, u32)>,
+}
+
+/// Histograms of every block's evaluation-mode output on the first test rows.
+///
+/// # Panics
+/// If `net` has fewer inputs than `test` has features.
+pub fn activations(net: &Net, test: &Table, device: &Device) -> Activations {
+    let rows: Vec<usize> = (0..test.rows().min(HISTOGRAM_ROWS)).collect();
+    // A net whose input also carries the label (forward-forward) gets the neutral label:
+    // every class at 1/classes.
+    let inputs = net.inputs();
+    let label = inputs.saturating_sub(test.features);
+    let neutral = vec![1.0 / label.max(1) as f32; label];
+    let mut x = Vec::with_capacity(rows.len() * inputs);
+    for &i in &rows {
+        x.extend_from_slice(test.row(i));
+        x.extend_from_slice(&neutral);
+    }
+    let mut h = host::matrix(x, rows.len(), inputs, device);
+    let mut blocks = Vec::with_capacity(net.blocks.len());
+    for (index, block) in net.blocks.iter().enumerate() {
+        h = block.forward(h, &mut Mode::Eval).output;
+        blocks.push(histogram(index, &host::values(&h)));
+    }
+    Activations {
+        samples: rows.len(),
+        blocks,
+    }
+}
+
+fn histogram(block: usize, values: &[f32]) -> Histogram {
+    let finite = values
+        .iter()
+        .filter(|v| v.is_finite())
+        .map(|&v| f64::from(v));
+    let (mut low, mut high) = finite
+        .clone()
+        .fold((f64::MAX, f64::MIN), |(l, h), v| (l.min(v), h.max(v)));
+    if low > high {
+        (low, high) = (0.0, 1.0);
+    } else if high - low < 1e-9 {
+        (low, high) = (low - 0.5, high + 0.5);
+    }
+    let mut counts = vec![0u64; BINS];
+    let width = (high - low) / BINS as f64;
+    for v in finite {
+        let bin = (((v - low) / width) as usize).min(BINS - 1);
+        counts[bin] += 1;
+    }
+    Histogram {
+        block,
+        low,
+        high,
+        counts,
+    }
+}
+
+/// Row-wise argmax (or `score > 0` for a single output), one class per row.
+fn classes(scores: &Tensor<2>) -> Vec<u32> {
+    let [rows, cols] = scores.dims();
+    let values = host::values(scores);
+    (0..rows)
+        .map(|r| {
+            let row = &values[r * cols..(r + 1) * cols];
+            if cols == 1 {
+                u32::from(row[0] > 0.0)
+            } else {
+                let best = row
+                    .iter()
+                    .enumerate()
+                    .max_by(|a, b| a.1.total_cmp(b.1))
+                    .map_or(0, |(i, _)| i);
+                best as u32
+            }
+        })
+        .collect()
+}
+
+/// The decision boundary of the net (and of each block's decoder) over the training points'
+/// range, for classification on 2-D data; `None` otherwise.
+pub fn boundary(
+    rule: &dyn LearningRule,
+    net: &Net,
+    data: &Dataset,
+    task: Task,
+    device: &Device,
+) -> Option<Boundary> {
+    let train = &data.train;
+    if train.features != 2 || task.problem != Problem::Classification || train.rows() == 0 {
+        return None;
+    }
+    let range = |feature: usize| {
+        let (low, high) = (0..train.rows())
+            .map(|i| f64::from(train.row(i)[feature]))
+            .fold((f64::MAX, f64::MIN), |(l, h), v| (l.min(v), h.max(v)));
+        let pad = 0.1 * (high - low).max(1e-3);
+        (low - pad, high + pad)
+    };
+    let (x_range, y_range) = (range(0), range(1));
+    let mut grid = Vec::with_capacity(GRID * GRID * 2);
+    for row in 0..GRID {
+        let y = y_range.0 + (row as f64 + 0.5) / GRID as f64 * (y_range.1 - y_range.0);
+        for col in 0..GRID {
+            let x = x_range.0 + (col as f64 + 0.5) / GRID as f64 * (x_range.1 - x_range.0);
+            grid.extend([x as f32, y as f32]);
+        }
+    }
+    let grid = host::matrix(grid, GRID * GRID, 2, device);
+    let mut maps = vec![ClassMap {
+        source: "net".into(),
+        classes: classes(&rule.predict(net, grid.clone())),
+    }];
+    for (block, scores) in rule.block_predictions(net, grid).iter().enumerate() {
+        if let Some(scores) = scores {
+            maps.push(ClassMap {
+                source: format!("block {block}"),
+                classes: classes(scores),
+            });
+        }
+    }
+    let step = train.rows().div_ceil(POINTS).max(1);
+    let points = (0..train.rows())
+        .step_by(step)
+        .map(|i| {
+            let row = train.row(i);
+            (f64::from(row[0]), f64::from(row[1]), train.y[i])
+        })
+        .collect();
+    Some(Boundary {
+        x_range,
+        y_range,
+        resolution: GRID,
+        maps,
+        points,
+    })
+}

@@ -1,0 +1,99 @@
+//! A run's saved files, read back for figures and reports.
+
+use std::path::{Path, PathBuf};
+
+use serde::de::DeserializeOwned;
+
+use crate::error::{Error, Result};
+use crate::experiment::EpochMetrics;
+use crate::experiment::Summary;
+use crate::experiment::alignment::AlignmentLine;
+use crate::experiment::snapshot::{Activations, Boundary};
+
+/// Everything a run directory holds that a report shows.
+#[derive(Debug, Clone)]
+pub struct RunRecord {
+    /// The run's name (its directory's).
+    pub name: String,
+    /// The run directory.
+    pub dir: PathBuf,
+    /// `config.toml`, as written.
+    pub config: Option<String>,
+    /// `summary.json` (absent while the run is unfinished).
+    pub summary: Option<Summary>,
+    /// `metrics.jsonl`.
+    pub metrics: Vec<EpochMetrics>,
+    /// `alignment.jsonl` (empty without `train.align_every`).
+    pub alignment: Vec<AlignmentLine>,
+    /// `activations.json`.
+    pub activations: Option<Activations>,
+    /// `boundary.json` (2-D data only).
+    pub boundary: Option<Boundary>,
+}
+
+/// Reads a JSON-lines file; a missing file reads as empty.
+fn read_lines<T: DeserializeOwned>(path: &Path) -> Result<Vec<T>> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(Error::io(path, e)),
+    };
+    text.lines()
+        .enumerate()
+        .filter(|(_, line)| !line.trim().is_empty())
+        .map(|(i, line)| {
+            serde_json::from_str(line)
+                .map_err(|e| Error::data(path, format!("line {}: {e}", i + 1)))
+        })
+        .collect()
+}
+
+/// Reads a JSON file if it exists.
+fn read_optional<T: DeserializeOwned>(path: &Path) -> Result<Option<T>> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => serde_json::from_str(&text)
+            .map(Some)
+            .map_err(|e| Error::data(path, e.to_string())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(Error::io(path, e)),
+    }
+}
+
+/// Reads a run's `metrics.jsonl`.
+pub fn read_metrics(run_dir: &Path) -> Result<Vec<EpochMetrics>> {
+    let path = run_dir.join("metrics.jsonl");
+    if !path.is_file() {
+        return Err(Error::data(&path, "no such file"));
+    }
+    read_lines(&path)
+}
+
+impl RunRecord {
+    /// Reads the run in `dir` (which must hold `metrics.jsonl`).
+    pub fn read(dir: &Path) -> Result<Self> {
+        let name = dir
+            .file_name()
+            .map_or_else(|| dir.display().to_string(), |n| n.to_string_lossy().into());
+        Ok(Self {
+            name,
+            dir: dir.to_path_buf(),
+            config: std::fs::read_to_string(dir.join("config.toml")).ok(),
+            summary: read_optional(&dir.join("summary.json"))?,
+            metrics: read_metrics(dir)?,
+            alignment: read_lines(&dir.join("alignment.jsonl"))?,
+            activations: read_optional(&dir.join("activations.json"))?,
+            boundary: read_optional(&dir.join("boundary.json"))?,
+        })
+    }
+
+    /// Every run directly inside `dir` (subdirectories holding `metrics.jsonl`), by name.
+    pub fn read_all(dir: &Path) -> Result<Vec<Self>> {
+        let mut runs: Vec<PathBuf> = std::fs::read_dir(dir)
+            .map_err(|e| Error::io(dir, e))?
+            .filter_map(|entry| entry.ok().map(|e| e.path()))
+            .filter(|path| path.join("metrics.jsonl").is_file())
+            .collect();
+        runs.sort();
+        runs.iter().map(|run| Self::read(run)).collect()
+    }
+}
