@@ -4,6 +4,7 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 
 use crate::experiment::EpochMetrics;
+use crate::experiment::alignment::AlignmentRecord;
 use crate::plot::Figure;
 use crate::plot::boundary::{Boundaries, ClassGrid};
 use crate::plot::curves::{Curves, Series};
@@ -133,52 +134,42 @@ pub fn gradient_panels(title: &str, runs: &[RunRecord]) -> Option<Panels> {
     Some(Panels { panels, columns: 4 })
 }
 
-/// One panel per hidden block: the angle between each run's update and the backprop gradient
-/// against iterations, and the angle between feedback and forward weights where there is one;
-/// `None` when no run measured alignment.
-pub fn alignment_panels(title: &str, runs: &[RunRecord]) -> Option<Panels> {
+/// One panel per hidden block (the output block learns from the true gradient under every
+/// rule): each run's angle against iterations, as `pick` reads it from a measurement; `None`
+/// when no run has such a measurement.
+fn angle_panels(
+    title: &str,
+    runs: &[RunRecord],
+    pick: &dyn Fn(&AlignmentRecord, usize) -> Option<f64>,
+) -> Option<Panels> {
     let blocks = runs
         .iter()
         .flat_map(|run| run.alignment.iter().map(|l| l.record.grad_angle.len()))
-        .max()
-        .filter(|&b| b > 0)?;
-    let panels = (0..blocks)
-        .map(|block| {
-            let mut series = Vec::new();
-            for run in runs.iter().filter(|r| !r.alignment.is_empty()) {
-                let points = |pick: &dyn Fn(
-                    &crate::experiment::alignment::AlignmentRecord,
-                ) -> Option<f64>| {
-                    run.alignment
+        .max()?;
+    let panels: Vec<Curves> = (0..blocks.saturating_sub(1))
+        .map(|block| Curves {
+            title: format!("{title}: block {block}"),
+            x_label: "iteration".into(),
+            y_label: "angle (degrees)".into(),
+            log_y: false,
+            series: runs
+                .iter()
+                .map(|run| Series {
+                    name: run.name.clone(),
+                    points: run
+                        .alignment
                         .iter()
-                        .filter_map(|l| pick(&l.record).map(|v| (l.iteration as f64, v)))
-                        .collect::<Vec<_>>()
-                };
-                let update = points(&|r| r.grad_angle.get(block).copied().flatten());
-                if !update.is_empty() {
-                    series.push(Series {
-                        name: format!("{}: update vs gradient", run.name),
-                        points: update,
-                    });
-                }
-                let weights = points(&|r| r.weight_angle.get(block).copied().flatten());
-                if !weights.is_empty() {
-                    series.push(Series {
-                        name: format!("{}: feedback vs weights", run.name),
-                        points: weights,
-                    });
-                }
-            }
-            Curves {
-                title: format!("{title}: block {block}"),
-                x_label: "iteration".into(),
-                y_label: "angle (degrees)".into(),
-                log_y: false,
-                series,
-            }
+                        .filter_map(|l| pick(&l.record, block).map(|v| (l.iteration as f64, v)))
+                        .collect(),
+                })
+                .filter(|s| !s.points.is_empty())
+                .collect(),
         })
         .collect();
-    Some(Panels { panels, columns: 4 })
+    panels
+        .iter()
+        .any(|p| !p.series.is_empty())
+        .then_some(Panels { panels, columns: 4 })
 }
 
 /// One histogram per block of a run's final evaluation-mode activations.
@@ -244,12 +235,22 @@ pub fn figures(title: &str, runs: &[RunRecord]) -> Vec<NamedPlot> {
             plot: Plot::Panels(panels),
         });
     }
-    if let Some(panels) = alignment_panels(title, runs) {
+    let update = |r: &AlignmentRecord, b: usize| r.grad_angle.get(b).copied().flatten();
+    if let Some(panels) = angle_panels(title, runs, &update) {
         figures.push(NamedPlot {
             stem: "alignment".into(),
-            caption: "Angle between each block's update and the backprop gradient on a fixed \
-                      probe batch (0° = the true gradient, 90° = orthogonal), and between \
-                      feedback matrices and the forward weights they stand in for."
+            caption: "Angle between each hidden block's update and the backprop gradient on a \
+                      fixed probe batch (0° = the true gradient, 90° = orthogonal)."
+                .into(),
+            plot: Plot::Panels(panels),
+        });
+    }
+    let weights = |r: &AlignmentRecord, b: usize| r.weight_angle.get(b).copied().flatten();
+    if let Some(panels) = angle_panels(title, runs, &weights) {
+        figures.push(NamedPlot {
+            stem: "weight_alignment".into(),
+            caption: "Angle between each block's fixed feedback matrix and the forward weights \
+                      it stands in for (feedback alignment: W_{i+1}; DFA, DRTP: W_L⋯W_{i+1})."
                 .into(),
             plot: Plot::Panels(panels),
         });

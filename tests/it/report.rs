@@ -204,15 +204,15 @@ fn a_comparison_report_links_its_runs_and_renders_in_a_browser() {
             "train_loss",
             "test_accuracy",
             "grad_magnitudes",
-            "alignment"
+            "alignment",
+            "weight_alignment"
         ]
     );
     for variant in ["bp", "dfa"] {
         assert!(html.contains(&format!("<a href=\"{variant}/report.html\">")));
         assert!(root.join(variant).join("report.html").is_file());
     }
-    assert!(html.contains("dfa: feedback vs weights"));
     if let Some(browser) = browser() {
-        assert_eq!(render(&browser, &root.join("report.html")), (4, 4, 0));
+        assert_eq!(render(&browser, &root.join("report.html")), (5, 5, 0));
     }
 }

@@ -38,9 +38,10 @@ pub fn run(args: CompareArgs) -> anyhow::Result<()> {
 pub fn print_report(report: &Report) {
     println!("{}", report.markdown);
     println!(
-        "{} variants in {:.1} s; table, curves and runs in {}",
+        "{} variants in {:.1} s; table, figures and runs in {}",
         report.rows.len(),
         report.wall_seconds,
         report.dir.display()
     );
+    println!("report: {}", report.dir.join("report.html").display());
 }
