@@ -233,6 +233,7 @@ pub fn compare(comparison: &Comparison, options: &CompareOptions) -> Result<Repo
                     save_init: None,
                     shared_init: Some(init.clone()),
                     report: true,
+                    checkpoint: true,
                 };
                 (train(&variant.config, &run)?, true)
             }

@@ -1,6 +1,7 @@
 //! Experiments: configs, the training loop, metrics and summaries.
 
 pub mod alignment;
+pub mod checkpoint;
 pub mod compare;
 pub mod config;
 mod evaluate;

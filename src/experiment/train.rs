@@ -16,7 +16,7 @@ use crate::experiment::ExperimentConfig;
 use crate::experiment::alignment::{AlignmentLine, AlignmentProbe, AlignmentRecord};
 use crate::experiment::evaluate::evaluate;
 use crate::experiment::magnitudes::Magnitudes;
-use crate::experiment::snapshot;
+use crate::experiment::{checkpoint, snapshot};
 use crate::host;
 use crate::io::write_atomic;
 use crate::net::weights::{self, WeightsFile};
@@ -44,6 +44,9 @@ pub struct RunOptions {
     pub shared_init: Option<PathBuf>,
     /// Draw the run's figures and write `report.html` when it finishes.
     pub report: bool,
+    /// Write a checkpoint after every epoch and continue from one left by an interrupted run
+    /// of the same config.
+    pub checkpoint: bool,
 }
 
 impl Default for RunOptions {
@@ -55,6 +58,7 @@ impl Default for RunOptions {
             save_init: None,
             shared_init: None,
             report: true,
+            checkpoint: true,
         }
     }
 }
@@ -282,9 +286,38 @@ pub fn train(config: &ExperimentConfig, options: &RunOptions) -> Result<Summary>
     let mut order_rng = Rng::derived(config.seed, "order");
     let bar = progress_bar((per_epoch * t.epochs) as u64, options.quiet);
     let mut history: Vec<EpochMetrics> = Vec::new();
-    let mut iteration_log: Vec<IterationLoss> = Vec::new();
+    let mut iteration_log: Vec<serde_json::Value> = Vec::new();
+    let mut alignment_log: Vec<AlignmentLine> = Vec::new();
     let mut train_seconds = 0.0;
     let mut iteration = 0;
+    let config_text = config.to_toml();
+    let resumed = if options.checkpoint {
+        checkpoint::load(&dir, &config_text)
+    } else {
+        None
+    };
+    if let Some((progress, file)) = resumed {
+        checkpoint::restore(
+            &progress,
+            &file,
+            &mut net,
+            rule.as_mut(),
+            &mut [&mut optimizer, &mut rule_optimizer],
+            &device,
+        )?;
+        rng = Rng::from_state(progress.rng);
+        order_rng = Rng::from_state(progress.order_rng);
+        history = progress.history;
+        iteration_log = progress.iterations;
+        alignment_log = progress.alignment;
+        train_seconds = progress.train_seconds;
+        iteration = progress.iteration;
+        bar.set_position(iteration as u64);
+        if !options.quiet {
+            eprintln!("resuming {} after epoch {}", config.name, progress.epoch);
+        }
+    }
+    let first_epoch = history.len() + 1;
     let mut magnitudes = Magnitudes::new(net.blocks.len());
     let mut probe = (t.align_every > 0).then(|| {
         AlignmentProbe::new(
@@ -296,8 +329,7 @@ pub fn train(config: &ExperimentConfig, options: &RunOptions) -> Result<Summary>
             &device,
         )
     });
-    let mut alignment_log: Vec<AlignmentLine> = Vec::new();
-    for epoch in 1..=t.epochs {
+    for epoch in first_epoch..=t.epochs {
         bar.set_prefix(format!("epoch {epoch}/{}", t.epochs));
         let mut order: Vec<usize> = (0..n).collect();
         order_rng.shuffle(&mut order);
@@ -332,12 +364,13 @@ pub fn train(config: &ExperimentConfig, options: &RunOptions) -> Result<Summary>
                     .iter()
                     .map(|g| g.as_ref().map(|g| f64::from(host::scalar(g))))
                     .collect();
-                iteration_log.push(IterationLoss {
+                let line = IterationLoss {
                     iteration,
                     epoch,
                     loss,
                     mean_abs_grad,
-                });
+                };
+                iteration_log.push(serde_json::to_value(line).expect("log lines serialise"));
                 bar.set_message(format!("loss {loss:.4}"));
             }
             if let Some(probe) = probe.as_mut()
@@ -414,6 +447,29 @@ pub fn train(config: &ExperimentConfig, options: &RunOptions) -> Result<Summary>
         if probe.is_some() {
             write_jsonl(&dir.join("alignment.jsonl"), &alignment_log)?;
         }
+        if options.checkpoint && epoch < t.epochs {
+            let progress = checkpoint::Progress {
+                config: config_text.clone(),
+                epoch,
+                iteration,
+                train_seconds,
+                rng: rng.state(),
+                order_rng: order_rng.state(),
+                history: history.clone(),
+                iterations: iteration_log.clone(),
+                alignment: alignment_log.clone(),
+                rule: rule.state(),
+                optimizers: Vec::new(),
+            };
+            checkpoint::save(
+                &dir,
+                progress,
+                &net,
+                rule.as_ref(),
+                &[&optimizer, &rule_optimizer],
+                &device,
+            )?;
+        }
     }
     bar.finish_and_clear();
     weights::save(
@@ -453,6 +509,10 @@ pub fn train(config: &ExperimentConfig, options: &RunOptions) -> Result<Summary>
         shared_init,
     };
     write_json(&dir.join("summary.json"), &summary)?;
+    let stale = checkpoint::path(&dir);
+    if stale.exists() {
+        std::fs::remove_file(&stale).map_err(|e| Error::io(&stale, e))?;
+    }
     if options.report {
         report::write(&dir, &config.name, &[RunRecord::read(&dir)?])?;
     }

@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
-use safetensors::tensor::{Dtype, TensorView};
+use safetensors::tensor::Dtype;
 
 use crate::error::{Error, Result};
 use crate::host;
@@ -28,16 +28,49 @@ pub fn to_bytes(models: &[&dyn Parameters], metadata: &BTreeMap<String, String>)
             entries.push((name.to_string(), shape, bytes));
         });
     }
-    let views: Vec<(String, TensorView<'_>)> = entries
-        .iter()
-        .map(|(name, shape, bytes)| {
-            let view = TensorView::new(Dtype::F32, shape.clone(), bytes)
-                .expect("shape and byte count agree by construction");
-            (name.clone(), view)
-        })
-        .collect();
-    let metadata: HashMap<String, String> = metadata.clone().into_iter().collect();
-    safetensors::serialize(views, Some(metadata)).expect("serialising in-memory tensors")
+    serialize(entries, metadata)
+}
+
+/// The safetensors layout written by hand so that the same tensors and metadata always give
+/// the same bytes (the `safetensors` crate orders metadata by a randomly seeded hash map): an
+/// 8-byte little-endian header length, the JSON header with sorted keys padded with spaces to a
+/// multiple of 8, then the tensors' bytes in name order.
+fn serialize(
+    mut entries: Vec<(String, Vec<usize>, Vec<u8>)>,
+    metadata: &BTreeMap<String, String>,
+) -> Vec<u8> {
+    entries.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut header = serde_json::Map::new();
+    if !metadata.is_empty() {
+        let meta: serde_json::Map<String, serde_json::Value> = metadata
+            .iter()
+            .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
+            .collect();
+        header.insert("__metadata__".into(), serde_json::Value::Object(meta));
+    }
+    let mut offset = 0usize;
+    for (name, shape, bytes) in &entries {
+        header.insert(
+            name.clone(),
+            serde_json::json!({
+                "dtype": "F32",
+                "shape": shape,
+                "data_offsets": [offset, offset + bytes.len()],
+            }),
+        );
+        offset += bytes.len();
+    }
+    let mut text = serde_json::to_string(&header).expect("a JSON map serialises");
+    while !text.len().is_multiple_of(8) {
+        text.push(' ');
+    }
+    let mut out = Vec::with_capacity(8 + text.len() + offset);
+    out.extend_from_slice(&(text.len() as u64).to_le_bytes());
+    out.extend_from_slice(text.as_bytes());
+    for (_, _, bytes) in &entries {
+        out.extend_from_slice(bytes);
+    }
+    out
 }
 
 /// Saves `models` to `path` atomically.
@@ -52,6 +85,7 @@ pub fn save(
 /// A safetensors file read into host memory: name → (shape, values).
 pub struct WeightsFile {
     tensors: BTreeMap<String, (Vec<usize>, Vec<f32>)>,
+    metadata: HashMap<String, String>,
     path: std::path::PathBuf,
 }
 
@@ -61,6 +95,9 @@ impl WeightsFile {
         let bytes = io::read(path)?;
         let parsed = safetensors::SafeTensors::deserialize(&bytes)
             .map_err(|e| Error::weights(path, format!("not a safetensors file: {e}")))?;
+        let (_, header) = safetensors::SafeTensors::read_metadata(&bytes)
+            .map_err(|e| Error::weights(path, format!("not a safetensors file: {e}")))?;
+        let metadata = header.metadata().clone().unwrap_or_default();
         let mut tensors = BTreeMap::new();
         for (name, view) in parsed.tensors() {
             if view.dtype() != Dtype::F32 {
@@ -78,6 +115,7 @@ impl WeightsFile {
         }
         Ok(Self {
             tensors,
+            metadata,
             path: path.to_path_buf(),
         })
     }
@@ -137,5 +175,30 @@ impl WeightsFile {
     /// Names of the tensors in the file.
     pub fn names(&self) -> impl Iterator<Item = &String> {
         self.tensors.keys()
+    }
+
+    /// The file it was read from.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// A metadata entry of the file's header.
+    pub fn metadata(&self, key: &str) -> Option<&str> {
+        self.metadata.get(key).map(String::as_str)
+    }
+
+    /// The tensor `name` as a matrix (a 1-D tensor as one row), on `device`.
+    pub fn matrix(
+        &self,
+        name: &str,
+        device: &burn::tensor::Device,
+    ) -> Option<burn::tensor::Tensor<2>> {
+        let (shape, values) = self.tensors.get(name)?;
+        let (rows, cols) = match shape.as_slice() {
+            [cols] => (1, *cols),
+            [rows, cols] => (*rows, *cols),
+            _ => return None,
+        };
+        Some(host::matrix(values.clone(), rows, cols, device))
     }
 }

@@ -12,8 +12,12 @@ use burn::lr_scheduler::module_lr_scheduler::ModuleLrScheduler;
 use burn::lr_scheduler::step::StepLrSchedulerConfig;
 use burn::optim::decay::WeightDecayConfig;
 use burn::optim::momentum::MomentumConfig;
-use burn::optim::{AdamConfig, AdamWConfig, Optimizer, RmsPropConfig, SgdConfig};
-use burn::tensor::Tensor;
+use burn::optim::{
+    AdamConfig, AdamWConfig, Optimizer, RecordState, RmsPropConfig, SgdConfig, StateSink,
+    StateSource,
+};
+use burn::tensor::{Device, Tensor};
+use burn_pack::Scalar;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
@@ -73,9 +77,41 @@ pub struct OptimizerSettings {
     pub total_iterations: usize,
 }
 
+/// A scalar of an optimizer's state (e.g. Adam's step count), as a checkpoint stores it.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StateScalar {
+    /// A float.
+    Float(f64),
+    /// A signed integer.
+    Int(i64),
+    /// An unsigned integer.
+    UInt(u64),
+    /// A flag.
+    Bool(bool),
+}
+
+/// An optimizer group's state, for checkpoints: the tensors it keeps per parameter (moments,
+/// step sizes) by leaf name, and its scalars.
+#[derive(Debug, Clone, Default)]
+pub struct OptimizerState {
+    /// Names of the parameters that have state.
+    pub params: Vec<String>,
+    /// State tensors, `{param}.{leaf}` → tensor.
+    pub tensors: Vec<(String, Tensor<2>)>,
+    /// State scalars, `{param}.{leaf}` → value.
+    pub scalars: BTreeMap<String, StateScalar>,
+}
+
 /// Updates one tensor from its gradient, keeping per-tensor state by name.
 trait ParamStepper: Send {
     fn step(&mut self, name: &str, lr: f64, value: Tensor<2>, grad: Tensor<2>) -> Tensor<2>;
+
+    /// Every parameter's state.
+    fn save(&self, device: &Device) -> OptimizerState;
+
+    /// Replaces the state with `state`'s; false if a parameter's state is incomplete.
+    fn load(&mut self, state: &OptimizerState) -> bool;
 }
 
 struct BurnStepper<O: Optimizer> {
@@ -92,6 +128,69 @@ impl<O: Optimizer> ParamStepper for BurnStepper<O> {
         }
         value
     }
+
+    fn save(&self, device: &Device) -> OptimizerState {
+        let mut sink = StateSink::default();
+        for (name, state) in &self.states {
+            state.state_flatten(name, &mut sink);
+        }
+        let scalars = sink
+            .scalars
+            .into_iter()
+            .map(|(name, value)| {
+                let value = match value {
+                    Scalar::Float(v) => StateScalar::Float(v),
+                    Scalar::Int(v) => StateScalar::Int(v),
+                    Scalar::UInt(v) => StateScalar::UInt(v),
+                    Scalar::Bool(v) => StateScalar::Bool(v),
+                };
+                (name, value)
+            })
+            .collect();
+        OptimizerState {
+            params: self.states.keys().cloned().collect(),
+            tensors: sink
+                .tensors
+                .into_iter()
+                .map(|(name, data)| (name, Tensor::<2>::from_data(data, device)))
+                .collect(),
+            scalars,
+        }
+    }
+
+    fn load(&mut self, state: &OptimizerState) -> bool {
+        let scalars = state
+            .scalars
+            .iter()
+            .map(|(name, value)| {
+                let value = match *value {
+                    StateScalar::Float(v) => Scalar::Float(v),
+                    StateScalar::Int(v) => Scalar::Int(v),
+                    StateScalar::UInt(v) => Scalar::UInt(v),
+                    StateScalar::Bool(v) => Scalar::Bool(v),
+                };
+                (name.clone(), value)
+            })
+            .collect();
+        let mut source = StateSource::new(scalars);
+        for (name, tensor) in &state.tensors {
+            source.insert_tensor(name.clone(), tensor.to_data());
+        }
+        self.states.clear();
+        for name in &state.params {
+            let device = state
+                .tensors
+                .first()
+                .map_or_else(crate::backend::device, |(_, t)| t.device());
+            match O::State::<2>::state_unflatten(name, &mut source, &device) {
+                Some(param_state) => {
+                    self.states.insert(name.clone(), param_state);
+                }
+                None => return false,
+            }
+        }
+        true
+    }
 }
 
 fn stepper<O: Optimizer>(optimizer: O) -> Box<dyn ParamStepper> {
@@ -106,6 +205,7 @@ pub struct ParamOptimizer {
     stepper: Box<dyn ParamStepper>,
     schedule: ModuleLrScheduler,
     lr: f64,
+    steps: usize,
 }
 
 impl ParamOptimizer {
@@ -163,6 +263,7 @@ impl ParamOptimizer {
             stepper,
             schedule,
             lr: settings.lr,
+            steps: 0,
         })
     }
 
@@ -171,6 +272,7 @@ impl ParamOptimizer {
     pub fn step(&mut self, model: &mut dyn Parameters, grads: &mut Gradients) {
         let lr = self.schedule.step().base();
         self.lr = lr;
+        self.steps += 1;
         let stepper = &mut self.stepper;
         model.visit_mut(&mut |name, slot, value| {
             if !slot.trainable {
@@ -185,5 +287,25 @@ impl ParamOptimizer {
     /// The learning rate of the last step.
     pub fn lr(&self) -> f64 {
         self.lr
+    }
+
+    /// Steps taken so far.
+    pub fn steps(&self) -> usize {
+        self.steps
+    }
+
+    /// The per-parameter state (for a checkpoint).
+    pub fn state(&self, device: &Device) -> OptimizerState {
+        self.stepper.save(device)
+    }
+
+    /// Continues from a checkpoint: `state` as [`ParamOptimizer::state`] gave it, after
+    /// `steps` steps (the schedule moves on by as many). False if the state is incomplete.
+    pub fn restore(&mut self, state: &OptimizerState, steps: usize) -> bool {
+        for _ in self.steps..steps {
+            self.lr = self.schedule.step().base();
+        }
+        self.steps = steps;
+        self.stepper.load(state)
     }
 }

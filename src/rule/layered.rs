@@ -169,6 +169,17 @@ impl Layered {
     }
 }
 
+/// [`Layered`]'s state in a checkpoint (at an epoch's end).
+#[derive(Serialize, Deserialize)]
+struct LayeredState {
+    active: usize,
+    epochs_on_active: usize,
+    stalled_epochs: usize,
+    /// `None` for +∞ (JSON has no infinity).
+    best_loss: Option<f64>,
+    baseline: Option<f32>,
+}
+
 impl Parameters for Layered {
     fn visit_mut(&mut self, f: &mut dyn FnMut(&str, Slot, &mut Tensor<2>)) {
         for rule in &mut self.blocks {
@@ -283,6 +294,32 @@ impl LearningRule for Layered {
             out.push(rule.decode(&h));
         }
         out
+    }
+
+    fn state(&self) -> serde_json::Value {
+        let state = LayeredState {
+            active: self.active,
+            epochs_on_active: self.epochs_on_active,
+            stalled_epochs: self.stalled_epochs,
+            best_loss: self.best_loss.is_finite().then_some(self.best_loss),
+            baseline: self.baseline.as_ref().map(|b| host::values(b)[0]),
+        };
+        serde_json::to_value(state).expect("plain fields serialise")
+    }
+
+    fn restore(&mut self, state: &serde_json::Value) -> crate::error::Result<()> {
+        let state: LayeredState = serde_json::from_value(state.clone())
+            .map_err(|e| crate::error::Error::config("checkpoint.rule", e.to_string()))?;
+        self.active = state.active;
+        self.epochs_on_active = state.epochs_on_active;
+        self.stalled_epochs = state.stalled_epochs;
+        self.best_loss = state.best_loss.unwrap_or(f64::INFINITY);
+        self.baseline = state.baseline.map(|b| {
+            let device = crate::backend::device();
+            host::matrix(vec![b], 1, 1, &device)
+        });
+        self.epoch_loss = None;
+        Ok(())
     }
 
     fn end_epoch(&mut self, _epoch: usize) {

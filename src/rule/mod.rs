@@ -116,6 +116,17 @@ pub trait LearningRule: Parameters + Send {
     fn block_predictions(&self, _net: &Net, _x: Tensor<2>) -> Vec<Option<Tensor<2>>> {
         Vec::new()
     }
+
+    /// The rule's own state besides its tensors (a layer-wise schedule's position, a running
+    /// baseline), for checkpoints.
+    fn state(&self) -> serde_json::Value {
+        serde_json::Value::Null
+    }
+
+    /// Continues from what [`LearningRule::state`] gave; an error names what does not fit.
+    fn restore(&mut self, _state: &serde_json::Value) -> Result<()> {
+        Ok(())
+    }
 }
 
 /// The rules by config name.

@@ -34,6 +34,7 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
         save_init: args.save_init,
         shared_init: None,
         report: true,
+        checkpoint: true,
     };
     let summary = train(&config, &options)?;
     println!(
