@@ -197,7 +197,7 @@ fn valid_name(name: &str) -> bool {
 }
 
 /// A finished run's summary, if its directory holds one for exactly `config`.
-fn finished(run_dir: &Path, config: &ExperimentConfig) -> Option<Summary> {
+pub(crate) fn finished(run_dir: &Path, config: &ExperimentConfig) -> Option<Summary> {
     let saved = std::fs::read_to_string(run_dir.join("config.toml")).ok()?;
     if saved != config.to_toml() {
         return None;

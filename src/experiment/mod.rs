@@ -7,6 +7,7 @@ pub mod config;
 mod evaluate;
 pub mod magnitudes;
 pub mod snapshot;
+pub mod sweep;
 mod train;
 
 pub use config::{ExperimentConfig, ModelConfig, PerBlock, TrainConfig};

@@ -10,6 +10,7 @@ mod formats;
 mod gradients;
 mod report;
 mod rules;
+mod sweep;
 mod target_prop;
 mod training;
 

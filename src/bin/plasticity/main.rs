@@ -8,6 +8,7 @@ mod eval;
 mod neuron;
 mod plot;
 mod quickstart;
+mod sweep;
 mod train;
 
 use std::path::PathBuf;
@@ -37,8 +38,10 @@ enum Command {
     Compare(compare::CompareArgs),
     /// Draw one unit's response over an input range (PNG or SVG).
     Neuron(neuron::NeuronArgs),
-    /// Redraw the figures of runs or comparisons from their saved metrics.
+    /// Redraw the figures and reports of runs or comparisons from their saved files.
     Plot(plot::PlotArgs),
+    /// Run a grid of configs with repeated seeds; resumable and shardable.
+    Sweep(sweep::SweepArgs),
     /// The main job on embedded data (what `plasticity` with no subcommand runs).
     Quickstart(quickstart::QuickstartArgs),
 }
@@ -76,6 +79,7 @@ fn main() -> ExitCode {
         Some(Command::Compare(args)) => compare::run(args),
         Some(Command::Neuron(args)) => neuron::run(args),
         Some(Command::Plot(args)) => plot::run(args),
+        Some(Command::Sweep(args)) => sweep::run(args),
         Some(Command::Quickstart(args)) => quickstart::run(args),
         None => quickstart::run(quickstart::QuickstartArgs::default()),
     };

@@ -1,0 +1,690 @@
+//! Sweeps: an experiment file plus a `[sweep]` table whose keys are dotted config paths with
+//! lists of values. Every combination is a *trial*; each trial runs `repeats` times with seeds
+//! `seed, seed + 1, …`. Each run is an ordinary run directory (`<out>/<name>/runs/t003_r1/`)
+//! with its whole history and an epoch checkpoint, so a sweep killed at any moment and started
+//! again skips finished runs and continues unfinished ones from their last epoch.
+//!
+//! ```toml
+//! [sweep]
+//! "train.rule" = ["backprop", "dfa"]
+//! "train.lr" = [1e-4, 3e-4, 1e-3]
+//! repeats = 3
+//! objective = "val_loss"        # val_loss, val_error, train_loss, train_error, test_loss, test_error
+//! group_by = ["train.rule"]     # best trial per rule (default: the first key, with two or more)
+//! ```
+//!
+//! The table (`table.md`, `trials.csv`, `runs.csv`) holds no wall-clock times, so the same sweep
+//! gives byte-identical tables however often it was interrupted. `--shard i/n` runs runs
+//! `i, i + n, …` (0 ≤ i < n) so that n machines can share a sweep directory; `--merge` builds
+//! the table from every run found there.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use crate::error::{Error, Result};
+use crate::experiment::compare::finished;
+use crate::experiment::config::{apply_overrides, read_table, set_path};
+use crate::experiment::{ExperimentConfig, RunOptions, Summary, train};
+use crate::io::write_atomic;
+use crate::report::read_metrics;
+use crate::task::Problem;
+
+/// What a sweep minimises, read from each run's last epoch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Objective {
+    /// Validation loss.
+    ValLoss,
+    /// Validation error (1 − accuracy).
+    ValError,
+    /// Mean training loss.
+    TrainLoss,
+    /// Training error (training mode).
+    TrainError,
+    /// Test loss.
+    TestLoss,
+    /// Test error.
+    TestError,
+}
+
+impl Objective {
+    /// Every accepted name.
+    pub const NAMES: [&'static str; 6] = [
+        "val_loss",
+        "val_error",
+        "train_loss",
+        "train_error",
+        "test_loss",
+        "test_error",
+    ];
+
+    /// The objective a name denotes.
+    pub fn parse(name: &str) -> Option<Self> {
+        Some(match name {
+            "val_loss" => Self::ValLoss,
+            "val_error" => Self::ValError,
+            "train_loss" => Self::TrainLoss,
+            "train_error" => Self::TrainError,
+            "test_loss" => Self::TestLoss,
+            "test_error" => Self::TestError,
+            _ => return None,
+        })
+    }
+
+    /// Its name.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::ValLoss => "val_loss",
+            Self::ValError => "val_error",
+            Self::TrainLoss => "train_loss",
+            Self::TrainError => "train_error",
+            Self::TestLoss => "test_loss",
+            Self::TestError => "test_error",
+        }
+    }
+
+    /// Why `config`'s runs cannot produce it, if they cannot.
+    fn unavailable(&self, config: &ExperimentConfig) -> Option<String> {
+        let validation = matches!(self, Self::ValLoss | Self::ValError);
+        let error = matches!(self, Self::ValError | Self::TrainError | Self::TestError);
+        if validation && config.data.validation_fraction <= 0.0 {
+            return Some("needs a validation split (data.validation_fraction > 0)".into());
+        }
+        if error && config.train.problem != Problem::Classification {
+            return Some("an error rate needs classification, not reconstruction".into());
+        }
+        if *self == Self::TrainError && config.train.rule.embeds_label() {
+            return Some("forward-forward makes no training-mode prediction".into());
+        }
+        None
+    }
+
+    /// Its value at a run's last epoch.
+    fn read(&self, metrics: &crate::experiment::EpochMetrics) -> Option<f64> {
+        let error = |a: Option<f64>| a.map(|a| 1.0 - a);
+        match self {
+            Self::ValLoss => metrics.val_loss,
+            Self::ValError => error(metrics.val_accuracy),
+            Self::TrainLoss => Some(metrics.train_loss),
+            Self::TrainError => error(metrics.train_accuracy),
+            Self::TestLoss => Some(metrics.test_loss),
+            Self::TestError => error(metrics.test_accuracy),
+        }
+    }
+}
+
+/// One combination of swept values and its repeats.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Trial {
+    /// `t000`, `t001`, … in grid order (the last key varies fastest).
+    pub name: String,
+    /// One value per swept key.
+    pub values: Vec<toml::Value>,
+    /// One resolved config per repeat (named `<trial>_r<k>`, seed `seed + k`).
+    pub runs: Vec<ExperimentConfig>,
+}
+
+/// A sweep file, resolved.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Sweep {
+    /// The sweep's name (`name` of the base config): results go to `<out>/<name>/`.
+    pub name: String,
+    /// The swept keys, in file order.
+    pub keys: Vec<String>,
+    /// Seeds per trial.
+    pub repeats: usize,
+    /// What is minimised.
+    pub objective: Objective,
+    /// The keys whose values form groups for "best trial per group".
+    pub group_by: Vec<String>,
+    /// The grid.
+    pub trials: Vec<Trial>,
+}
+
+/// A `--shard i/n` selection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shard {
+    /// This shard, `0 ≤ index < count`.
+    pub index: usize,
+    /// Shards in all.
+    pub count: usize,
+}
+
+impl std::str::FromStr for Shard {
+    type Err = String;
+
+    fn from_str(text: &str) -> std::result::Result<Self, String> {
+        let bad = || format!("`{text}`: expected i/n with 0 ≤ i < n, e.g. 0/4");
+        let (i, n) = text.split_once('/').ok_or_else(bad)?;
+        let index: usize = i.trim().parse().map_err(|_| bad())?;
+        let count: usize = n.trim().parse().map_err(|_| bad())?;
+        if count == 0 || index >= count {
+            return Err(bad());
+        }
+        Ok(Self { index, count })
+    }
+}
+
+/// Options of [`run`].
+#[derive(Debug, Clone)]
+pub struct SweepOptions {
+    /// Parent of the sweep's directory.
+    pub out: PathBuf,
+    /// Runs trained at once.
+    pub jobs: usize,
+    /// Only this share of the runs (and no table).
+    pub shard: Option<Shard>,
+    /// Train nothing: build the table from the runs already in the directory.
+    pub merge: bool,
+    /// No progress output.
+    pub quiet: bool,
+}
+
+/// One finished run, as the table reads it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunResult {
+    /// The trial.
+    pub trial: String,
+    /// The repeat, from 0.
+    pub repeat: usize,
+    /// Its seed.
+    pub seed: u64,
+    /// The objective at its last epoch.
+    pub objective: f64,
+    /// Its summary.
+    pub summary: Summary,
+}
+
+/// What [`run`] produced.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SweepReport {
+    /// The sweep's directory.
+    pub dir: PathBuf,
+    /// Runs trained now.
+    pub trained: usize,
+    /// Runs found finished.
+    pub reused: usize,
+    /// The Markdown table (absent for a shard).
+    pub markdown: Option<String>,
+}
+
+/// A value as a table cell: strings bare, everything else as TOML writes it.
+fn show(value: &toml::Value) -> String {
+    match value {
+        toml::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+impl Sweep {
+    /// Reads a sweep file; `overrides` apply to the base config.
+    pub fn load(path: &Path, overrides: &[String]) -> Result<Self> {
+        Self::from_table(read_table(path)?, path, overrides)
+    }
+
+    fn from_table(mut table: toml::Table, path: &Path, overrides: &[String]) -> Result<Self> {
+        let file = path.display();
+        let Some(toml::Value::Table(sweep)) = table.remove("sweep") else {
+            return Err(Error::config(
+                "sweep",
+                format!("{file}: a sweep file has a [sweep] table of keys with lists of values"),
+            ));
+        };
+        apply_overrides(&mut table, overrides)?;
+        let base = ExperimentConfig::from_table(table.clone())?;
+        let mut repeats = 1;
+        let mut objective = Objective::ValLoss;
+        let mut group_by: Option<Vec<String>> = None;
+        let mut axes: Vec<(String, Vec<toml::Value>)> = Vec::new();
+        for (key, value) in sweep {
+            let field = format!("sweep.{key}");
+            match (key.as_str(), value) {
+                ("repeats", toml::Value::Integer(n)) if n >= 1 => repeats = n as usize,
+                ("repeats", _) => {
+                    return Err(Error::config(
+                        field,
+                        format!("{file}: must be an integer ≥ 1"),
+                    ));
+                }
+                ("objective", toml::Value::String(name)) => {
+                    objective = Objective::parse(&name).ok_or_else(|| {
+                        Error::config(
+                            &field,
+                            format!(
+                                "{file}: unknown objective `{name}`; one of {}",
+                                Objective::NAMES.join(", ")
+                            ),
+                        )
+                    })?;
+                }
+                ("objective", _) => {
+                    return Err(Error::config(field, format!("{file}: must be a string")));
+                }
+                ("group_by", toml::Value::Array(keys)) => {
+                    let keys: Option<Vec<String>> = keys
+                        .into_iter()
+                        .map(|k| k.as_str().map(String::from))
+                        .collect();
+                    group_by = Some(keys.ok_or_else(|| {
+                        Error::config(&field, format!("{file}: must be a list of swept keys"))
+                    })?);
+                }
+                (_, toml::Value::Array(values)) if values.is_empty() => {
+                    return Err(Error::config(
+                        field,
+                        format!("{file}: an empty list leaves nothing to run"),
+                    ));
+                }
+                (_, toml::Value::Array(values)) => axes.push((key, values)),
+                (_, toml::Value::Table(_)) => {
+                    return Err(Error::config(
+                        field,
+                        format!("{file}: write swept keys dotted and quoted, e.g. \"train.lr\""),
+                    ));
+                }
+                _ => {
+                    return Err(Error::config(
+                        field,
+                        format!("{file}: must be a list of values"),
+                    ));
+                }
+            }
+        }
+        if axes.is_empty() {
+            return Err(Error::config(
+                "sweep",
+                format!("{file}: the grid is empty (no key with a list of values)"),
+            ));
+        }
+        let keys: Vec<String> = axes.iter().map(|(k, _)| k.clone()).collect();
+        let group_by = group_by.unwrap_or_else(|| {
+            if keys.len() > 1 {
+                vec![keys[0].clone()]
+            } else {
+                Vec::new()
+            }
+        });
+        if let Some(unknown) = group_by.iter().find(|k| !keys.contains(k)) {
+            return Err(Error::config(
+                "sweep.group_by",
+                format!("{file}: `{unknown}` is not a swept key"),
+            ));
+        }
+        let count: usize = axes.iter().map(|(_, v)| v.len()).product();
+        let mut trials = Vec::with_capacity(count);
+        for index in 0..count {
+            let mut rest = index;
+            let mut values = vec![toml::Value::Boolean(false); axes.len()];
+            for (slot, (_, options)) in values.iter_mut().zip(&axes).rev() {
+                *slot = options[rest % options.len()].clone();
+                rest /= options.len();
+            }
+            let name = format!("t{index:03}");
+            let mut runs = Vec::with_capacity(repeats);
+            for repeat in 0..repeats {
+                let mut run_table = table.clone();
+                for (key, value) in keys.iter().zip(&values) {
+                    set_path(&mut run_table, key, value.clone())
+                        .map_err(|e| Error::config(format!("sweep.{key}"), e.to_string()))?;
+                }
+                let seed = base.seed + repeat as u64;
+                run_table.insert(
+                    "name".into(),
+                    toml::Value::String(format!("{name}_r{repeat}")),
+                );
+                run_table.insert("seed".into(), toml::Value::Integer(seed as i64));
+                let settings: Vec<String> = keys
+                    .iter()
+                    .zip(&values)
+                    .map(|(k, v)| format!("{k} = {v}"))
+                    .collect();
+                let config = ExperimentConfig::from_table(run_table).map_err(|e| {
+                    Error::config(
+                        format!("sweep trial {name} ({})", settings.join(", ")),
+                        e.to_string(),
+                    )
+                })?;
+                if let Some(reason) = objective.unavailable(&config) {
+                    return Err(Error::config(
+                        "sweep.objective",
+                        format!("{file}: `{}` {reason}", objective.name()),
+                    ));
+                }
+                runs.push(config);
+            }
+            trials.push(Trial { name, values, runs });
+        }
+        Ok(Self {
+            name: base.name.clone(),
+            keys,
+            repeats,
+            objective,
+            group_by,
+            trials,
+        })
+    }
+
+    /// Every run in order: `(trial index, repeat)`.
+    fn units(&self) -> Vec<(usize, usize)> {
+        (0..self.trials.len())
+            .flat_map(|t| (0..self.repeats).map(move |r| (t, r)))
+            .collect()
+    }
+}
+
+/// The run directory of a run config inside the sweep directory.
+fn run_dir(dir: &Path, config: &ExperimentConfig) -> PathBuf {
+    dir.join("runs").join(&config.name)
+}
+
+/// Trains the sweep's runs (or this shard's share), skipping finished ones and continuing
+/// unfinished ones from their checkpoints, then writes the tables (unless sharded).
+pub fn run(sweep: &Sweep, options: &SweepOptions) -> Result<SweepReport> {
+    let dir = options.out.join(&sweep.name);
+    let units = sweep.units();
+    let mine: Vec<(usize, usize)> = match options.shard {
+        Some(shard) => units
+            .iter()
+            .enumerate()
+            .filter(|(k, _)| k % shard.count == shard.index)
+            .map(|(_, u)| *u)
+            .collect(),
+        None => units.clone(),
+    };
+    let mut trained = 0;
+    let mut reused = 0;
+    if !options.merge {
+        std::fs::create_dir_all(dir.join("runs")).map_err(|e| Error::io(&dir, e))?;
+        let pending: Vec<&ExperimentConfig> = mine
+            .iter()
+            .map(|&(t, r)| &sweep.trials[t].runs[r])
+            .filter(|config| finished(&run_dir(&dir, config), config).is_none())
+            .collect();
+        reused = mine.len() - pending.len();
+        trained = pending.len();
+        train_all(&pending, &dir.join("runs"), options)?;
+    }
+    if options.shard.is_some() && !options.merge {
+        return Ok(SweepReport {
+            dir,
+            trained,
+            reused,
+            markdown: None,
+        });
+    }
+    let mut results = Vec::with_capacity(units.len());
+    let mut missing = Vec::new();
+    for &(t, r) in &units {
+        let config = &sweep.trials[t].runs[r];
+        let run = run_dir(&dir, config);
+        match finished(&run, config) {
+            Some(summary) => {
+                let metrics = read_metrics(&run)?;
+                let objective = metrics
+                    .last()
+                    .and_then(|m| sweep.objective.read(m))
+                    .ok_or_else(|| {
+                        Error::data(
+                            run.join("metrics.jsonl"),
+                            format!("no `{}` at the last epoch", sweep.objective.name()),
+                        )
+                    })?;
+                results.push(RunResult {
+                    trial: sweep.trials[t].name.clone(),
+                    repeat: r,
+                    seed: config.seed,
+                    objective,
+                    summary,
+                });
+            }
+            None => missing.push(config.name.clone()),
+        }
+    }
+    if !missing.is_empty() {
+        let shown: Vec<&str> = missing.iter().take(5).map(String::as_str).collect();
+        return Err(Error::data(
+            &dir,
+            format!(
+                "{} of {} runs unfinished ({}{}): run the remaining shards first",
+                missing.len(),
+                units.len(),
+                shown.join(", "),
+                if missing.len() > 5 { ", …" } else { "" }
+            ),
+        ));
+    }
+    let markdown = markdown_table(sweep, &results);
+    write_atomic(&dir.join("table.md"), markdown.as_bytes())?;
+    write_atomic(
+        &dir.join("trials.csv"),
+        trials_csv(sweep, &results).as_bytes(),
+    )?;
+    write_atomic(&dir.join("runs.csv"), runs_csv(sweep, &results).as_bytes())?;
+    Ok(SweepReport {
+        dir,
+        trained,
+        reused,
+        markdown: Some(markdown),
+    })
+}
+
+/// Trains `pending` runs, `options.jobs` at a time.
+fn train_all(pending: &[&ExperimentConfig], out: &Path, options: &SweepOptions) -> Result<()> {
+    let next = AtomicUsize::new(0);
+    let failure: Mutex<Option<Error>> = Mutex::new(None);
+    let total = pending.len();
+    std::thread::scope(|scope| {
+        for _ in 0..options.jobs.clamp(1, total.max(1)) {
+            scope.spawn(|| {
+                loop {
+                    let k = next.fetch_add(1, Ordering::SeqCst);
+                    if k >= total || failure.lock().map(|f| f.is_some()).unwrap_or(true) {
+                        break;
+                    }
+                    let config = pending[k];
+                    if !options.quiet {
+                        eprintln!("== [{}/{total}] {}", k + 1, config.name);
+                    }
+                    let run = RunOptions {
+                        out: out.to_path_buf(),
+                        quiet: true,
+                        report: false,
+                        ..RunOptions::default()
+                    };
+                    if let Err(error) = train(config, &run) {
+                        if let Ok(mut slot) = failure.lock() {
+                            slot.get_or_insert(error);
+                        }
+                        break;
+                    }
+                }
+            });
+        }
+    });
+    match failure.into_inner() {
+        Ok(Some(error)) => Err(error),
+        _ => Ok(()),
+    }
+}
+
+/// `(mean, sample standard deviation)`.
+fn mean_std(values: &[f64]) -> (f64, f64) {
+    let n = values.len() as f64;
+    let mean = values.iter().sum::<f64>() / n;
+    let var = if values.len() > 1 {
+        values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1.0)
+    } else {
+        0.0
+    };
+    (mean, var.sqrt())
+}
+
+/// Per trial: `(trial, objective mean, std, test accuracy mean/std if any)`.
+struct TrialRow<'a> {
+    trial: &'a Trial,
+    objective: (f64, f64),
+    accuracy: Option<(f64, f64)>,
+}
+
+fn trial_rows<'a>(sweep: &'a Sweep, results: &[RunResult]) -> Vec<TrialRow<'a>> {
+    sweep
+        .trials
+        .iter()
+        .map(|trial| {
+            let runs: Vec<&RunResult> = results.iter().filter(|r| r.trial == trial.name).collect();
+            let objectives: Vec<f64> = runs.iter().map(|r| r.objective).collect();
+            let accuracies: Option<Vec<f64>> =
+                runs.iter().map(|r| r.summary.test_accuracy).collect();
+            TrialRow {
+                trial,
+                objective: mean_std(&objectives),
+                accuracy: accuracies.map(|a| mean_std(&a)),
+            }
+        })
+        .collect()
+}
+
+fn pm((mean, std): (f64, f64)) -> String {
+    format!("{mean:.4} ± {std:.4}")
+}
+
+/// The Markdown table: one row per trial, then the best trial of each group.
+pub fn markdown_table(sweep: &Sweep, results: &[RunResult]) -> String {
+    let rows = trial_rows(sweep, results);
+    let objective = sweep.objective.name();
+    let mut text = format!(
+        "| trial | {} | {objective} (mean ± std) | test accuracy (mean ± std) | runs |\n|---|{}---:|---:|---:|\n",
+        sweep.keys.join(" | "),
+        "---|".repeat(sweep.keys.len())
+    );
+    for row in &rows {
+        let values: Vec<String> = row.trial.values.iter().map(show).collect();
+        let _ = writeln!(
+            text,
+            "| {} | {} | {} | {} | {} |",
+            row.trial.name,
+            values.join(" | "),
+            pm(row.objective),
+            row.accuracy.map_or_else(|| "–".into(), pm),
+            sweep.repeats
+        );
+    }
+    let group_index: Vec<usize> = sweep
+        .group_by
+        .iter()
+        .filter_map(|g| sweep.keys.iter().position(|k| k == g))
+        .collect();
+    let mut groups: Vec<(Vec<String>, &TrialRow<'_>)> = Vec::new();
+    for row in &rows {
+        let key: Vec<String> = group_index
+            .iter()
+            .map(|&i| show(&row.trial.values[i]))
+            .collect();
+        match groups.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, best)) if row.objective.0 < best.objective.0 => *best = row,
+            Some(_) => {}
+            None => groups.push((key, row)),
+        }
+    }
+    let title = if group_index.is_empty() {
+        "Best trial".to_string()
+    } else {
+        format!("Best trial per {}", sweep.group_by.join(", "))
+    };
+    let _ = write!(
+        text,
+        "\n{title} (lowest mean {objective}):\n\n| group | trial | {} | {objective} | test accuracy |\n|---|---|{}---:|---:|\n",
+        sweep.keys.join(" | "),
+        "---|".repeat(sweep.keys.len())
+    );
+    for (key, row) in groups {
+        let values: Vec<String> = row.trial.values.iter().map(show).collect();
+        let group = if key.is_empty() {
+            "all".to_string()
+        } else {
+            key.join(", ")
+        };
+        let _ = writeln!(
+            text,
+            "| {group} | {} | {} | {} | {} |",
+            row.trial.name,
+            values.join(" | "),
+            pm(row.objective),
+            row.accuracy.map_or_else(|| "–".into(), pm)
+        );
+    }
+    text
+}
+
+fn csv_field(text: &str) -> String {
+    if text.contains([',', '"', '\n']) {
+        format!("\"{}\"", text.replace('"', "\"\""))
+    } else {
+        text.to_string()
+    }
+}
+
+/// One CSV row per trial: its values, objective and test accuracy mean and std.
+fn trials_csv(sweep: &Sweep, results: &[RunResult]) -> String {
+    let keys: Vec<String> = sweep.keys.iter().map(|k| csv_field(k)).collect();
+    let mut text = format!(
+        "trial,{},objective_mean,objective_std,test_accuracy_mean,test_accuracy_std,runs\n",
+        keys.join(",")
+    );
+    for row in trial_rows(sweep, results) {
+        let values: Vec<String> = row
+            .trial
+            .values
+            .iter()
+            .map(|v| csv_field(&show(v)))
+            .collect();
+        let (acc_mean, acc_std) = row
+            .accuracy
+            .map_or((String::new(), String::new()), |(m, s)| {
+                (m.to_string(), s.to_string())
+            });
+        let _ = writeln!(
+            text,
+            "{},{},{},{},{acc_mean},{acc_std},{}",
+            row.trial.name,
+            values.join(","),
+            row.objective.0,
+            row.objective.1,
+            sweep.repeats
+        );
+    }
+    text
+}
+
+/// One CSV row per run.
+fn runs_csv(sweep: &Sweep, results: &[RunResult]) -> String {
+    let keys: Vec<String> = sweep.keys.iter().map(|k| csv_field(k)).collect();
+    let mut text = format!(
+        "trial,repeat,seed,{},{},test_accuracy,test_loss,best_epoch\n",
+        keys.join(","),
+        sweep.objective.name()
+    );
+    for result in results {
+        let trial = sweep
+            .trials
+            .iter()
+            .find(|t| t.name == result.trial)
+            .expect("results come from the sweep's trials");
+        let values: Vec<String> = trial.values.iter().map(|v| csv_field(&show(v))).collect();
+        let s = &result.summary;
+        let _ = writeln!(
+            text,
+            "{},{},{},{},{},{},{},{}",
+            result.trial,
+            result.repeat,
+            result.seed,
+            values.join(","),
+            result.objective,
+            s.test_accuracy.map_or(String::new(), |a| a.to_string()),
+            s.test_loss,
+            s.best_epoch
+        );
+    }
+    text
+}
