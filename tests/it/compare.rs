@@ -91,7 +91,7 @@ fn bad_comparison_files_name_the_variant_and_key() {
 #[test]
 fn every_committed_experiment_and_comparison_resolves() {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("experiments");
-    let mut comparisons = 0;
+    let (mut comparisons, mut sweeps) = (0, 0);
     for entry in std::fs::read_dir(&dir).unwrap() {
         let path = entry.unwrap().path();
         let text = std::fs::read_to_string(&path).unwrap();
@@ -99,12 +99,18 @@ fn every_committed_experiment_and_comparison_resolves() {
             let comparison = Comparison::load(&path, &[]).unwrap();
             assert!(!comparison.variants.is_empty(), "{}", path.display());
             comparisons += 1;
+        } else if text.contains("\n[sweep]") {
+            let sweep = plasticity::experiment::sweep::Sweep::load(&path, &[])
+                .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            assert!(sweep.trials.len() > 1, "{}", path.display());
+            sweeps += 1;
         } else {
             plasticity::experiment::ExperimentConfig::load(Some(&path), &[])
                 .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         }
     }
     assert!(comparisons >= 2, "rules_on_digits and tp_hard_activations");
+    assert!(sweeps >= 1, "rules_fashion_sweep");
 }
 
 #[test]

@@ -9,7 +9,8 @@ use plasticity::rng::Rng;
 
 use crate::write;
 
-/// 4 trials × 3 seeds = 12 runs on digits, long enough per run for kills to land mid-run.
+/// 12 trials (3 rules × 2 learning rates × with and without batchnorm) on digits, long enough
+/// per run for kills to land mid-run.
 const TWELVE: &str = r#"
 name = "sw"
 [data]
@@ -21,9 +22,9 @@ dropout = [0.1, 0.0, 0.0]
 epochs = 6
 batch_size = 32
 [sweep]
-"train.rule" = ["backprop", "dfa"]
+"train.rule" = ["backprop", "dfa", "feedback_alignment"]
 "train.lr" = [1e-3, 3e-3]
-repeats = 3
+"model.batchnorm" = [false, true]
 objective = "val_error"
 "#;
 
