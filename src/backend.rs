@@ -27,3 +27,9 @@ pub fn name() -> &'static str {
         "flex"
     }
 }
+
+/// Whether tensors live in host memory (`flex`, `ndarray`), where element-wise loops may run
+/// on the host directly.
+pub fn is_cpu() -> bool {
+    !cfg!(any(feature = "cuda", feature = "wgpu"))
+}

@@ -12,7 +12,7 @@ use crate::host;
 use crate::net::Net;
 use crate::optim::ParamOptimizer;
 use crate::rng::Rng;
-use crate::rule::StepContext;
+use crate::rule::{Batch, StepContext};
 
 /// What `plasticity bench` measures.
 #[derive(Debug, Clone, Serialize)]
@@ -44,7 +44,8 @@ pub struct BenchReport {
     pub backend: String,
 }
 
-fn median(values: &mut [f64]) -> f64 {
+/// The middle value (the upper one of an even count); sorts `values`.
+pub fn median(values: &mut [f64]) -> f64 {
     values.sort_by(f64::total_cmp);
     values[values.len() / 2]
 }
@@ -74,6 +75,86 @@ fn weights_per_sample(net: &Net) -> f64 {
         .sum()
 }
 
+/// A training step ready to be timed again and again: the config's net, rule and optimizers,
+/// and eight fixed mini-batches of its training data (so no data handling is timed).
+pub struct StepBench {
+    setup: Setup,
+    optimizer: ParamOptimizer,
+    rule_optimizer: ParamOptimizer,
+    rng: Rng,
+    batches: Vec<Batch>,
+}
+
+impl StepBench {
+    /// Loads the data and builds the net, rule and optimizers of `config`.
+    pub fn new(config: &ExperimentConfig) -> Result<Self> {
+        let setup = Setup::new(config)?;
+        let settings = config.optimizer_settings(1);
+        let n = setup.data.train.rows();
+        let batch_size = config.train.batch_size.min(n);
+        let batches = (0..8)
+            .map(|k| {
+                let rows: Vec<usize> = (0..batch_size).map(|i| (k * batch_size + i) % n).collect();
+                setup.task.batch(&setup.data.train, &rows, &setup.device)
+            })
+            .collect();
+        Ok(Self {
+            optimizer: ParamOptimizer::new(&settings, "train")?,
+            rule_optimizer: ParamOptimizer::new(&settings, "train")?,
+            rng: Rng::derived(config.seed, "bench"),
+            batches,
+            setup,
+        })
+    }
+
+    /// Samples per mini-batch.
+    pub fn batch_size(&self) -> usize {
+        self.batches[0].x.dims()[0]
+    }
+
+    /// Runs `steps` training steps (forward, the rule's update signals, optimizer steps) and
+    /// returns samples per second, timed until the last loss is on the host.
+    pub fn run(&mut self, steps: usize) -> f64 {
+        let start = Instant::now();
+        let Setup {
+            task, net, rule, ..
+        } = &mut self.setup;
+        let mut last = None;
+        for i in 0..steps {
+            let mut ctx = StepContext::new(&mut self.rng, *task);
+            let mut step = rule.step(net, &self.batches[i % self.batches.len()], &mut ctx);
+            self.optimizer.step(net, &mut step.grads);
+            self.rule_optimizer.step(rule.as_mut(), &mut step.grads);
+            last = Some(step.loss);
+        }
+        if let Some(loss) = last {
+            host::scalar(&loss);
+        }
+        (steps * self.batch_size()) as f64 / start.elapsed().as_secs_f64()
+    }
+
+    /// Nominal floating-point operations of one training step per sample: 6 per weight
+    /// (forward, input gradient, weight gradient), whatever the rule skips or adds.
+    pub fn flops_per_sample(&self) -> f64 {
+        6.0 * weights_per_sample(&self.setup.net)
+    }
+
+    /// The rule's name.
+    pub fn rule(&self) -> String {
+        self.setup.rule.name()
+    }
+
+    /// Layer sizes, `in-…-out`.
+    pub fn sizes(&self) -> String {
+        self.setup.net.sizes()
+    }
+
+    /// The device the net lives on.
+    pub fn device(&self) -> &Device {
+        &self.setup.device
+    }
+}
+
 /// Times `steps` training steps (after `warmup` more), `repeats` times, on the config's data.
 pub fn bench_training(
     config: &ExperimentConfig,
@@ -81,59 +162,21 @@ pub fn bench_training(
     warmup: usize,
     repeats: usize,
 ) -> Result<BenchReport> {
-    let Setup {
-        device,
-        data,
-        task,
-        mut net,
-        mut rule,
-    } = Setup::new(config)?;
-    let t = &config.train;
-    let settings = config.optimizer_settings(steps);
-    let mut optimizer = ParamOptimizer::new(&settings, "train")?;
-    let mut rule_optimizer = ParamOptimizer::new(&settings, "train")?;
-    let mut rng = Rng::derived(config.seed, "bench");
-    let n = data.train.rows();
-    let batch_size = t.batch_size.min(n);
-    let batches: Vec<_> = (0..8)
-        .map(|k| {
-            let rows: Vec<usize> = (0..batch_size).map(|i| (k * batch_size + i) % n).collect();
-            task.batch(&data.train, &rows, &device)
-        })
-        .collect();
-    let mut run = |count: usize, net: &mut Net| {
-        let mut last = None;
-        for i in 0..count {
-            let mut ctx = StepContext::new(&mut rng, task);
-            let mut step = rule.step(net, &batches[i % batches.len()], &mut ctx);
-            optimizer.step(net, &mut step.grads);
-            rule_optimizer.step(rule.as_mut(), &mut step.grads);
-            last = Some(step.loss);
-        }
-        if let Some(loss) = last {
-            host::scalar(&loss);
-        }
-    };
-    run(warmup, &mut net);
-    let mut rates: Vec<f64> = (0..repeats.max(1))
-        .map(|_| {
-            let start = Instant::now();
-            run(steps, &mut net);
-            (steps * batch_size) as f64 / start.elapsed().as_secs_f64()
-        })
-        .collect();
+    let mut bench = StepBench::new(config)?;
+    bench.run(warmup);
+    let mut rates: Vec<f64> = (0..repeats.max(1)).map(|_| bench.run(steps)).collect();
     let range = (
         rates.iter().copied().fold(f64::INFINITY, f64::min),
         rates.iter().copied().fold(0.0, f64::max),
     );
     let samples_per_second = median(&mut rates);
-    let flops_per_sample = 6.0 * weights_per_sample(&net);
+    let flops_per_sample = bench.flops_per_sample();
     let train_gflops = samples_per_second * flops_per_sample / 1e9;
-    let matmul = matmul_gflops(1024, 5, &device);
+    let matmul = matmul_gflops(1024, 5, bench.device());
     Ok(BenchReport {
-        rule: rule.name(),
-        sizes: net.sizes(),
-        batch_size,
+        rule: bench.rule(),
+        sizes: bench.sizes(),
+        batch_size: bench.batch_size(),
         samples_per_second,
         samples_per_second_range: range,
         flops_per_sample,

@@ -2,6 +2,7 @@
 //! burn's; Rprop is ours ([`rprop`]). An [`ParamOptimizer`] steps one group of parameters (a net,
 //! or a rule's own feedback network), so every group can have its own optimizer and schedule.
 
+pub mod fused_adam;
 pub mod rprop;
 
 use std::collections::BTreeMap;
@@ -22,6 +23,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::net::{Gradients, Parameters};
+use fused_adam::FusedAdam;
 use rprop::Rprop;
 
 /// Which optimizer updates a group.
@@ -225,6 +227,10 @@ impl ParamOptimizer {
                     }))
                     .build(),
             ),
+            OptimizerKind::Adam if crate::backend::is_cpu() => {
+                let penalty = (settings.weight_decay > 0.0).then_some(settings.weight_decay as f32);
+                stepper(FusedAdam::new(penalty))
+            }
             OptimizerKind::Adam => stepper(
                 AdamConfig::new()
                     .with_epsilon(1e-8)
@@ -279,7 +285,9 @@ impl ParamOptimizer {
                 return;
             }
             if let Some(grad) = grads.remove(name) {
-                *value = stepper.step(name, lr, value.clone(), grad);
+                // Owned, not cloned: an unshared CPU tensor is updated in place.
+                let owned = std::mem::replace(value, Tensor::empty([0, 0], &value.device()));
+                *value = stepper.step(name, lr, owned, grad);
             }
         });
     }

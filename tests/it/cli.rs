@@ -147,3 +147,98 @@ fn neuron_draws_png_and_svg() {
     assert_eq!(code, 2);
     assert!(err.contains("x.gif") && err.lines().count() == 1, "{err}");
 }
+
+/// A stand-in for `python3`: the reference "trains" at 1000 samples/s and its matmul runs at
+/// 7 GFLOP/s; a `--rule boom` run fails.
+const FAKE_PYTHON: &str = r#"#!/bin/sh
+if [ "$1" = "-c" ]; then echo 7.0; exit 0; fi
+case "$*" in *"--rule boom"*) echo "Traceback: boom" >&2; exit 1;; esac
+echo '{"rule": "x", "train_samples_per_s": 1000.0, "seconds": 1.0}'
+"#;
+
+const VS_TORCH: &str = r#"
+name = "vs"
+[data]
+dataset = "iris"
+[model]
+hidden = [8, 8]
+activation = "tanh"
+[train]
+batch_size = 16
+[[variant]]
+name = "bp"
+"train.rule" = "backprop"
+[[variant]]
+name = "dfa"
+"train.rule" = "dfa"
+[[variant]]
+name = "boom"
+"train.rule" = "dfa"
+"#;
+
+#[test]
+fn bench_vs_torch_alternates_sides_and_reports_ratios() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let python = crate::write(dir.path(), "python", FAKE_PYTHON.as_bytes());
+    std::fs::set_permissions(&python, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let script = crate::write(dir.path(), "ref.py", b"");
+    let file = crate::write(dir.path(), "vs.toml", VS_TORCH.as_bytes());
+    let args = |rules: &str| {
+        vec![
+            "bench".to_string(),
+            "--vs-torch".into(),
+            "--json".into(),
+            "--config".into(),
+            file.display().to_string(),
+            "--python".into(),
+            python.display().to_string(),
+            "--torch-script".into(),
+            script.display().to_string(),
+            "--rules".into(),
+            rules.into(),
+            "--repeats".into(),
+            "3".into(),
+            "--steps".into(),
+            "4".into(),
+        ]
+    };
+    let run = |args: Vec<String>| {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        plasticity(&args)
+    };
+    let (code, stdout, stderr) = run(args("bp,dfa"));
+    assert_eq!(code, 0, "{stderr}");
+    let report: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
+    let rules = report["rules"].as_array().unwrap();
+    assert_eq!(rules.len(), 2);
+    let ceiling = report["ceiling_gflops"].as_f64().unwrap();
+    assert_eq!(report["torch_matmul_gflops"].as_f64().unwrap(), 7.0);
+    assert!(ceiling >= 7.0 && ceiling >= report["ours_matmul_gflops"].as_f64().unwrap());
+    for (row, name) in rules.iter().zip(["bp", "dfa"]) {
+        assert_eq!(row["rule"], name);
+        let ours: Vec<f64> = serde_json::from_value(row["ours"].clone()).unwrap();
+        assert_eq!(ours.len(), 3);
+        assert_eq!(row["torch_median"].as_f64().unwrap(), 1000.0);
+        let mut ratios: Vec<f64> = ours.iter().map(|o| o / 1000.0).collect();
+        ratios.sort_by(f64::total_cmp);
+        assert_eq!(row["ratio_median"].as_f64().unwrap(), ratios[1]);
+        assert_eq!(row["ratio_min"].as_f64().unwrap(), ratios[0]);
+        let fraction = row["torch_fraction_of_ceiling"].as_f64().unwrap();
+        let flops = report["flops_per_sample"].as_f64().unwrap();
+        assert!((fraction - 1000.0 * flops / 1e9 / ceiling).abs() < 1e-12);
+    }
+
+    for (rules, expected) in [("boom", "boom"), ("nope", "`nope`")] {
+        let (code, _, stderr) = run(args(rules));
+        assert_eq!(code, 2, "{stderr}");
+        assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+        assert!(stderr.contains(expected), "{stderr}");
+    }
+    let mut missing = args("bp");
+    let at = missing.iter().position(|a| a == "--torch-script").unwrap();
+    missing[at + 1] = "/missing/ref.py".into();
+    let (code, _, stderr) = run(missing);
+    assert_eq!(code, 2);
+    assert!(stderr.contains("/missing/ref.py"), "{stderr}");
+}

@@ -8,6 +8,7 @@ mod determinism;
 mod estimators;
 mod formats;
 mod gradients;
+mod optim;
 mod report;
 mod rules;
 mod sweep;

@@ -1,7 +1,16 @@
-//! `plasticity bench`.
+//! `plasticity bench`: one config's training step, or every rule side by side with PyTorch.
 
+use std::path::PathBuf;
+use std::process::Command;
+
+use anyhow::{Context, bail};
 use clap::Args;
-use plasticity::bench::bench_training;
+use plasticity::activation::Activation;
+use plasticity::bench::{StepBench, bench_training, matmul_gflops, median};
+use plasticity::experiment::ExperimentConfig;
+use plasticity::experiment::compare::Comparison;
+use plasticity::experiment::config::PerBlock;
+use serde::Serialize;
 
 use crate::ConfigArgs;
 
@@ -9,7 +18,7 @@ use crate::ConfigArgs;
 pub struct BenchArgs {
     #[command(flatten)]
     config: ConfigArgs,
-    /// Timed training steps per repeat.
+    /// Timed training steps per repeat (per round with --vs-torch).
     #[arg(long, default_value_t = 50)]
     steps: usize,
     /// Untimed steps first.
@@ -21,9 +30,29 @@ pub struct BenchArgs {
     /// Print one JSON object.
     #[arg(long)]
     json: bool,
+    /// Time every variant of a comparison file (default `experiments/bench_vs_torch.toml`)
+    /// against the PyTorch reference, alternating sides for `--repeats` rounds; each variant's
+    /// name is the reference's `--rule` code.
+    #[arg(long)]
+    vs_torch: bool,
+    /// With --vs-torch: only these variants (comma-separated).
+    #[arg(long, value_delimiter = ',')]
+    rules: Vec<String>,
+    /// With --vs-torch: the Python interpreter that has torch and numpy.
+    #[arg(long, default_value = "python3")]
+    python: PathBuf,
+    /// With --vs-torch: the reference script.
+    #[arg(long, default_value = "bench/torch_reference.py")]
+    torch_script: PathBuf,
+    /// With --vs-torch: threads the reference may use (2 = both cores here).
+    #[arg(long, default_value_t = 2)]
+    torch_threads: usize,
 }
 
 pub fn run(args: BenchArgs) -> anyhow::Result<()> {
+    if args.vs_torch {
+        return vs_torch(&args);
+    }
     let config = args.config.load()?;
     let report = bench_training(&config, args.steps, args.warmup, args.repeats)?;
     if args.json {
@@ -55,4 +84,248 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
         100.0 * report.fraction_of_matmul
     );
     Ok(())
+}
+
+/// One rule's side-by-side figures.
+#[derive(Serialize)]
+struct RuleRow {
+    rule: String,
+    ours: Vec<f64>,
+    torch: Vec<f64>,
+    ours_median: f64,
+    torch_median: f64,
+    ratio_median: f64,
+    ratio_min: f64,
+    ratio_max: f64,
+    ours_fraction_of_ceiling: f64,
+    torch_fraction_of_ceiling: f64,
+}
+
+/// The whole comparison.
+#[derive(Serialize)]
+struct VsTorchReport {
+    backend: &'static str,
+    sizes: String,
+    batch_size: usize,
+    rounds: usize,
+    steps: usize,
+    flops_per_sample: f64,
+    ours_matmul_gflops: f64,
+    torch_matmul_gflops: f64,
+    ceiling_gflops: f64,
+    rules: Vec<RuleRow>,
+}
+
+/// The PyTorch reference script, run once per measurement.
+struct Reference<'a> {
+    args: &'a BenchArgs,
+}
+
+impl Reference<'_> {
+    fn command(&self) -> Command {
+        let mut command = Command::new(&self.args.python);
+        command.env("OMP_NUM_THREADS", self.args.torch_threads.to_string());
+        command
+    }
+
+    /// The reference's training samples per second for `rule` on `config`'s net.
+    fn samples_per_second(&self, rule: &str, config: &ExperimentConfig) -> anyhow::Result<f64> {
+        let hidden = config
+            .model
+            .hidden
+            .as_ref()
+            .context("--vs-torch: the config needs model.hidden")?;
+        let arch: Vec<String> = hidden.iter().map(usize::to_string).collect();
+        let activation = reference_activation(config)?;
+        let output = self
+            .command()
+            .arg(&self.args.torch_script)
+            .args(["--rule", rule, "--act", activation, "--epochs", "1"])
+            .args(["--arch", &arch.join("-")])
+            .args(["--batch", &config.train.batch_size.to_string()])
+            .args(["--lr", &config.train.lr.to_string()])
+            .args(["--threads", &self.args.torch_threads.to_string()])
+            .args(["--warmup", &self.args.warmup.to_string()])
+            .args([
+                "--limit-steps",
+                &(self.args.warmup + self.args.steps).to_string(),
+            ])
+            .output()
+            .with_context(|| format!("running {}", self.args.python.display()))?;
+        if !output.status.success() {
+            bail!(
+                "{} --rule {rule} failed: {}",
+                self.args.torch_script.display(),
+                String::from_utf8_lossy(&output.stderr)
+                    .lines()
+                    .last()
+                    .unwrap_or("")
+            );
+        }
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        let line: serde_json::Value = serde_json::from_str(stdout.trim())
+            .with_context(|| format!("{}: output `{stdout}`", self.args.torch_script.display()))?;
+        line["train_samples_per_s"].as_f64().with_context(|| {
+            format!(
+                "{}: no train_samples_per_s",
+                self.args.torch_script.display()
+            )
+        })
+    }
+
+    /// PyTorch's rate on `n×n` products (median of 5 after a warm-up), GFLOP/s.
+    fn matmul_gflops(&self, n: usize) -> anyhow::Result<f64> {
+        let program = format!(
+            "import time, torch\ntorch.set_num_threads({threads})\n\
+             a = torch.randn({n}, {n}); b = torch.randn({n}, {n}); a @ b\n\
+             r = []\nfor _ in range(5):\n    t = time.perf_counter(); a @ b\n    \
+             r.append(2 * {n}**3 / (time.perf_counter() - t) / 1e9)\n\
+             print(sorted(r)[2])",
+            threads = self.args.torch_threads
+        );
+        let output = self.command().args(["-c", &program]).output()?;
+        if !output.status.success() {
+            bail!(
+                "{} cannot import torch: {} (pip install torch numpy)",
+                self.args.python.display(),
+                String::from_utf8_lossy(&output.stderr)
+                    .lines()
+                    .last()
+                    .unwrap_or("")
+            );
+        }
+        Ok(String::from_utf8_lossy(&output.stdout).trim().parse()?)
+    }
+}
+
+/// The reference's `--act` for the config's one hidden activation.
+fn reference_activation(config: &ExperimentConfig) -> anyhow::Result<&'static str> {
+    Ok(match &config.model.activation {
+        PerBlock::One(Activation::LeakyRelu { .. }) => "leaky_relu",
+        PerBlock::One(Activation::Tanh) => "tanh",
+        PerBlock::One(Activation::Sign) => "sign",
+        PerBlock::One(Activation::StochasticBinary) => "stochastic",
+        other => bail!(
+            "--vs-torch: model.activation must be one of leaky_relu, tanh, sign, \
+             stochastic_binary for every block, not {other:?}"
+        ),
+    })
+}
+
+fn vs_torch(args: &BenchArgs) -> anyhow::Result<()> {
+    let file = args
+        .config
+        .config
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("experiments/bench_vs_torch.toml"));
+    let comparison = Comparison::load(&file, &args.config.overrides)?;
+    if !args.torch_script.is_file() {
+        bail!("{}: no such reference script", args.torch_script.display());
+    }
+    let variants: Vec<_> = comparison
+        .variants
+        .iter()
+        .filter(|v| args.rules.is_empty() || args.rules.contains(&v.name))
+        .collect();
+    if let Some(unknown) = args
+        .rules
+        .iter()
+        .find(|r| !comparison.variants.iter().any(|v| &v.name == *r))
+    {
+        bail!("{}: --rules names no variant `{unknown}`", file.display());
+    }
+    let reference = Reference { args };
+    let torch_matmul = reference.matmul_gflops(2048)?;
+    let mut rows = Vec::new();
+    let mut shape = None;
+    for variant in variants {
+        let mut bench = StepBench::new(&variant.config)?;
+        bench.run(args.warmup);
+        let (mut ours, mut torch) = (Vec::new(), Vec::new());
+        for round in 0..args.repeats.max(1) {
+            if !args.json {
+                eprint!("\r{:<6} round {}/{}", variant.name, round + 1, args.repeats);
+            }
+            ours.push(bench.run(args.steps));
+            torch.push(reference.samples_per_second(&variant.name, &variant.config)?);
+        }
+        let mut ratios: Vec<f64> = ours.iter().zip(&torch).map(|(a, b)| a / b).collect();
+        let ratio_min = ratios.iter().copied().fold(f64::INFINITY, f64::min);
+        let ratio_max = ratios.iter().copied().fold(0.0, f64::max);
+        let flops = bench.flops_per_sample();
+        shape.get_or_insert_with(|| (bench.sizes(), bench.batch_size(), flops));
+        rows.push(RuleRow {
+            rule: variant.name.clone(),
+            ours_median: median(&mut ours.clone()),
+            torch_median: median(&mut torch.clone()),
+            ratio_median: median(&mut ratios),
+            ratio_min,
+            ratio_max,
+            ours_fraction_of_ceiling: 0.0,
+            torch_fraction_of_ceiling: 0.0,
+            ours,
+            torch,
+        });
+    }
+    if !args.json {
+        eprintln!();
+    }
+    let ours_matmul = matmul_gflops(2048, 5, &plasticity::backend::device());
+    let ceiling = ours_matmul.max(torch_matmul);
+    let (sizes, batch_size, flops_per_sample) = shape.context("no variant to time")?;
+    for row in &mut rows {
+        row.ours_fraction_of_ceiling = row.ours_median * flops_per_sample / 1e9 / ceiling;
+        row.torch_fraction_of_ceiling = row.torch_median * flops_per_sample / 1e9 / ceiling;
+    }
+    let report = VsTorchReport {
+        backend: plasticity::backend::name(),
+        sizes,
+        batch_size,
+        rounds: args.repeats.max(1),
+        steps: args.steps,
+        flops_per_sample,
+        ours_matmul_gflops: ours_matmul,
+        torch_matmul_gflops: torch_matmul,
+        ceiling_gflops: ceiling,
+        rules: rows,
+    };
+    if args.json {
+        println!("{}", serde_json::to_string(&report)?);
+        return Ok(());
+    }
+    print_table(&report);
+    Ok(())
+}
+
+fn print_table(report: &VsTorchReport) {
+    println!(
+        "{} batch {} ({}), {} rounds of {} steps, sides alternating; ceiling {:.0} GFLOP/s \
+         (2048² matmul: ours {:.0}, PyTorch {:.0}); {:.2} MFLOP per sample",
+        report.sizes,
+        report.batch_size,
+        report.backend,
+        report.rounds,
+        report.steps,
+        report.ceiling_gflops,
+        report.ours_matmul_gflops,
+        report.torch_matmul_gflops,
+        report.flops_per_sample / 1e6
+    );
+    println!(
+        "| rule | ours samples/s | PyTorch samples/s | ratio median | min | max | ours % ceiling | PyTorch % ceiling |"
+    );
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|");
+    for row in &report.rules {
+        println!(
+            "| {} | {:.0} | {:.0} | {:.2} | {:.2} | {:.2} | {:.0} | {:.0} |",
+            row.rule,
+            row.ours_median,
+            row.torch_median,
+            row.ratio_median,
+            row.ratio_min,
+            row.ratio_max,
+            100.0 * row.ours_fraction_of_ceiling,
+            100.0 * row.torch_fraction_of_ceiling
+        );
+    }
 }
