@@ -76,23 +76,42 @@ impl StepScalars {
         }
     }
 
-    /// One element: updates `w`, `m`, `v` in place.
-    #[inline(always)]
-    fn apply(&self, w: &mut f32, g: f32, m: &mut f32, v: &mut f32, first: bool) {
-        let g = match self.weight_decay {
-            Some(penalty) => *w * penalty + g,
-            None => g,
-        };
-        let square = g * g;
-        if first {
-            *m = g * self.one_minus_beta_1;
-            *v = square * self.one_minus_beta_2;
-        } else {
-            *m = *m * self.beta_1 + g * self.one_minus_beta_1;
-            *v = *v * self.beta_2 + square * self.one_minus_beta_2;
+    /// One chunk: updates `w`, `m`, `v` in place, element by element. `FIRST` (no moments
+    /// yet) and `DECAY` are constants so that the loop has no branch and vectorises; the
+    /// arithmetic is burn's, operation for operation (no fused multiply-adds).
+    fn apply<const FIRST: bool, const DECAY: bool>(
+        &self,
+        w: &mut [f32],
+        g: &[f32],
+        m: &mut [f32],
+        v: &mut [f32],
+    ) {
+        let n = w.len();
+        let (g, m, v) = (&g[..n], &mut m[..n], &mut v[..n]);
+        let penalty = self.weight_decay.unwrap_or(0.0);
+        for i in 0..n {
+            let grad = if DECAY { w[i] * penalty + g[i] } else { g[i] };
+            let square = grad * grad;
+            if FIRST {
+                m[i] = grad * self.one_minus_beta_1;
+                v[i] = square * self.one_minus_beta_2;
+            } else {
+                m[i] = m[i] * self.beta_1 + grad * self.one_minus_beta_1;
+                v[i] = v[i] * self.beta_2 + square * self.one_minus_beta_2;
+            }
+            let update = (m[i] * self.combined_factor) / (v[i].sqrt() + self.denominator_epsilon);
+            w[i] -= update * self.lr;
         }
-        let update = (*m * self.combined_factor) / (v.sqrt() + self.denominator_epsilon);
-        *w -= update * self.lr;
+    }
+
+    /// [`StepScalars::apply`] with the constants this step needs.
+    fn apply_chunk(&self, first: bool, w: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32]) {
+        match (first, self.weight_decay.is_some()) {
+            (true, true) => self.apply::<true, true>(w, g, m, v),
+            (true, false) => self.apply::<true, false>(w, g, m, v),
+            (false, true) => self.apply::<false, true>(w, g, m, v),
+            (false, false) => self.apply::<false, false>(w, g, m, v),
+        }
     }
 }
 
@@ -132,11 +151,7 @@ impl Optimizer for FusedAdam {
             .zip(grad.par_chunks(CHUNK))
             .zip(slice_mut(&mut m).par_chunks_mut(CHUNK))
             .zip(slice_mut(&mut v).par_chunks_mut(CHUNK))
-            .for_each(|(((w, g), m), v)| {
-                for (((w, g), m), v) in w.iter_mut().zip(g).zip(m).zip(v) {
-                    scalars.apply(w, *g, m, v, first);
-                }
-            });
+            .for_each(|(((w, g), m), v)| scalars.apply_chunk(first, w, g, m, v));
         let momentum = AdaptiveMomentumState::new(
             time,
             Tensor::from_data(m, &device),
