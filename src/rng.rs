@@ -61,6 +61,17 @@ impl Rng {
         self.inner.random::<f32>()
     }
 
+    /// `n` draws from U[0, 1), the same values as `n` calls of [`Rng::uniform`], drawn in bulk.
+    pub fn uniform_fill(&mut self, out: &mut [f32]) {
+        let mut words = vec![0u32; out.len()];
+        self.inner.fill(&mut words[..]);
+        // rand's f32 from one word: its top 24 bits, scaled by 2⁻²⁴.
+        let scale = 1.0 / (1u32 << 24) as f32;
+        for (value, word) in out.iter_mut().zip(&words) {
+            *value = (word >> 8) as f32 * scale;
+        }
+    }
+
     /// `n` draws from U[low, high).
     pub fn uniform_vec(&mut self, n: usize, low: f32, high: f32) -> Vec<f32> {
         (0..n)

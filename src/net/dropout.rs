@@ -12,9 +12,11 @@ use crate::rng::Rng;
 pub fn mask(rate: f32, batch: usize, units: usize, rng: &mut Rng, device: &Device) -> Tensor<2> {
     let keep = 1.0 - rate;
     let scale = 1.0 / keep;
-    let values = (0..batch * units)
-        .map(|_| if rng.uniform() < keep { scale } else { 0.0 })
-        .collect();
+    let mut values = vec![0.0; batch * units];
+    rng.uniform_fill(&mut values);
+    for value in &mut values {
+        *value = if *value < keep { scale } else { 0.0 };
+    }
     host::matrix(values, batch, units, device)
 }
 
@@ -22,6 +24,20 @@ pub fn mask(rate: f32, batch: usize, units: usize, rng: &mut Rng, device: &Devic
 mod tests {
     use super::*;
     use burn::tensor::Device;
+
+    #[test]
+    fn bulk_uniforms_are_the_single_draws() {
+        let (mut bulk_rng, mut one) = (Rng::new(3), Rng::new(3));
+        let mut bulk = vec![0.0; 1001];
+        bulk_rng.uniform_fill(&mut bulk);
+        let single: Vec<f32> = (0..1001).map(|_| one.uniform()).collect();
+        assert_eq!(bulk, single);
+        assert_eq!(
+            bulk_rng.uniform(),
+            one.uniform(),
+            "the stream goes on alike"
+        );
+    }
 
     #[test]
     fn mask_keeps_the_expected_fraction_and_scales_survivors() {
