@@ -146,12 +146,21 @@ impl Optimizer for FusedAdam {
             }
         };
         let scalars = StepScalars::new(self, time, lr);
-        slice_mut(&mut weights)
-            .par_chunks_mut(CHUNK)
-            .zip(grad.par_chunks(CHUNK))
-            .zip(slice_mut(&mut m).par_chunks_mut(CHUNK))
-            .zip(slice_mut(&mut v).par_chunks_mut(CHUNK))
-            .for_each(|(((w, g), m), v)| scalars.apply_chunk(first, w, g, m, v));
+        let (w, m_values, v_values) = (
+            slice_mut(&mut weights),
+            slice_mut(&mut m),
+            slice_mut(&mut v),
+        );
+        if w.len() <= CHUNK {
+            // Biases and small matrices: not worth waking another thread.
+            scalars.apply_chunk(first, w, grad, m_values, v_values);
+        } else {
+            w.par_chunks_mut(CHUNK)
+                .zip(grad.par_chunks(CHUNK))
+                .zip(m_values.par_chunks_mut(CHUNK))
+                .zip(v_values.par_chunks_mut(CHUNK))
+                .for_each(|(((w, g), m), v)| scalars.apply_chunk(first, w, g, m, v));
+        }
         let momentum = AdaptiveMomentumState::new(
             time,
             Tensor::from_data(m, &device),

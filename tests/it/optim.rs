@@ -5,12 +5,17 @@ use plasticity::host;
 use plasticity::optim::fused_adam::FusedAdam;
 use plasticity::rng::Rng;
 
-/// Runs `steps` steps of `optimizer` from the same start on the same gradients (one tensor of
-/// 70,000 elements, more than one parallel chunk) and returns the parameter's final bits.
+/// Runs `steps` steps of `optimizer` from the same start on the same gradients and returns the
+/// final bits of two parameters: one of 70,000 elements (several parallel chunks) and a small one.
 fn run<O: Optimizer>(optimizer: &O, steps: usize) -> Vec<u32> {
+    let mut bits = run_one(optimizer, steps, 350, 200);
+    bits.extend(run_one(optimizer, steps, 1, 30));
+    bits
+}
+
+fn run_one<O: Optimizer>(optimizer: &O, steps: usize, rows: usize, cols: usize) -> Vec<u32> {
     let device = plasticity::backend::device();
     let mut rng = Rng::new(7);
-    let (rows, cols) = (350, 200);
     let mut w = host::matrix(rng.normal_vec(rows * cols, 0.0, 0.1), rows, cols, &device);
     let mut state = None;
     for step in 0..steps {

@@ -116,6 +116,12 @@ struct VsTorchReport {
     rules: Vec<RuleRow>,
 }
 
+/// The last line a child process wrote (its error, for a Python traceback).
+fn last_line(bytes: &[u8]) -> String {
+    let text = String::from_utf8_lossy(bytes);
+    text.lines().last().unwrap_or("").to_string()
+}
+
 /// The PyTorch reference script, run once per measurement.
 struct Reference<'a> {
     args: &'a BenchArgs,
@@ -156,10 +162,7 @@ impl Reference<'_> {
             bail!(
                 "{} --rule {rule} failed: {}",
                 self.args.torch_script.display(),
-                String::from_utf8_lossy(&output.stderr)
-                    .lines()
-                    .last()
-                    .unwrap_or("")
+                last_line(&output.stderr)
             );
         }
         let stdout = String::from_utf8_lossy(&output.stdout);
@@ -188,10 +191,7 @@ impl Reference<'_> {
             bail!(
                 "{} cannot import torch: {} (pip install torch numpy)",
                 self.args.python.display(),
-                String::from_utf8_lossy(&output.stderr)
-                    .lines()
-                    .last()
-                    .unwrap_or("")
+                last_line(&output.stderr)
             );
         }
         Ok(String::from_utf8_lossy(&output.stdout).trim().parse()?)
