@@ -37,11 +37,6 @@ impl FusedAdam {
     }
 }
 
-/// A tensor's values as an owned host buffer (no copy when the CPU tensor is not shared).
-fn take<const D: usize>(tensor: Tensor<D>) -> TensorData {
-    tensor.into_data()
-}
-
 fn slice_mut(data: &mut TensorData) -> &mut [f32] {
     data.as_mut_slice::<f32>()
         .expect("Adam's parameters and moments are f32")
@@ -127,8 +122,9 @@ impl Optimizer for FusedAdam {
     ) -> (Tensor<D>, Option<Self::State<D>>) {
         let device = tensor.device();
         let shape = tensor.shape();
-        let mut weights = take(tensor);
-        let grad = take(grad);
+        // Owned host buffers: no copy when the CPU tensor is not shared.
+        let mut weights = tensor.into_data();
+        let grad = grad.into_data();
         let grad = grad.as_slice::<f32>().expect("Adam's gradients are f32");
         let first = state.is_none();
         let (time, mut m, mut v) = match state {
@@ -136,8 +132,8 @@ impl Optimizer for FusedAdam {
                 let momentum = state.momentum;
                 (
                     momentum.time + 1,
-                    take(momentum.moment_1),
-                    take(momentum.moment_2),
+                    momentum.moment_1.into_data(),
+                    momentum.moment_2.into_data(),
                 )
             }
             None => {
