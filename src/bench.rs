@@ -1,15 +1,19 @@
 //! Throughput of training steps and of the backend's matrix product.
 
+use std::sync::Mutex;
 use std::time::Instant;
 
 use burn::tensor::Device;
 use serde::Serialize;
 
 use crate::backend;
-use crate::error::Result;
+use crate::error::{Error, Result};
+use crate::experiment::pipeline;
+use crate::experiment::updates::Updates;
 use crate::experiment::{ExperimentConfig, Setup};
 use crate::host;
-use crate::net::Net;
+use crate::memory;
+use crate::net::{Net, Parameters};
 use crate::optim::ParamOptimizer;
 use crate::rng::Rng;
 use crate::rule::{Batch, StepContext};
@@ -81,28 +85,44 @@ pub struct StepBench {
     setup: Setup,
     optimizer: ParamOptimizer,
     rule_optimizer: ParamOptimizer,
+    rule_trains_hidden: bool,
     rng: Rng,
     batches: Vec<Batch>,
+    /// The rows of every batch.
+    rows: Vec<Vec<usize>>,
+    /// Pipelined stages (0 = off) and threads.
+    pipeline: (usize, usize),
 }
 
 impl StepBench {
     /// Loads the data and builds the net, rule and optimizers of `config`.
     pub fn new(config: &ExperimentConfig) -> Result<Self> {
-        let setup = Setup::new(config)?;
+        let mut setup = Setup::new(config)?;
         let settings = config.optimizer_settings(1);
         let n = setup.data.train.rows();
         let batch_size = config.train.batch_size.min(n);
-        let batches = (0..8)
-            .map(|k| {
-                let rows: Vec<usize> = (0..batch_size).map(|i| (k * batch_size + i) % n).collect();
-                setup.task.batch(&setup.data.train, &rows, &setup.device)
-            })
+        let rows: Vec<Vec<usize>> = (0..8)
+            .map(|k| (0..batch_size).map(|i| (k * batch_size + i) % n).collect())
             .collect();
+        let batches = rows
+            .iter()
+            .map(|rows| setup.task.batch(&setup.data.train, rows, &setup.device))
+            .collect();
+        let t = &config.train;
+        if t.pipeline_stages > 0 && setup.rule.local_blocks(&setup.net).is_none() {
+            return Err(Error::config(
+                "train.pipeline_stages",
+                "layer-parallel training needs every hidden block to learn from its own output",
+            ));
+        }
         Ok(Self {
             optimizer: ParamOptimizer::new(&settings, "train")?,
             rule_optimizer: ParamOptimizer::new(&settings, "train")?,
+            rule_trains_hidden: config.rule_optimizer_trains_hidden(),
             rng: Rng::derived(config.seed, "bench"),
             batches,
+            rows,
+            pipeline: (t.pipeline_stages, pipeline::thread_count(t.threads)),
             setup,
         })
     }
@@ -113,22 +133,75 @@ impl StepBench {
     }
 
     /// Runs `steps` training steps (forward, the rule's update signals, optimizer steps) and
-    /// returns samples per second, timed until the last loss is on the host.
+    /// returns samples per second, timed until the last loss is on the host. With
+    /// `train.pipeline_stages`, the steps run layer-parallel on the same mini-batches (made
+    /// from their rows inside the timed loop).
     pub fn run(&mut self, steps: usize) -> f64 {
+        if self.pipeline.0 > 0 {
+            return self.run_pipelined(steps);
+        }
         let start = Instant::now();
         let Setup {
             task, net, rule, ..
         } = &mut self.setup;
         let mut last = None;
         for i in 0..steps {
-            let mut ctx = StepContext::new(&mut self.rng, *task);
+            let mut updates = Updates::begin(
+                &mut self.optimizer,
+                &mut self.rule_optimizer,
+                self.rule_trains_hidden,
+                net.blocks.len(),
+                None,
+            );
+            let mut ctx = StepContext::new(&mut self.rng, *task).with_updater(&mut updates);
             let mut step = rule.step(net, &self.batches[i % self.batches.len()], &mut ctx);
-            self.optimizer.step(net, &mut step.grads);
-            self.rule_optimizer.step(rule.as_mut(), &mut step.grads);
+            updates.finish(net, rule.as_mut(), &mut step.grads);
             last = Some(step.loss);
         }
         if let Some(loss) = last {
             host::scalar(&loss);
+        }
+        (steps * self.batch_size()) as f64 / start.elapsed().as_secs_f64()
+    }
+
+    fn run_pipelined(&mut self, steps: usize) -> f64 {
+        let start = Instant::now();
+        let Setup {
+            task,
+            net,
+            rule,
+            data,
+            device,
+        } = &mut self.setup;
+        let batches: Vec<&[usize]> = (0..steps)
+            .map(|i| self.rows[i % self.rows.len()].as_slice())
+            .collect();
+        let lrs = batches
+            .iter()
+            .map(|_| (self.optimizer.advance(), self.rule_optimizer.advance()))
+            .collect();
+        let epoch = pipeline::Epoch {
+            table: &data.train,
+            batches,
+            lrs,
+            task: *task,
+            device,
+            seed: 0,
+            epoch: 1,
+        };
+        let shared = Mutex::new(pipeline::Shared {
+            optimizer: &mut self.optimizer,
+            rule_optimizer: &mut self.rule_optimizer,
+            rule_trains_hidden: self.rule_trains_hidden,
+            magnitudes: None,
+        });
+        let rules = rule
+            .local_blocks(net)
+            .expect("checked when the bench was built");
+        let results = pipeline::train_epoch(net, rules, &epoch, &shared, self.pipeline, &|| {})
+            .expect("thread pools were built before");
+        if let Some((loss, _)) = results.last() {
+            host::scalar(loss);
         }
         (steps * self.batch_size()) as f64 / start.elapsed().as_secs_f64()
     }
@@ -186,5 +259,52 @@ pub fn bench_training(
         steps,
         repeats,
         backend: backend::name().to_string(),
+    })
+}
+
+/// Heap memory of a training step, as [`measure_memory`] gives it.
+#[derive(Debug, Clone, Serialize)]
+pub struct MemoryReport {
+    /// The learning rule.
+    pub rule: String,
+    /// Layer sizes, `in-…-out`.
+    pub sizes: String,
+    /// Blocks of the net, output block included.
+    pub blocks: usize,
+    /// Samples per mini-batch.
+    pub batch_size: usize,
+    /// Bytes of the trainable parameters (net and rule).
+    pub parameter_bytes: usize,
+    /// Heap live between steps (data, parameters, fixed matrices, optimizer state), bytes.
+    pub resident_bytes: usize,
+    /// The most heap a step used on top of that (activations, gradients, temporaries), bytes.
+    pub step_peak_bytes: usize,
+}
+
+/// Measures heap memory of `steps` training steps of `config` (after one warm-up step that
+/// creates the optimizer state). Needs a binary that installed
+/// [`crate::memory::CountingAllocator`].
+pub fn measure_memory(config: &ExperimentConfig, steps: usize) -> Result<MemoryReport> {
+    if !memory::counting() {
+        return Err(Error::config(
+            "bench",
+            "memory is measured only by a binary that installs plasticity::memory::CountingAllocator",
+        ));
+    }
+    let mut bench = StepBench::new(config)?;
+    bench.run(1);
+    let resident = memory::live_bytes();
+    memory::reset_peak();
+    bench.run(steps.max(1));
+    let step_peak = memory::peak_bytes().saturating_sub(resident);
+    let Setup { net, rule, .. } = &bench.setup;
+    Ok(MemoryReport {
+        rule: bench.rule(),
+        sizes: bench.sizes(),
+        blocks: net.blocks.len(),
+        batch_size: bench.batch_size(),
+        parameter_bytes: 4 * (net.parameter_count() + rule.parameter_count()),
+        resident_bytes: resident,
+        step_peak_bytes: step_peak,
     })
 }

@@ -27,6 +27,7 @@ pub mod host;
 pub mod io;
 pub mod linalg;
 pub mod loss;
+pub mod memory;
 pub mod net;
 pub mod optim;
 pub mod plot;

@@ -93,11 +93,8 @@ fn probe_grads(
 ) -> Gradients {
     let mut work = net.clone();
     let mut rng = Rng::derived(seed, "alignment probe");
-    let mut ctx = StepContext {
-        rng: &mut rng,
-        task,
-        probe: true,
-    };
+    let mut ctx = StepContext::new(&mut rng, task);
+    ctx.probe = true;
     rule.step(&mut work, batch, &mut ctx).grads
 }
 

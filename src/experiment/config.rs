@@ -202,6 +202,20 @@ pub struct TrainConfig {
     pub align_every: usize,
     /// Rows of the probe batch (the first rows of the training split).
     pub align_batch: usize,
+    /// Layer-parallel training: the blocks run as this many pipelined stages, one thread
+    /// each (0 = off). Rules without a backward chain only (drtp, local_loss,
+    /// linear_decoder); each block draws from its own random stream.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub pipeline_stages: usize,
+    /// CPU threads of the run (0 = every core); with `pipeline_stages`, shared out between the
+    /// stages.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub threads: usize,
+}
+
+/// Leaves a default 0 out of a resolved config.
+fn is_zero(value: &usize) -> bool {
+    *value == 0
 }
 
 impl Default for TrainConfig {
@@ -232,6 +246,8 @@ impl Default for TrainConfig {
             eval_batch_size: 1000,
             align_every: 0,
             align_batch: 256,
+            pipeline_stages: 0,
+            threads: 0,
         }
     }
 }
@@ -439,11 +455,56 @@ impl ExperimentConfig {
             return Err(Error::config("train.align_batch", "must be at least 1"));
         }
         let settings = self.rule_settings()?;
+        if t.pipeline_stages > 0 {
+            self.check_pipeline(&settings.rules)?;
+        }
         if t.align_every > 0 && settings.rules.iter().any(|r| r.embeds_label()) {
             return Err(Error::config(
                 "train.align_every",
                 "forward_forward has no output loss whose backprop gradient its updates could \
                  be compared with",
+            ));
+        }
+        Ok(())
+    }
+
+    /// Whether layer-parallel training fits the rules (one per block) and the other settings.
+    fn check_pipeline(&self, rules: &[RuleKind]) -> Result<()> {
+        let t = &self.train;
+        let key = "train.pipeline_stages";
+        let hidden = &rules[..rules.len() - 1];
+        let local = [RuleKind::Drtp, RuleKind::LocalLoss, RuleKind::LinearDecoder];
+        if let Some(rule) = hidden.iter().find(|r| !local.contains(r)) {
+            return Err(Error::config(
+                key,
+                format!(
+                    "layer-parallel training needs rules without a backward chain (drtp, \
+                     local_loss, linear_decoder) on every hidden block, not {}",
+                    rule.name()
+                ),
+            ));
+        }
+        if t.layerwise != Layerwise::Parallel {
+            return Err(Error::config(
+                key,
+                "the sequential layer-wise schedule trains one block at a time",
+            ));
+        }
+        if t.log_every > 0 || t.align_every > 0 {
+            return Err(Error::config(
+                key,
+                "per-iteration logging (train.log_every, train.align_every) needs one \
+                 iteration at a time",
+            ));
+        }
+        if t.pipeline_stages > rules.len() {
+            return Err(Error::config(
+                key,
+                format!(
+                    "{} stages for {} blocks (output block included)",
+                    t.pipeline_stages,
+                    rules.len()
+                ),
             ));
         }
         Ok(())

@@ -48,24 +48,40 @@ impl Magnitudes {
     /// Records the rule's `grads` of one step (before the optimizer takes them); returns the
     /// step's per-block mean |gradient| (`[1]` each).
     pub fn record_grads(&mut self, grads: &Gradients) -> Vec<Option<Tensor<1>>> {
-        let step: Vec<Option<Tensor<1>>> = (0..self.grads.len())
-            .map(|i| grads.get(&weight_name(i)).map(mean_abs))
+        let step = (0..self.grads.len())
+            .map(|i| self.record_block_grad(i, grads))
             .collect();
-        for (slot, value) in self.grads.iter_mut().zip(&step) {
-            if let Some(value) = value {
-                add(slot, value.clone());
-            }
-        }
-        self.steps += 1;
+        self.count_step();
         step
+    }
+
+    /// Records block `index`'s weight gradient in `grads`, if there is one; returns its mean
+    /// |gradient|, `[1]`. (A rule that updates block by block calls this per block and
+    /// [`Magnitudes::count_step`] once per step.)
+    pub fn record_block_grad(&mut self, index: usize, grads: &Gradients) -> Option<Tensor<1>> {
+        let value = grads.get(&weight_name(index)).map(mean_abs)?;
+        add(&mut self.grads[index], value.clone());
+        Some(value)
+    }
+
+    /// Counts one training step (the denominator of the epoch's means).
+    pub fn count_step(&mut self) {
+        self.steps += 1;
     }
 
     /// Records the update the optimizer applied: the weights `before` its step against `net`'s.
     pub fn record_updates(&mut self, before: &[Tensor<2>], net: &Net) {
-        for (i, (slot, old)) in self.updates.iter_mut().zip(before).enumerate() {
-            let new = net.blocks[i].linear.weight.clone();
-            add(slot, mean_abs(&(new - old.clone())));
+        for (i, old) in before.iter().enumerate() {
+            self.record_block_update(i, old, &net.blocks[i].linear.weight);
         }
+    }
+
+    /// Records the update of block `index`'s weight matrix, `before` → `after`.
+    pub fn record_block_update(&mut self, index: usize, before: &Tensor<2>, after: &Tensor<2>) {
+        add(
+            &mut self.updates[index],
+            mean_abs(&(after.clone() - before.clone())),
+        );
     }
 
     /// The epoch's per-block means of |gradient| and |update| (`null` for a block that never

@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 use std::time::Instant;
 
 use burn::tensor::{Device, Tensor};
@@ -16,11 +17,12 @@ use crate::experiment::ExperimentConfig;
 use crate::experiment::alignment::{AlignmentLine, AlignmentProbe, AlignmentRecord};
 use crate::experiment::evaluate::evaluate;
 use crate::experiment::magnitudes::Magnitudes;
-use crate::experiment::{checkpoint, snapshot};
+use crate::experiment::updates::Updates;
+use crate::experiment::{checkpoint, pipeline, snapshot};
 use crate::host;
 use crate::io::write_atomic;
 use crate::net::weights::{self, WeightsFile};
-use crate::net::{Net, Parameters, Slot};
+use crate::net::{Net, Parameters};
 use crate::optim::ParamOptimizer;
 use crate::report::{self, RunRecord};
 use crate::rng::Rng;
@@ -251,6 +253,18 @@ fn metadata(config: &ExperimentConfig, net: &Net) -> BTreeMap<String, String> {
 /// Trains `config` and writes `<out>/<name>/`: `config.toml`, `metrics.jsonl`,
 /// `summary.json`, `weights.safetensors` (and `iterations.jsonl` with `train.log_every`).
 pub fn train(config: &ExperimentConfig, options: &RunOptions) -> Result<Summary> {
+    match config.train.threads {
+        0 => train_here(config, options),
+        threads => rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .map_err(|e| Error::config("train.threads", e.to_string()))?
+            .install(|| train_here(config, options)),
+    }
+}
+
+/// [`train`] on the calling thread's Rayon pool.
+fn train_here(config: &ExperimentConfig, options: &RunOptions) -> Result<Summary> {
     let started = Instant::now();
     let Setup {
         device,
@@ -336,54 +350,103 @@ pub fn train(config: &ExperimentConfig, options: &RunOptions) -> Result<Summary>
         let mut loss_sum: Option<Tensor<1>> = None;
         let mut hits: Option<usize> = Some(0);
         let epoch_started = Instant::now();
-        for rows in order.chunks(t.batch_size) {
-            let batch = task.batch(&data.train, rows, &device);
-            let mut ctx = StepContext::new(&mut rng, task);
-            let mut step = rule.step(&mut net, &batch, &mut ctx);
-            let step_grads = magnitudes.record_grads(&step.grads);
-            let before = Magnitudes::weights(&net);
-            let mut group = RuleGroup {
-                net: &mut net,
-                hidden: rule_trains_hidden,
-                rule: rule.as_mut(),
+        if t.pipeline_stages > 0 {
+            let rules = rule.local_blocks(&net).ok_or_else(|| {
+                Error::config(
+                    "train.pipeline_stages",
+                    "layer-parallel training needs every hidden block to learn from its own \
+                     output alone (no REINFORCE estimator)",
+                )
+            })?;
+            let batches: Vec<&[usize]> = order.chunks(t.batch_size).collect();
+            let lrs = batches
+                .iter()
+                .map(|_| (optimizer.advance(), rule_optimizer.advance()))
+                .collect();
+            let plan = pipeline::Epoch {
+                table: &data.train,
+                batches: batches.clone(),
+                lrs,
+                task,
+                device: &device,
+                seed: config.seed,
+                epoch,
             };
-            rule_optimizer.step(&mut group, &mut step.grads);
-            optimizer.step(&mut net, &mut step.grads);
-            magnitudes.record_updates(&before, &net);
-            iteration += 1;
-            let batch_hits = step.output.and_then(|o| task.correct(&o, &batch.labels));
-            hits = hits.zip(batch_hits).map(|(a, b)| a + b);
-            let weighted = step.loss.mul_scalar(rows.len() as f32);
-            loss_sum = Some(match loss_sum {
-                Some(sum) => sum + weighted.clone(),
-                None => weighted.clone(),
+            let shared = Mutex::new(pipeline::Shared {
+                optimizer: &mut optimizer,
+                rule_optimizer: &mut rule_optimizer,
+                rule_trains_hidden,
+                magnitudes: Some(&mut magnitudes),
             });
-            if t.log_every > 0 && iteration % t.log_every == 0 {
-                let loss = f64::from(host::scalar(&weighted)) / rows.len() as f64;
-                let mean_abs_grad = step_grads
-                    .iter()
-                    .map(|g| g.as_ref().map(|g| f64::from(host::scalar(g))))
-                    .collect();
-                let line = IterationLoss {
-                    iteration,
-                    epoch,
-                    loss,
-                    mean_abs_grad,
-                };
-                iteration_log.push(serde_json::to_value(line).expect("log lines serialise"));
-                bar.set_message(format!("loss {loss:.4}"));
-            }
-            if let Some(probe) = probe.as_mut()
-                && iteration % t.align_every == 0
-            {
-                let record = probe.measure(rule.as_mut(), &net, task);
-                alignment_log.push(AlignmentLine {
-                    iteration,
-                    epoch,
-                    record,
+            let threads = pipeline::thread_count(t.threads);
+            let results = pipeline::train_epoch(
+                &mut net,
+                rules,
+                &plan,
+                &shared,
+                (t.pipeline_stages, threads),
+                &|| bar.inc(1),
+            )?;
+            for ((loss, output), rows) in results.into_iter().zip(&batches) {
+                magnitudes.count_step();
+                iteration += 1;
+                let labels: Vec<u32> = rows.iter().map(|&i| data.train.y[i]).collect();
+                let batch_hits = task.correct(&output, &labels);
+                hits = hits.zip(batch_hits).map(|(a, b)| a + b);
+                let weighted = loss.mul_scalar(rows.len() as f32);
+                loss_sum = Some(match loss_sum {
+                    Some(sum) => sum + weighted,
+                    None => weighted,
                 });
             }
-            bar.inc(1);
+        } else {
+            for rows in order.chunks(t.batch_size) {
+                let batch = task.batch(&data.train, rows, &device);
+                let mut updates = Updates::begin(
+                    &mut optimizer,
+                    &mut rule_optimizer,
+                    rule_trains_hidden,
+                    net.blocks.len(),
+                    Some(&mut magnitudes),
+                );
+                let mut ctx = StepContext::new(&mut rng, task).with_updater(&mut updates);
+                let mut step = rule.step(&mut net, &batch, &mut ctx);
+                let step_grads = updates.finish(&mut net, rule.as_mut(), &mut step.grads);
+                iteration += 1;
+                let batch_hits = step.output.and_then(|o| task.correct(&o, &batch.labels));
+                hits = hits.zip(batch_hits).map(|(a, b)| a + b);
+                let weighted = step.loss.mul_scalar(rows.len() as f32);
+                loss_sum = Some(match loss_sum {
+                    Some(sum) => sum + weighted.clone(),
+                    None => weighted.clone(),
+                });
+                if t.log_every > 0 && iteration % t.log_every == 0 {
+                    let loss = f64::from(host::scalar(&weighted)) / rows.len() as f64;
+                    let mean_abs_grad = step_grads
+                        .iter()
+                        .map(|g| g.as_ref().map(|g| f64::from(host::scalar(g))))
+                        .collect();
+                    let line = IterationLoss {
+                        iteration,
+                        epoch,
+                        loss,
+                        mean_abs_grad,
+                    };
+                    iteration_log.push(serde_json::to_value(line).expect("log lines serialise"));
+                    bar.set_message(format!("loss {loss:.4}"));
+                }
+                if let Some(probe) = probe.as_mut()
+                    && iteration % t.align_every == 0
+                {
+                    let record = probe.measure(rule.as_mut(), &net, task);
+                    alignment_log.push(AlignmentLine {
+                        iteration,
+                        epoch,
+                        record,
+                    });
+                }
+                bar.inc(1);
+            }
         }
         train_seconds += epoch_started.elapsed().as_secs_f64();
         let alignment = probe.as_mut().map(|probe| match alignment_log.last() {
@@ -517,44 +580,4 @@ pub fn train(config: &ExperimentConfig, options: &RunOptions) -> Result<Summary>
         report::write(&dir, &config.name, &[RunRecord::read(&dir)?])?;
     }
     Ok(summary)
-}
-
-/// The tensors the rule's optimizer trains: the rule's own (decoders, feedback blocks) and,
-/// when `hidden`, every block of the net but the output block.
-struct RuleGroup<'a> {
-    net: &'a mut Net,
-    hidden: bool,
-    rule: &'a mut dyn LearningRule,
-}
-
-impl RuleGroup<'_> {
-    fn output_prefix(&self) -> String {
-        format!("blocks.{}.", self.net.blocks.len() - 1)
-    }
-}
-
-impl Parameters for RuleGroup<'_> {
-    fn visit_mut(&mut self, f: &mut dyn FnMut(&str, Slot, &mut Tensor<2>)) {
-        if self.hidden {
-            let output = self.output_prefix();
-            self.net.visit_mut(&mut |name, slot, t| {
-                if !name.starts_with(&output) {
-                    f(name, slot, t);
-                }
-            });
-        }
-        self.rule.visit_mut(f);
-    }
-
-    fn visit(&self, f: &mut dyn FnMut(&str, Slot, &Tensor<2>)) {
-        if self.hidden {
-            let output = self.output_prefix();
-            self.net.visit(&mut |name, slot, t| {
-                if !name.starts_with(&output) {
-                    f(name, slot, t);
-                }
-            });
-        }
-        self.rule.visit(f);
-    }
 }

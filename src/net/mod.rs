@@ -14,7 +14,7 @@ pub use block::{Block, BlockCache, BlockGrads, BlockSpec, Feedback, Mode};
 pub use init::Init;
 pub use linear::{Linear, LinearGrads};
 pub(crate) use params::visit_block;
-pub use params::{Gradients, Parameters, Slot};
+pub use params::{BlockParams, Gradients, Parameters, Slot};
 
 use burn::tensor::{Device, Tensor};
 

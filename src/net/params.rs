@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use burn::tensor::Tensor;
 
-use crate::net::{BlockGrads, Net};
+use crate::net::{Block, BlockGrads, Net};
 
 /// Gradients (or updates) keyed by parameter name.
 #[derive(Debug, Clone, Default)]
@@ -149,5 +149,23 @@ impl Parameters for Net {
         for (i, block) in self.blocks.iter().enumerate() {
             visit_block!(format!("blocks.{i}"), block, f);
         }
+    }
+}
+
+/// One block of a net under its names in the net (`blocks.{index}.…`).
+pub struct BlockParams<'a> {
+    /// The block's position in the net.
+    pub index: usize,
+    /// The block.
+    pub block: &'a mut Block,
+}
+
+impl Parameters for BlockParams<'_> {
+    fn visit_mut(&mut self, f: &mut dyn FnMut(&str, Slot, &mut Tensor<2>)) {
+        visit_block!(format!("blocks.{}", self.index), self.block, f, mut);
+    }
+
+    fn visit(&self, f: &mut dyn FnMut(&str, Slot, &Tensor<2>)) {
+        visit_block!(format!("blocks.{}", self.index), self.block, f);
     }
 }

@@ -276,9 +276,27 @@ impl ParamOptimizer {
     /// Steps every trainable tensor of `model` that has a gradient in `grads` (taking it out),
     /// at the schedule's learning rate for this iteration, then advances the schedule.
     pub fn step(&mut self, model: &mut dyn Parameters, grads: &mut Gradients) {
-        let lr = self.schedule.step().base();
-        self.lr = lr;
+        self.advance();
+        self.apply(model, grads);
+    }
+
+    /// Starts an iteration: the schedule moves on; returns the iteration's learning rate.
+    /// [`ParamOptimizer::apply`] then steps the parameters, in one call or group by group.
+    pub fn advance(&mut self) -> f64 {
+        self.lr = self.schedule.step().base();
         self.steps += 1;
+        self.lr
+    }
+
+    /// Steps every trainable tensor of `model` that has a gradient in `grads` (taking it out)
+    /// at the current iteration's learning rate, without moving the schedule.
+    pub fn apply(&mut self, model: &mut dyn Parameters, grads: &mut Gradients) {
+        self.apply_at(self.lr, model, grads);
+    }
+
+    /// As [`ParamOptimizer::apply`], at learning rate `lr` (an earlier iteration's, when
+    /// blocks of several iterations learn at once).
+    pub fn apply_at(&mut self, lr: f64, model: &mut dyn Parameters, grads: &mut Gradients) {
         let stepper = &mut self.stepper;
         model.visit_mut(&mut |name, slot, value| {
             if !slot.trainable {

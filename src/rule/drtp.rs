@@ -6,9 +6,9 @@ use burn::tensor::Tensor;
 
 use crate::net::{Gradients, Net};
 use crate::rng::Rng;
-use crate::rule::RuleKind;
 use crate::rule::feedback::{FeedbackSettings, NamedMatrix, forward_path};
-use crate::rule::layered::{BlockRule, Signal, SignalContext};
+use crate::rule::layered::{BlockRule, Signal};
+use crate::rule::{Batch, RuleKind};
 use crate::task::Task;
 
 /// DRTP for one hidden block.
@@ -39,16 +39,26 @@ impl BlockRule for Drtp {
         RuleKind::Drtp
     }
 
-    fn signal(&mut self, _: usize, ctx: &mut SignalContext<'_>, _: &mut Gradients) -> Signal {
-        Signal {
-            grad: ctx
-                .batch
+    fn is_local(&self) -> bool {
+        true
+    }
+
+    fn local_signal(
+        &mut self,
+        _: usize,
+        _: &Tensor<2>,
+        batch: &Batch,
+        _: Task,
+        _: &mut Gradients,
+    ) -> Option<Signal> {
+        Some(Signal {
+            grad: batch
                 .targets
                 .clone()
                 .matmul(self.projection.tensor.clone())
                 .neg(),
             local_loss: None,
-        }
+        })
     }
 
     fn feedback_pair(&self, index: usize, net: &Net) -> Option<(Tensor<2>, Tensor<2>)> {

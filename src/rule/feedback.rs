@@ -5,7 +5,7 @@ use burn::tensor::{Device, Tensor};
 use serde::{Deserialize, Serialize};
 
 use crate::host;
-use crate::net::{Init, Net, Slot};
+use crate::net::{Init, Net, Parameters, Slot};
 use crate::rng::Rng;
 
 /// How feedback alignment's matrices relate to the forward weights.
@@ -55,6 +55,16 @@ pub struct NamedMatrix {
     pub slot: Slot,
     /// The matrix.
     pub tensor: Tensor<2>,
+}
+
+impl Parameters for NamedMatrix {
+    fn visit_mut(&mut self, f: &mut dyn FnMut(&str, Slot, &mut Tensor<2>)) {
+        f(&self.name, self.slot, &mut self.tensor);
+    }
+
+    fn visit(&self, f: &mut dyn FnMut(&str, Slot, &Tensor<2>)) {
+        f(&self.name, self.slot, &self.tensor);
+    }
 }
 
 impl NamedMatrix {

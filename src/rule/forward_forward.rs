@@ -12,7 +12,9 @@
 use burn::tensor::{Tensor, activation};
 
 use crate::host;
-use crate::net::{Block, BlockCache, Gradients, Mode, Net, Parameters, Slot, normalize};
+use crate::net::{
+    Block, BlockCache, BlockParams, Gradients, Mode, Net, Parameters, Slot, normalize,
+};
 use crate::rng::Rng;
 use crate::rule::{Batch, LearningRule, StepContext, StepOutput};
 use crate::task::Task;
@@ -114,8 +116,9 @@ impl LearningRule for ForwardForward {
             let pos = block.forward(Self::block_input(i, positive), &mut Mode::Train(ctx.rng));
             let neg = block.forward(Self::block_input(i, negative), &mut Mode::Train(ctx.rng));
             block.observe(&pos);
+            let mut block_grads = Gradients::new();
             for (cache, sign) in [(&pos, 1.0), (&neg, -1.0)] {
-                let loss = self.pass_grads(i, block, cache, sign, &mut grads);
+                let loss = self.pass_grads(i, block, cache, sign, &mut block_grads);
                 total = Some(match total {
                     Some(t) => t + loss,
                     None => loss,
@@ -123,6 +126,17 @@ impl LearningRule for ForwardForward {
             }
             positive = pos.activated;
             negative = neg.activated;
+            // Every block learns from its own goodness: step it now, before the next runs.
+            match ctx.updater.as_deref_mut() {
+                Some(updater) => {
+                    updater.update(&mut BlockParams { index: i, block }, None, &mut block_grads)
+                }
+                None => {
+                    for (name, grad) in block_grads.iter() {
+                        grads.add(name.clone(), grad.clone());
+                    }
+                }
+            }
         }
         StepOutput {
             loss: total.expect("a net has blocks"),

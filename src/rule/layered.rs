@@ -6,10 +6,10 @@ use serde::{Deserialize, Serialize};
 use crate::activation::Estimator;
 use crate::activation::estimator::reinforce_grad;
 use crate::host;
-use crate::net::{Gradients, Mode, Net, Parameters, Slot, Trace};
+use crate::net::{BlockParams, Gradients, Mode, Net, Parameters, Slot, Trace};
 use crate::rng::Rng;
 use crate::rule::feedback::NamedMatrix;
-use crate::rule::{Batch, LearningRule, RuleKind, StepContext, StepOutput};
+use crate::rule::{Batch, BlockUpdater, LearningRule, RuleKind, StepContext, StepOutput};
 use crate::task::Task;
 
 /// Whether the blocks of a local rule learn at once or one after another.
@@ -56,13 +56,36 @@ pub trait BlockRule: Send {
     fn kind(&self) -> RuleKind;
 
     /// The signal at hidden block `index`'s output; gradients of the rule's own trainable
-    /// tensors go into `grads`.
+    /// tensors go into `grads`. By default the rule's [`BlockRule::local_signal`].
     fn signal(
         &mut self,
         index: usize,
         ctx: &mut SignalContext<'_>,
         grads: &mut Gradients,
-    ) -> Signal;
+    ) -> Signal {
+        let output = &ctx.trace.blocks[index].output;
+        self.local_signal(index, output, ctx.batch, ctx.task, grads)
+            .expect("a rule whose signal is not local implements `signal`")
+    }
+
+    /// Whether the signal needs only the block's own output and the batch (no output error,
+    /// no gradient from the block above), so the block can learn before the blocks above run.
+    fn is_local(&self) -> bool {
+        false
+    }
+
+    /// A local rule's signal (see [`BlockRule::is_local`]) from hidden block `index`'s
+    /// output `h`, `[batch, out_i]`; `None` for rules that chain.
+    fn local_signal(
+        &mut self,
+        _index: usize,
+        _h: &Tensor<2>,
+        _batch: &Batch,
+        _task: Task,
+        _grads: &mut Gradients,
+    ) -> Option<Signal> {
+        None
+    }
 
     /// The matrix the rule owns for this block (feedback, projection or decoder), if any.
     fn matrix(&self) -> Option<&NamedMatrix> {
@@ -155,6 +178,73 @@ impl Layered {
         advantage
     }
 
+    /// Whether every hidden block learns from its own output alone (local rules, no
+    /// REINFORCE estimator), so each block can be stepped before the next one runs.
+    fn streams(&self, net: &Net) -> bool {
+        self.blocks
+            .iter()
+            .zip(&net.blocks)
+            .all(|(rule, block)| rule.is_local() && block.spec.estimator != Estimator::Reinforce)
+    }
+
+    /// The step of a stack of local rules, block by block from the input: each block runs,
+    /// takes its signal, is stepped by `ctx.updater` and drops its activations before the next
+    /// block runs, so memory stays flat in depth. The same arithmetic and random draws as the
+    /// step over a whole forward pass, hence the same weights.
+    fn step_block_by_block(
+        &mut self,
+        net: &mut Net,
+        batch: &Batch,
+        ctx: &mut StepContext<'_>,
+    ) -> StepOutput {
+        let StepContext {
+            rng,
+            task,
+            probe,
+            updater,
+        } = ctx;
+        let updater = updater.as_deref_mut().expect("checked by the caller");
+        let last = net.blocks.len() - 1;
+        let mut h = batch.x.clone();
+        for i in 0..last {
+            let trains = self.trains(i);
+            let (output, local_loss) = learn_hidden_block(
+                &mut BlockParams {
+                    index: i,
+                    block: &mut net.blocks[i],
+                },
+                self.blocks[i].as_mut(),
+                h,
+                batch,
+                *task,
+                rng,
+                trains,
+                updater,
+            );
+            self.track(i, local_loss.as_ref(), *probe);
+            h = output;
+        }
+        let trains = self.trains(last);
+        let (loss, output) = learn_output_block(
+            &mut BlockParams {
+                index: last,
+                block: &mut net.blocks[last],
+            },
+            h,
+            batch,
+            *task,
+            rng,
+            trains,
+            updater,
+        );
+        self.track(last, Some(&loss), *probe);
+        StepOutput {
+            loss,
+            output: Some(output),
+            grads: Gradients::new(),
+        }
+    }
+
     fn track(&mut self, i: usize, loss: Option<&Tensor<1>>, probe: bool) {
         if !probe
             && self.layerwise == Layerwise::Sequential
@@ -167,6 +257,72 @@ impl Layered {
             });
         }
     }
+}
+
+/// One hidden block's step under a local rule: forward in training mode (random draws from
+/// `rng`), the rule's signal from the block's own output, the block's and the rule's gradients
+/// handed to `updater` (none when `!trains`). Returns the block's output, for the block above,
+/// and its local loss.
+///
+/// # Shapes
+/// `h`: `[batch, in_i]` → (`[batch, out_i]`, `[1]`).
+#[allow(clippy::too_many_arguments)]
+pub fn learn_hidden_block(
+    block: &mut BlockParams<'_>,
+    rule: &mut dyn BlockRule,
+    h: Tensor<2>,
+    batch: &Batch,
+    task: Task,
+    rng: &mut Rng,
+    trains: bool,
+    updater: &mut dyn BlockUpdater,
+) -> (Tensor<2>, Option<Tensor<1>>) {
+    let index = block.index;
+    let cache = block.block.forward(h, &mut Mode::Train(rng));
+    block.block.observe(&cache);
+    let mut grads = Gradients::new();
+    let mut rule_grads = Gradients::new();
+    let signal = rule
+        .local_signal(index, &cache.output, batch, task, &mut rule_grads)
+        .expect("only local rules learn block by block");
+    let grad_a = block.block.pre_activation_grad(&cache, signal.grad);
+    let (block_grads, _) = block.block.param_grads(&cache, grad_a);
+    if trains {
+        grads.add_block(index, block_grads);
+        for (name, grad) in rule_grads.iter() {
+            grads.add(name.clone(), grad.clone());
+        }
+    }
+    let own = rule.matrix_mut().map(|m| m as &mut dyn Parameters);
+    updater.update(block, own, &mut grads);
+    (cache.output, signal.local_loss)
+}
+
+/// The output block's step: forward in training mode, gradients of the output loss handed to
+/// `updater` (none when `!trains`). Returns the batch's mean loss and the prediction.
+///
+/// # Shapes
+/// `h`: `[batch, in]` → (`[1]`, `[batch, outputs]`).
+pub fn learn_output_block(
+    block: &mut BlockParams<'_>,
+    h: Tensor<2>,
+    batch: &Batch,
+    task: Task,
+    rng: &mut Rng,
+    trains: bool,
+    updater: &mut dyn BlockUpdater,
+) -> (Tensor<1>, Tensor<2>) {
+    let cache = block.block.forward(h, &mut Mode::Train(rng));
+    block.block.observe(&cache);
+    let (loss, error) = task.loss.value_and_grad(&cache.output, &batch.targets);
+    let grad_a = block.block.pre_activation_grad(&cache, error);
+    let (top_grads, _) = block.block.param_grads(&cache, grad_a);
+    let mut grads = Gradients::new();
+    if trains {
+        grads.add_block(block.index, top_grads);
+    }
+    updater.update(block, None, &mut grads);
+    (loss, cache.output)
 }
 
 /// [`Layered`]'s state in a checkpoint (at an epoch's end).
@@ -211,6 +367,9 @@ impl LearningRule for Layered {
     }
 
     fn step(&mut self, net: &mut Net, batch: &Batch, ctx: &mut StepContext<'_>) -> StepOutput {
+        if ctx.updater.is_some() && self.streams(net) {
+            return self.step_block_by_block(net, batch, ctx);
+        }
         let trace = net.forward_train(batch.x.clone(), ctx.rng);
         let output = trace.output().clone();
         let (loss, error) = ctx.task.loss.value_and_grad(&output, &batch.targets);
@@ -275,6 +434,14 @@ impl LearningRule for Layered {
             loss,
             output: Some(output),
             grads,
+        }
+    }
+
+    fn local_blocks(&mut self, net: &Net) -> Option<&mut [Box<dyn BlockRule>]> {
+        if self.layerwise == Layerwise::Parallel && self.streams(net) {
+            Some(&mut self.blocks)
+        } else {
+            None
         }
     }
 

@@ -7,9 +7,9 @@ use burn::tensor::Tensor;
 
 use crate::net::{Gradients, Net};
 use crate::rng::Rng;
-use crate::rule::RuleKind;
 use crate::rule::feedback::{FeedbackSettings, NamedMatrix};
-use crate::rule::layered::{BlockRule, Signal, SignalContext};
+use crate::rule::layered::{BlockRule, Signal};
+use crate::rule::{Batch, RuleKind};
 use crate::task::Task;
 
 /// A learned decoder for one hidden block.
@@ -40,24 +40,29 @@ impl BlockRule for LinearDecoder {
         RuleKind::LinearDecoder
     }
 
-    fn signal(
+    fn is_local(&self) -> bool {
+        true
+    }
+
+    fn local_signal(
         &mut self,
-        index: usize,
-        ctx: &mut SignalContext<'_>,
+        _: usize,
+        h: &Tensor<2>,
+        batch: &Batch,
+        task: Task,
         grads: &mut Gradients,
-    ) -> Signal {
-        let h = &ctx.trace.blocks[index].output;
+    ) -> Option<Signal> {
         let d = &self.decoder.tensor;
         let z = h.clone().matmul(d.clone().transpose());
-        let (loss, grad_z) = ctx.task.loss.value_and_grad(&z, &ctx.batch.targets);
+        let (loss, grad_z) = task.loss.value_and_grad(&z, &batch.targets);
         grads.add(
             self.decoder.name.clone(),
             grad_z.clone().transpose().matmul(h.clone()),
         );
-        Signal {
+        Some(Signal {
             grad: grad_z.matmul(d.clone()),
             local_loss: Some(loss),
-        }
+        })
     }
 
     fn decode(&self, h: &Tensor<2>) -> Option<Tensor<2>> {

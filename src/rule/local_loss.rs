@@ -6,9 +6,9 @@ use burn::tensor::Tensor;
 
 use crate::net::{Gradients, Net};
 use crate::rng::Rng;
-use crate::rule::RuleKind;
 use crate::rule::feedback::{FeedbackSettings, NamedMatrix};
-use crate::rule::layered::{BlockRule, Signal, SignalContext};
+use crate::rule::layered::{BlockRule, Signal};
+use crate::rule::{Batch, RuleKind};
 use crate::task::Task;
 
 /// A local loss for one hidden block.
@@ -39,15 +39,25 @@ impl BlockRule for LocalLoss {
         RuleKind::LocalLoss
     }
 
-    fn signal(&mut self, index: usize, ctx: &mut SignalContext<'_>, _: &mut Gradients) -> Signal {
-        let h = &ctx.trace.blocks[index].output;
+    fn is_local(&self) -> bool {
+        true
+    }
+
+    fn local_signal(
+        &mut self,
+        _: usize,
+        h: &Tensor<2>,
+        batch: &Batch,
+        task: Task,
+        _: &mut Gradients,
+    ) -> Option<Signal> {
         let p = &self.projection.tensor;
         let z = h.clone().matmul(p.clone().transpose());
-        let (loss, grad_z) = ctx.task.loss.value_and_grad(&z, &ctx.batch.targets);
-        Signal {
+        let (loss, grad_z) = task.loss.value_and_grad(&z, &batch.targets);
+        Some(Signal {
             grad: grad_z.matmul(p.clone()),
             local_loss: Some(loss),
-        }
+        })
     }
 
     fn decode(&self, h: &Tensor<2>) -> Option<Tensor<2>> {

@@ -24,7 +24,9 @@ pub use drtp::Drtp;
 pub use feedback::{FeedbackSettings, FeedbackVariant};
 pub use feedback_alignment::FeedbackAlignment;
 pub use forward_forward::ForwardForward;
-pub use layered::{BlockRule, Layered, Layerwise, SignalContext};
+pub use layered::{
+    BlockRule, Layered, Layerwise, SignalContext, learn_hidden_block, learn_output_block,
+};
 pub use linear_decoder::LinearDecoder;
 pub use local_loss::LocalLoss;
 pub use target_prop::{Inverse, ReconstructionLoss, TargetProp, TargetPropSettings};
@@ -35,7 +37,7 @@ use burn::tensor::Tensor;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::net::{Gradients, Net, Parameters};
+use crate::net::{BlockParams, Gradients, Net, Parameters};
 use crate::rng::Rng;
 pub use crate::task::Batch;
 use crate::task::{Problem, Task};
@@ -49,6 +51,10 @@ pub struct StepContext<'a> {
     /// A measurement step (alignment probe): the rule must leave its own state as it was
     /// (no diagnostics tallied, no running baselines or schedules moved).
     pub probe: bool,
+    /// Where a rule without a backward chain may hand each block's gradients as soon as it
+    /// has them (the block is stepped at once and its activations dropped); without one, every
+    /// gradient comes back in [`StepOutput::grads`].
+    pub updater: Option<&'a mut dyn BlockUpdater>,
 }
 
 impl<'a> StepContext<'a> {
@@ -58,8 +64,30 @@ impl<'a> StepContext<'a> {
             rng,
             task,
             probe: false,
+            updater: None,
         }
     }
+
+    /// The same, handing block gradients to `updater` where the rule can.
+    pub fn with_updater(mut self, updater: &'a mut dyn BlockUpdater) -> Self {
+        self.updater = Some(updater);
+        self
+    }
+}
+
+/// Steps one block as soon as a rule without a backward chain knows its gradients, so the
+/// step keeps no block's activations (nor gradients) past that block's update: peak memory
+/// stays flat in depth.
+pub trait BlockUpdater {
+    /// Steps `block` and the rule's own tensors for it (`own`: a decoder, a projection) from
+    /// the gradients in `grads`, taking them out. Called once per block and step, input
+    /// block first, also for blocks that do not learn in this step (with no gradients).
+    fn update(
+        &mut self,
+        block: &mut BlockParams<'_>,
+        own: Option<&mut dyn Parameters>,
+        grads: &mut Gradients,
+    );
 }
 
 /// What a training step produced.
@@ -115,6 +143,12 @@ pub trait LearningRule: Parameters + Send {
     /// `x`: `[batch, inputs]` → each `[batch, outputs]`.
     fn block_predictions(&self, _net: &Net, _x: Tensor<2>) -> Vec<Option<Tensor<2>>> {
         Vec::new()
+    }
+
+    /// The per-block rules, when every hidden block learns from its own output alone under
+    /// the parallel schedule (what layer-parallel training runs); `None` otherwise.
+    fn local_blocks(&mut self, _net: &Net) -> Option<&mut [Box<dyn BlockRule>]> {
+        None
     }
 
     /// The rule's own state besides its tensors (a layer-wise schedule's position, a running

@@ -242,3 +242,73 @@ fn bench_vs_torch_alternates_sides_and_reports_ratios() {
     assert_eq!(code, 2);
     assert!(stderr.contains("/missing/ref.py"), "{stderr}");
 }
+
+const MEMORY: &str = r#"
+name = "mem"
+[data]
+dataset = "digits"
+[model]
+activation = "tanh"
+[[variant]]
+name = "bp"
+"train.rule" = "backprop"
+[[variant]]
+name = "drtp"
+"train.rule" = "drtp"
+[[variant]]
+name = "ll"
+"train.rule" = "local_loss"
+[[variant]]
+name = "ld"
+"train.rule" = "linear_decoder"
+[[variant]]
+name = "ff"
+"train.rule" = "forward_forward"
+"#;
+
+#[test]
+fn bench_memory_is_flat_in_depth_for_local_rules_and_grows_for_backprop() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = crate::write(dir.path(), "mem.toml", MEMORY.as_bytes());
+    let file = file.to_str().unwrap();
+    let (code, stdout, stderr) = plasticity(&[
+        "bench",
+        "--memory",
+        "--json",
+        "--config",
+        file,
+        "--depths",
+        "2,8",
+        "--width",
+        "256",
+        "--batch",
+        "512",
+        "--memory-steps",
+        "1",
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    let reports: Vec<serde_json::Value> = serde_json::from_str(stdout.trim()).unwrap();
+    assert_eq!(reports.len(), 10);
+    let peak = |rule: &str, blocks: u64| {
+        let report = reports
+            .iter()
+            .find(|r| r["rule"] == rule && r["blocks"].as_u64() == Some(blocks))
+            .unwrap_or_else(|| panic!("{rule} {blocks}: {stdout}"));
+        report["step_peak_bytes"].as_f64().unwrap()
+    };
+    // One block's activations: 512 × 256 floats = 0.5 MiB per tensor.
+    let one = 512.0 * 256.0 * 4.0;
+    let grown = peak("bp", 9) - peak("bp", 3);
+    assert!(
+        grown > 6.0 * 2.0 * one,
+        "backprop keeps every block: {stdout}"
+    );
+    for (rule, blocks) in [("drtp", 3), ("ll", 3), ("ld", 3), ("ff", 2)] {
+        let grown = peak(rule, blocks + 6) - peak(rule, blocks);
+        assert!(grown < one, "{rule} grew by {grown} bytes: {stdout}");
+    }
+
+    let (code, _, stderr) = plasticity(&["bench", "--memory", "--config", file, "--depths", "0"]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("--depths"), "{stderr}");
+}

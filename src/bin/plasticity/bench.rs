@@ -6,7 +6,9 @@ use std::process::Command;
 use anyhow::{Context, bail};
 use clap::Args;
 use plasticity::activation::Activation;
-use plasticity::bench::{StepBench, bench_training, matmul_gflops, median};
+use plasticity::bench::{
+    MemoryReport, StepBench, bench_training, matmul_gflops, measure_memory, median,
+};
 use plasticity::experiment::ExperimentConfig;
 use plasticity::experiment::compare::Comparison;
 use plasticity::experiment::config::PerBlock;
@@ -47,11 +49,30 @@ pub struct BenchArgs {
     /// With --vs-torch: threads the reference may use (2 = both cores here).
     #[arg(long, default_value_t = 2)]
     torch_threads: usize,
+    /// Peak heap memory of a training step for every variant of a comparison file (default
+    /// `experiments/bench_vs_torch.toml`) at each of `--depths`, by rule and depth.
+    #[arg(long)]
+    memory: bool,
+    /// With --memory: hidden blocks of the nets measured (comma-separated).
+    #[arg(long, value_delimiter = ',', default_value = "4,16,64")]
+    depths: Vec<usize>,
+    /// With --memory: units per hidden block.
+    #[arg(long, default_value_t = 1000)]
+    width: usize,
+    /// With --memory: samples per mini-batch.
+    #[arg(long, default_value_t = 1024)]
+    batch: usize,
+    /// With --memory: steps measured (after one warm-up step).
+    #[arg(long, default_value_t = 2)]
+    memory_steps: usize,
 }
 
 pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     if args.vs_torch {
         return vs_torch(&args);
+    }
+    if args.memory {
+        return memory(&args);
     }
     let config = args.config.load()?;
     let report = bench_training(&config, args.steps, args.warmup, args.repeats)?;
@@ -212,21 +233,15 @@ fn reference_activation(config: &ExperimentConfig) -> anyhow::Result<&'static st
     })
 }
 
-fn vs_torch(args: &BenchArgs) -> anyhow::Result<()> {
+/// The comparison file of `--vs-torch` and `--memory` with `overrides`, keeping the variants
+/// `--rules` names (all without it).
+fn comparison(args: &BenchArgs, overrides: &[String]) -> anyhow::Result<Comparison> {
     let file = args
         .config
         .config
         .clone()
         .unwrap_or_else(|| PathBuf::from("experiments/bench_vs_torch.toml"));
-    let comparison = Comparison::load(&file, &args.config.overrides)?;
-    if !args.torch_script.is_file() {
-        bail!("{}: no such reference script", args.torch_script.display());
-    }
-    let variants: Vec<_> = comparison
-        .variants
-        .iter()
-        .filter(|v| args.rules.is_empty() || args.rules.contains(&v.name))
-        .collect();
+    let mut comparison = Comparison::load(&file, overrides)?;
     if let Some(unknown) = args
         .rules
         .iter()
@@ -234,11 +249,23 @@ fn vs_torch(args: &BenchArgs) -> anyhow::Result<()> {
     {
         bail!("{}: --rules names no variant `{unknown}`", file.display());
     }
+    comparison
+        .variants
+        .retain(|v| args.rules.is_empty() || args.rules.contains(&v.name));
+    Ok(comparison)
+}
+
+fn vs_torch(args: &BenchArgs) -> anyhow::Result<()> {
+    let comparison = comparison(args, &args.config.overrides)?;
+    if !args.torch_script.is_file() {
+        bail!("{}: no such reference script", args.torch_script.display());
+    }
+    let variants = comparison.variants;
     let reference = Reference { args };
     let torch_matmul = reference.matmul_gflops(2048)?;
     let mut rows = Vec::new();
     let mut shape = None;
-    for variant in variants {
+    for variant in &variants {
         let mut bench = StepBench::new(&variant.config)?;
         bench.run(args.warmup);
         let (mut ours, mut torch) = (Vec::new(), Vec::new());
@@ -328,4 +355,71 @@ fn print_table(report: &VsTorchReport) {
             100.0 * row.torch_fraction_of_ceiling
         );
     }
+}
+
+/// Peak heap of a training step by rule and depth.
+fn memory(args: &BenchArgs) -> anyhow::Result<()> {
+    if args.depths.is_empty() || args.depths.contains(&0) {
+        bail!("--depths: give one or more numbers of hidden blocks, each at least 1");
+    }
+    let mut reports: Vec<MemoryReport> = Vec::new();
+    for &depth in &args.depths {
+        let mut overrides = args.config.overrides.clone();
+        let hidden = vec![args.width.to_string(); depth].join(",");
+        overrides.push(format!("model.hidden=[{hidden}]"));
+        overrides.push(format!("train.batch_size={}", args.batch));
+        for variant in comparison(args, &overrides)?.variants {
+            if !args.json {
+                eprint!("\r{:<6} {depth} blocks of {}   ", variant.name, args.width);
+            }
+            let mut report = measure_memory(&variant.config, args.memory_steps)?;
+            report.rule = variant.name;
+            reports.push(report);
+        }
+    }
+    if args.json {
+        println!("{}", serde_json::to_string(&reports)?);
+        return Ok(());
+    }
+    eprintln!();
+    let mb = |bytes: usize| bytes as f64 / (1024.0 * 1024.0);
+    println!(
+        "Heap a training step uses on top of what stays between steps (MiB): hidden blocks of \
+         {} units, batch {}, {} ({} steps after one warm-up)",
+        args.width,
+        args.batch,
+        plasticity::backend::name(),
+        args.memory_steps
+    );
+    let depths: Vec<String> = args.depths.iter().map(|d| format!("{d} blocks")).collect();
+    println!("| rule | {} |", depths.join(" | "));
+    println!("|---|{}", "---:|".repeat(depths.len()));
+    let mut rules: Vec<&str> = Vec::new();
+    for report in &reports {
+        if !rules.contains(&report.rule.as_str()) {
+            rules.push(&report.rule);
+        }
+    }
+    let row = |rule: &str, value: &dyn Fn(&MemoryReport) -> usize| {
+        let cells: Vec<String> = reports
+            .iter()
+            .filter(|r| r.rule == rule)
+            .map(|r| format!("{:.0}", mb(value(r))))
+            .collect();
+        cells.join(" | ")
+    };
+    for rule in &rules {
+        println!("| {rule} | {} |", row(rule, &|r| r.step_peak_bytes));
+    }
+    if let Some(first) = rules.first() {
+        println!(
+            "| parameters ({first}) | {} |",
+            row(first, &|r| r.parameter_bytes)
+        );
+        println!(
+            "| between steps: data, parameters, optimizer state ({first}) | {} |",
+            row(first, &|r| r.resident_bytes)
+        );
+    }
+    Ok(())
 }

@@ -16,6 +16,10 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 
+/// Counts heap bytes for `plasticity bench --memory`.
+#[global_allocator]
+static ALLOCATOR: plasticity::memory::CountingAllocator = plasticity::memory::CountingAllocator;
+
 /// Train neural networks beyond backpropagation.
 #[derive(Parser)]
 #[command(name = "plasticity", version, about)]
