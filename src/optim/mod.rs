@@ -273,13 +273,6 @@ impl ParamOptimizer {
         })
     }
 
-    /// Steps every trainable tensor of `model` that has a gradient in `grads` (taking it out),
-    /// at the schedule's learning rate for this iteration, then advances the schedule.
-    pub fn step(&mut self, model: &mut dyn Parameters, grads: &mut Gradients) {
-        self.advance();
-        self.apply(model, grads);
-    }
-
     /// Starts an iteration: the schedule moves on; returns the iteration's learning rate.
     /// [`ParamOptimizer::apply`] then steps the parameters, in one call or group by group.
     pub fn advance(&mut self) -> f64 {
