@@ -80,8 +80,8 @@ impl Estimator {
     pub fn check(&self, activation: &Activation) -> Result<(), String> {
         match self {
             Estimator::Reinforce if !activation.is_stochastic() => Err(format!(
-                "reinforce needs a stochastic unit (stochastic_binary or stochastic_hard_sigmoid), \
-                 not {activation}"
+                "reinforce needs a stochastic unit (stochastic_binary, stochastic_hard_sigmoid or \
+                 bernoulli), not {activation}"
             )),
             Estimator::Concrete { temperature, .. } if *temperature <= 0.0 => Err(format!(
                 "the concrete temperature must be positive, not {temperature}"
@@ -181,8 +181,8 @@ pub fn concrete_backward(
 
 /// REINFORCE's gradient at `a`: the score `∂ ln p(h | a)/∂a` times `advantage`, `(L − b)` per
 /// sample divided by the batch size. The score is `h − σ(a)` for `stochastic_binary` and
-/// `(h − p)·p′(a) / (p(1 − p))` for `stochastic_hard_sigmoid` (zero where `p` is 0 or 1, as
-/// then `h = p`).
+/// `(h − p)·p′(a) / (p(1 − p))` for `stochastic_hard_sigmoid` and `bernoulli` (zero where `p`
+/// is 0 or 1, as then `h = p`).
 ///
 /// # Shapes
 /// `a`, `h`: `[batch, units]`, `advantage`: `[batch, 1]` → `[batch, units]`.
@@ -193,13 +193,12 @@ pub fn reinforce_grad(
     advantage: &Tensor<2>,
 ) -> Tensor<2> {
     let p = hard::probability(activation, a.clone());
-    let score = match activation {
-        Activation::StochasticHardSigmoid => {
-            let slope = a.clone().abs().lower_elem(1.0).float().mul_scalar(0.5);
+    let score = match hard::probability_slope(activation, a) {
+        Some(slope) => {
             let variance = p.clone() * p.clone().neg().add_scalar(1.0);
             (h.clone() - p) * slope / variance.clamp_min(1e-6)
         }
-        _ => h.clone() - p,
+        None => h.clone() - p,
     };
     score * advantage.clone()
 }

@@ -19,11 +19,29 @@ pub fn forward(activation: &Activation, a: Tensor<2>) -> Tensor<2> {
     }
 }
 
-/// A stochastic unit's firing probability: `σ(a)`, or `(hardtanh(a) + 1) / 2`.
+/// A stochastic unit's firing probability: `σ(a)`, `(hardtanh(a) + 1) / 2` or `clamp(a, 0, 1)`.
 pub fn probability(activation: &Activation, a: Tensor<2>) -> Tensor<2> {
     match activation {
         Activation::StochasticHardSigmoid => a.clamp(-1.0, 1.0).add_scalar(1.0).mul_scalar(0.5),
+        Activation::Bernoulli => a.clamp(0.0, 1.0),
         _ => act::sigmoid(a),
+    }
+}
+
+/// The derivative `p′(a)` of a piecewise-linear firing probability (`stochastic_hard_sigmoid`:
+/// ½ on `|a| < 1`; `bernoulli`: 1 on `0 < a < 1`; zero elsewhere), `None` for `σ`.
+pub fn probability_slope(activation: &Activation, a: &Tensor<2>) -> Option<Tensor<2>> {
+    match activation {
+        Activation::StochasticHardSigmoid => {
+            Some(a.clone().abs().lower_elem(1.0).float().mul_scalar(0.5))
+        }
+        Activation::Bernoulli => Some(
+            a.clone()
+                .greater_elem(0.0)
+                .float()
+                .mul(a.clone().lower_elem(1.0).float()),
+        ),
+        _ => None,
     }
 }
 

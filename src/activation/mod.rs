@@ -55,6 +55,9 @@ pub enum Activation {
     StochasticBinary,
     /// 1 with probability `(hardtanh(x) + 1) / 2`, else 0.
     StochasticHardSigmoid,
+    /// 1 with probability `clamp(x, 0, 1)`, else 0: the input is the firing probability, so a
+    /// unit fed `x ≤ 0` never fires (after relu-like blocks σ would make those coin flips).
+    Bernoulli,
 }
 
 /// Every accepted activation name, for error messages and listings.
@@ -76,6 +79,7 @@ pub const ACTIVATION_NAMES: &[&str] = &[
     "step",
     "stochastic_binary",
     "stochastic_hard_sigmoid",
+    "bernoulli",
 ];
 
 impl Activation {
@@ -114,6 +118,7 @@ impl Activation {
                 | Activation::Step
                 | Activation::StochasticBinary
                 | Activation::StochasticHardSigmoid
+                | Activation::Bernoulli
         )
     }
 
@@ -131,7 +136,9 @@ impl Activation {
     pub fn is_stochastic(&self) -> bool {
         matches!(
             self,
-            Activation::StochasticBinary | Activation::StochasticHardSigmoid
+            Activation::StochasticBinary
+                | Activation::StochasticHardSigmoid
+                | Activation::Bernoulli
         )
     }
 
@@ -189,6 +196,7 @@ impl FromStr for Activation {
             "step" => plain(Activation::Step),
             "stochastic_binary" => plain(Activation::StochasticBinary),
             "stochastic_hard_sigmoid" => plain(Activation::StochasticHardSigmoid),
+            "bernoulli" => plain(Activation::Bernoulli),
             _ => Err(format!(
                 "unknown activation `{name}` (expected one of: {})",
                 ACTIVATION_NAMES.join(", ")
@@ -216,6 +224,7 @@ impl fmt::Display for Activation {
             Activation::Step => write!(f, "step"),
             Activation::StochasticBinary => write!(f, "stochastic_binary"),
             Activation::StochasticHardSigmoid => write!(f, "stochastic_hard_sigmoid"),
+            Activation::Bernoulli => write!(f, "bernoulli"),
         }
     }
 }

@@ -97,7 +97,8 @@ fn hard_units_output_their_definitions() {
     let a = row(&POINTS);
     let sign = host::values(&Activation::Sign.forward(a.clone()));
     let step = host::values(&Activation::Step.forward(a.clone()));
-    let threshold = host::values(&Activation::StochasticHardSigmoid.forward(a));
+    let threshold = host::values(&Activation::StochasticHardSigmoid.forward(a.clone()));
+    let bernoulli = host::values(&Activation::Bernoulli.forward(a));
     for (i, &x) in POINTS.iter().enumerate() {
         let expected_sign = if x > 0.0 {
             1.0
@@ -113,6 +114,12 @@ fn hard_units_output_their_definitions() {
             threshold[i],
             if p >= 0.5 { 1.0 } else { 0.0 },
             "threshold({x})"
+        );
+        let p = x.clamp(0.0, 1.0);
+        assert_eq!(
+            bernoulli[i],
+            if p >= 0.5 { 1.0 } else { 0.0 },
+            "bernoulli threshold({x})"
         );
     }
 }
@@ -211,6 +218,7 @@ fn sampling_is_reproducible_from_the_seed() {
     for activation in [
         Activation::StochasticBinary,
         Activation::StochasticHardSigmoid,
+        Activation::Bernoulli,
     ] {
         let draw = |seed| host::values(&hard::sample(&activation, a.clone(), &mut Rng::new(seed)));
         assert_eq!(draw(7), draw(7), "{activation}");
@@ -230,6 +238,29 @@ fn stochastic_units_fire_at_their_probability() {
     ));
     let rate = fired.iter().sum::<f32>() / n as f32;
     assert!((rate - sigmoid(0.8)).abs() < 0.01, "rate {rate}");
+}
+
+/// A `bernoulli` unit fires with probability `clamp(a, 0, 1)`: never at `a ≤ 0`, always at
+/// `a ≥ 1`, at rate `a` in between.
+#[test]
+fn bernoulli_units_fire_with_their_input_as_probability() {
+    let n = 40_000;
+    for (a, expected) in [
+        (-0.3f32, 0.0f32),
+        (0.0, 0.0),
+        (0.3, 0.3),
+        (0.8, 0.8),
+        (1.7, 1.0),
+    ] {
+        let input = host::matrix(vec![a; n], n, 1, &backend::device());
+        let fired = host::values(&hard::sample(
+            &Activation::Bernoulli,
+            input,
+            &mut Rng::new(5),
+        ));
+        let rate = fired.iter().sum::<f32>() / n as f32;
+        assert!((rate - expected).abs() < 0.01, "a = {a}: rate {rate}");
+    }
 }
 
 /// `1 → stochastic_binary (reinforce) → identity`, MSE to a target: the expected loss is
@@ -322,6 +353,13 @@ fn reinforce_score_matches_the_log_likelihood_derivative() {
             );
         }
     }
+    // `bernoulli` inside (0, 1), where both outcomes are possible: the score is
+    // `h/a − (1 − h)/(1 − a)`; outside it the unit is deterministic and the score zero.
+    let a = row(&[0.2, 0.9, 0.5, -0.4, 1.3]);
+    let h = row(&[0.0, 1.0, 1.0, 0.0, 1.0]);
+    let bernoulli = host::values(&reinforce_grad(&Activation::Bernoulli, &a, &h, &advantage));
+    let expected = [-2.0 / 0.8, 2.0 / 0.9, 2.0 / 0.5, 0.0, 0.0];
+    close(&bernoulli, &expected, 1e-4, "bernoulli score");
 }
 
 #[test]

@@ -216,10 +216,20 @@ fn digits_run(extra: &[&str]) -> (f64, serde_json::Value) {
 #[test]
 fn target_propagation_trains_sign_and_stochastic_nets_without_estimators() {
     // The study's blocks: sign inputs with tanh outputs, stochastic inputs with leaky_relu
-    // (noisier: wider blocks, a lower bar; chance is 0.1).
+    // (noisier: wider blocks, a lower bar; chance is 0.1). A `bernoulli` unit keeps silent
+    // leaky_relu units silent where `stochastic_binary` flips a coin for them, so it clears a
+    // higher bar.
     for (rule, input, output, width, bar) in [
         ("target_prop", "sign", "tanh", 32, 0.5),
         ("difference_target_prop", "sign", "tanh", 32, 0.5),
+        ("target_prop", "bernoulli", "leaky_relu", 128, 0.6),
+        (
+            "difference_target_prop",
+            "bernoulli",
+            "leaky_relu",
+            128,
+            0.6,
+        ),
         ("target_prop", "stochastic_binary", "leaky_relu", 128, 0.2),
         (
             "difference_target_prop",
