@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use crate::activation::Estimator;
 use crate::activation::estimator::reinforce_grad;
 use crate::host;
-use crate::net::{BlockParams, Gradients, Mode, Net, Parameters, Slot, Trace};
+use crate::net::{BlockCache, BlockParams, Gradients, Mode, Net, Parameters, Slot, Trace};
 use crate::rng::Rng;
 use crate::rule::feedback::NamedMatrix;
 use crate::rule::{Batch, BlockUpdater, LearningRule, RuleKind, StepContext, StepOutput};
@@ -277,24 +277,15 @@ pub fn learn_hidden_block(
     trains: bool,
     updater: &mut dyn BlockUpdater,
 ) -> (Tensor<2>, Option<Tensor<1>>) {
-    let index = block.index;
     let cache = block.block.forward(h, &mut Mode::Train(rng));
     block.block.observe(&cache);
-    let mut grads = Gradients::new();
     let mut rule_grads = Gradients::new();
     let signal = rule
-        .local_signal(index, &cache.output, batch, task, &mut rule_grads)
+        .local_signal(block.index, &cache.output, batch, task, &mut rule_grads)
         .expect("only local rules learn block by block");
-    let grad_a = block.block.pre_activation_grad(&cache, signal.grad);
-    let (block_grads, _) = block.block.param_grads(&cache, grad_a);
-    if trains {
-        grads.add_block(index, block_grads);
-        for (name, grad) in rule_grads.iter() {
-            grads.add(name.clone(), grad.clone());
-        }
-    }
     let own = rule.matrix_mut().map(|m| m as &mut dyn Parameters);
-    updater.update(block, own, &mut grads);
+    let grads = trains.then_some((signal.grad, rule_grads));
+    update_block(block, &cache, grads, own, updater);
     (cache.output, signal.local_loss)
 }
 
@@ -315,14 +306,31 @@ pub fn learn_output_block(
     let cache = block.block.forward(h, &mut Mode::Train(rng));
     block.block.observe(&cache);
     let (loss, error) = task.loss.value_and_grad(&cache.output, &batch.targets);
-    let grad_a = block.block.pre_activation_grad(&cache, error);
-    let (top_grads, _) = block.block.param_grads(&cache, grad_a);
-    let mut grads = Gradients::new();
-    if trains {
-        grads.add_block(block.index, top_grads);
-    }
-    updater.update(block, None, &mut grads);
+    let grads = trains.then_some((error, Gradients::new()));
+    update_block(block, &cache, grads, None, updater);
     (loss, cache.output)
+}
+
+/// Hands `updater` the block's gradients from `grad_h` (the gradient at its output,
+/// `[batch, out]`) together with `extra` (e.g. the rule's own matrix), or no gradients when
+/// `grads` is `None` (a frozen block still counts its step).
+fn update_block(
+    block: &mut BlockParams<'_>,
+    cache: &BlockCache,
+    grads: Option<(Tensor<2>, Gradients)>,
+    own: Option<&mut dyn Parameters>,
+    updater: &mut dyn BlockUpdater,
+) {
+    let mut all = match grads {
+        Some((grad_h, mut extra)) => {
+            let grad_a = block.block.pre_activation_grad(cache, grad_h);
+            let (block_grads, _) = block.block.param_grads(cache, grad_a);
+            extra.add_block(block.index, block_grads);
+            extra
+        }
+        None => Gradients::new(),
+    };
+    updater.update(block, own, &mut all);
 }
 
 /// [`Layered`]'s state in a checkpoint (at an epoch's end).
