@@ -15,6 +15,7 @@ use crate::host;
 use crate::memory;
 use crate::net::{Net, Parameters};
 use crate::optim::ParamOptimizer;
+use crate::product::matmul;
 use crate::rng::Rng;
 use crate::rule::{Batch, StepContext};
 
@@ -54,12 +55,12 @@ pub fn median(values: &mut [f64]) -> f64 {
     values[values.len() / 2]
 }
 
-/// GFLOP/s of `n×n · n×n` products on `device`, median of `repeats` after a warm-up.
+/// GFLOP/s of `n×n · n×n` products on `device` (by [`matmul`], as training multiplies), median of `repeats` after a warm-up.
 pub fn matmul_gflops(n: usize, repeats: usize, device: &Device) -> f64 {
     let mut rng = Rng::new(0);
     let a = host::matrix(rng.normal_vec(n * n, 0.0, 1.0), n, n, device);
     let b = host::matrix(rng.normal_vec(n * n, 0.0, 1.0), n, n, device);
-    let run = || host::scalar(&a.clone().matmul(b.clone()).slice([0..1, 0..1]));
+    let run = || host::scalar(&matmul(a.clone(), b.clone()).slice([0..1, 0..1]));
     run();
     let mut rates: Vec<f64> = (0..repeats.max(1))
         .map(|_| {

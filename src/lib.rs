@@ -31,6 +31,7 @@ pub mod memory;
 pub mod net;
 pub mod optim;
 pub mod plot;
+pub mod product;
 pub mod report;
 pub mod rng;
 pub mod rule;

@@ -245,15 +245,29 @@ impl Block {
         cache: &BlockCache,
         grad_pre_activation: Tensor<2>,
     ) -> (BlockGrads, Tensor<2>) {
-        let (batchnorm, grad_z) = match (&self.batchnorm, &cache.batchnorm) {
+        let (batchnorm, grad_z) = self.linear_output_grad(cache, grad_pre_activation);
+        let linear = self.linear.param_grads(&cache.linear_input, &grad_z);
+        (BlockGrads { linear, batchnorm }, grad_z)
+    }
+
+    /// The gradient at the linear output `z_i` from the gradient at the pre-activation: through
+    /// batchnorm, with its parameter gradients, when the block has one. The first half of
+    /// [`Block::param_grads`], for callers that take the linear gradients later.
+    ///
+    /// # Shapes
+    /// `grad_pre_activation`: `[batch, out]` → `[batch, out]`.
+    pub fn linear_output_grad(
+        &self,
+        cache: &BlockCache,
+        grad_pre_activation: Tensor<2>,
+    ) -> (Option<BatchNormGrads>, Tensor<2>) {
+        match (&self.batchnorm, &cache.batchnorm) {
             (Some(bn), Some(bn_cache)) => {
                 let (grads, grad_z) = bn.backward(bn_cache, grad_pre_activation);
                 (Some(grads), grad_z)
             }
             _ => (None, grad_pre_activation),
-        };
-        let linear = self.linear.param_grads(&cache.linear_input, &grad_z);
-        (BlockGrads { linear, batchnorm }, grad_z)
+        }
     }
 
     /// The gradient at the block's input from the gradient `grad_z` at its linear output, sent

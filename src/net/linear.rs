@@ -4,6 +4,7 @@ use burn::tensor::{Device, Tensor};
 
 use crate::host;
 use crate::net::init::Init;
+use crate::product::matmul;
 use crate::rng::Rng;
 
 /// `z = x·Wᵀ + b`.
@@ -58,7 +59,7 @@ impl Linear {
     /// # Shapes
     /// `x`: `[batch, in]` → `[batch, out]`.
     pub fn forward(&self, x: Tensor<2>) -> Tensor<2> {
-        x.matmul(self.weight.clone().transpose()) + self.bias.clone()
+        matmul(x, self.weight.clone().transpose()) + self.bias.clone()
     }
 
     /// Parameter gradients from the layer's input `x` and the gradient `grad_z` at its output.
@@ -67,7 +68,7 @@ impl Linear {
     /// `x`: `[batch, in]`, `grad_z`: `[batch, out]`.
     pub fn param_grads(&self, x: &Tensor<2>, grad_z: &Tensor<2>) -> LinearGrads {
         LinearGrads {
-            weight: grad_z.clone().transpose().matmul(x.clone()),
+            weight: matmul(grad_z.clone().transpose(), x.clone()),
             bias: grad_z.clone().sum_dim(0),
         }
     }
@@ -75,6 +76,6 @@ impl Linear {
     /// The gradient sent to the input, `grad_z·M`, where `M` is `W` for backprop or a feedback
     /// matrix of the same `[out, in]` shape for feedback alignment.
     pub fn input_grad(grad_z: Tensor<2>, feedback: &Tensor<2>) -> Tensor<2> {
-        grad_z.matmul(feedback.clone())
+        matmul(grad_z, feedback.clone())
     }
 }

@@ -4,6 +4,7 @@
 use burn::tensor::Tensor;
 
 use crate::net::{Gradients, Net};
+use crate::product::matmul;
 use crate::rng::Rng;
 use crate::rule::RuleKind;
 use crate::rule::feedback::{FeedbackSettings, NamedMatrix, forward_path};
@@ -40,7 +41,7 @@ impl BlockRule for Dfa {
 
     fn signal(&mut self, _: usize, ctx: &mut SignalContext<'_>, _: &mut Gradients) -> Signal {
         Signal {
-            grad: ctx.error.clone().matmul(self.feedback.tensor.clone()),
+            grad: matmul(ctx.error.clone(), self.feedback.tensor.clone()),
             local_loss: None,
         }
     }

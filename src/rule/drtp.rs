@@ -5,6 +5,7 @@
 use burn::tensor::Tensor;
 
 use crate::net::{Gradients, Net};
+use crate::product::matmul;
 use crate::rng::Rng;
 use crate::rule::feedback::{FeedbackSettings, NamedMatrix, forward_path};
 use crate::rule::layered::{BlockRule, Signal};
@@ -52,11 +53,7 @@ impl BlockRule for Drtp {
         _: &mut Gradients,
     ) -> Option<Signal> {
         Some(Signal {
-            grad: batch
-                .targets
-                .clone()
-                .matmul(self.projection.tensor.clone())
-                .neg(),
+            grad: matmul(batch.targets.clone(), self.projection.tensor.clone()).neg(),
             local_loss: None,
         })
     }

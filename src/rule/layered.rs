@@ -6,7 +6,10 @@ use serde::{Deserialize, Serialize};
 use crate::activation::Estimator;
 use crate::activation::estimator::reinforce_grad;
 use crate::host;
-use crate::net::{BlockCache, BlockParams, Gradients, Mode, Net, Parameters, Slot, Trace};
+use crate::net::{
+    BlockCache, BlockGrads, BlockParams, Gradients, Mode, Net, Parameters, Slot, Trace,
+};
+use crate::product;
 use crate::rng::Rng;
 use crate::rule::feedback::NamedMatrix;
 use crate::rule::{Batch, BlockUpdater, LearningRule, RuleKind, StepContext, StepOutput};
@@ -385,58 +388,78 @@ impl LearningRule for Layered {
         let last = net.blocks.len() - 1;
         let top = &net.blocks[last];
         let grad_a = top.pre_activation_grad(&trace.blocks[last], error.clone());
-        let (top_grads, mut grad_z) = top.param_grads(&trace.blocks[last], grad_a);
-        if self.trains(last) {
-            grads.add_block(last, top_grads);
-        }
+        // Walking down, block `above`'s weight gradient `δ_zᵀ·x` does not feed the blocks
+        // below: it is computed on one core while the next block's signal (through `W` or a
+        // stand-in) is taken on the other. Each product is the same as computed alone.
+        let (mut batchnorm_above, mut grad_z) = top.linear_output_grad(&trace.blocks[last], grad_a);
         self.track(last, Some(&loss), ctx.probe);
         let mut advantage = None;
-        for i in (0..last).rev() {
-            if net.blocks[i].spec.estimator == Estimator::Reinforce {
-                let advantage = advantage
-                    .get_or_insert_with(|| {
-                        self.advantage(ctx.task.loss.per_sample(&output, &batch.targets), ctx.probe)
-                    })
-                    .clone();
-                let block = &net.blocks[i];
-                let cache = &trace.blocks[i];
-                let grad_a = reinforce_grad(
-                    &block.spec.activation,
-                    &cache.pre_activation,
-                    &cache.activated,
-                    &advantage,
+        for above in (1..=last).rev() {
+            let i = above - 1;
+            if net.blocks[i].spec.estimator == Estimator::Reinforce && advantage.is_none() {
+                advantage = Some(
+                    self.advantage(ctx.task.loss.per_sample(&output, &batch.targets), ctx.probe),
                 );
-                let (block_grads, below) = block.param_grads(cache, grad_a);
-                if self.trains(i) {
-                    grads.add_block(i, block_grads);
-                }
-                grad_z = below;
-                continue;
             }
-            let mut rule_grads = Gradients::new();
-            let signal = {
-                let mut signal_ctx = SignalContext {
-                    net,
-                    trace: &trace,
-                    batch,
-                    error: &error,
-                    grad_z_above: &grad_z,
-                    task: ctx.task,
-                    rng: ctx.rng,
+            let rule = self.blocks[i].as_mut();
+            let (linear_above, (grad_a, rule_grads, local_loss)) = product::join(
+                || {
+                    let cache = &trace.blocks[above];
+                    net.blocks[above]
+                        .linear
+                        .param_grads(&cache.linear_input, &grad_z)
+                },
+                || {
+                    let block = &net.blocks[i];
+                    let cache = &trace.blocks[i];
+                    let mut rule_grads = Gradients::new();
+                    if let (Estimator::Reinforce, Some(advantage)) =
+                        (block.spec.estimator, &advantage)
+                    {
+                        let grad_a = reinforce_grad(
+                            &block.spec.activation,
+                            &cache.pre_activation,
+                            &cache.activated,
+                            advantage,
+                        );
+                        return (grad_a, rule_grads, None);
+                    }
+                    let mut signal_ctx = SignalContext {
+                        net,
+                        trace: &trace,
+                        batch,
+                        error: &error,
+                        grad_z_above: &grad_z,
+                        task: ctx.task,
+                        rng: ctx.rng,
+                    };
+                    let signal = rule.signal(i, &mut signal_ctx, &mut rule_grads);
+                    let grad_a = block.pre_activation_grad(cache, signal.grad);
+                    (grad_a, rule_grads, signal.local_loss)
+                },
+            );
+            if self.trains(above) {
+                let block_grads = BlockGrads {
+                    linear: linear_above,
+                    batchnorm: batchnorm_above,
                 };
-                self.blocks[i].signal(i, &mut signal_ctx, &mut rule_grads)
-            };
-            self.track(i, signal.local_loss.as_ref(), ctx.probe);
-            let block = &net.blocks[i];
-            let grad_a = block.pre_activation_grad(&trace.blocks[i], signal.grad);
-            let (block_grads, below) = block.param_grads(&trace.blocks[i], grad_a);
+                grads.add_block(above, block_grads);
+            }
+            self.track(i, local_loss.as_ref(), ctx.probe);
             if self.trains(i) {
-                grads.add_block(i, block_grads);
                 for (name, grad) in rule_grads.iter() {
                     grads.add(name.clone(), grad.clone());
                 }
             }
-            grad_z = below;
+            (batchnorm_above, grad_z) = net.blocks[i].linear_output_grad(&trace.blocks[i], grad_a);
+        }
+        if self.trains(0) {
+            let cache = &trace.blocks[0];
+            let linear = net.blocks[0]
+                .linear
+                .param_grads(&cache.linear_input, &grad_z);
+            let batchnorm = batchnorm_above;
+            grads.add_block(0, BlockGrads { linear, batchnorm });
         }
         StepOutput {
             loss,

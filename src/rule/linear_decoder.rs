@@ -6,6 +6,7 @@
 use burn::tensor::Tensor;
 
 use crate::net::{Gradients, Net};
+use crate::product::matmul;
 use crate::rng::Rng;
 use crate::rule::feedback::{FeedbackSettings, NamedMatrix};
 use crate::rule::layered::{BlockRule, Signal};
@@ -53,20 +54,20 @@ impl BlockRule for LinearDecoder {
         grads: &mut Gradients,
     ) -> Option<Signal> {
         let d = &self.decoder.tensor;
-        let z = h.clone().matmul(d.clone().transpose());
+        let z = matmul(h.clone(), d.clone().transpose());
         let (loss, grad_z) = task.loss.value_and_grad(&z, &batch.targets);
         grads.add(
             self.decoder.name.clone(),
-            grad_z.clone().transpose().matmul(h.clone()),
+            matmul(grad_z.clone().transpose(), h.clone()),
         );
         Some(Signal {
-            grad: grad_z.matmul(d.clone()),
+            grad: matmul(grad_z, d.clone()),
             local_loss: Some(loss),
         })
     }
 
     fn decode(&self, h: &Tensor<2>) -> Option<Tensor<2>> {
-        Some(h.clone().matmul(self.decoder.tensor.clone().transpose()))
+        Some(matmul(h.clone(), self.decoder.tensor.clone().transpose()))
     }
 
     fn matrix(&self) -> Option<&NamedMatrix> {

@@ -5,6 +5,7 @@
 use burn::tensor::Tensor;
 
 use crate::net::{Gradients, Net};
+use crate::product::matmul;
 use crate::rng::Rng;
 use crate::rule::feedback::{FeedbackSettings, NamedMatrix};
 use crate::rule::layered::{BlockRule, Signal};
@@ -52,16 +53,19 @@ impl BlockRule for LocalLoss {
         _: &mut Gradients,
     ) -> Option<Signal> {
         let p = &self.projection.tensor;
-        let z = h.clone().matmul(p.clone().transpose());
+        let z = matmul(h.clone(), p.clone().transpose());
         let (loss, grad_z) = task.loss.value_and_grad(&z, &batch.targets);
         Some(Signal {
-            grad: grad_z.matmul(p.clone()),
+            grad: matmul(grad_z, p.clone()),
             local_loss: Some(loss),
         })
     }
 
     fn decode(&self, h: &Tensor<2>) -> Option<Tensor<2>> {
-        Some(h.clone().matmul(self.projection.tensor.clone().transpose()))
+        Some(matmul(
+            h.clone(),
+            self.projection.tensor.clone().transpose(),
+        ))
     }
 
     fn matrix(&self) -> Option<&NamedMatrix> {

@@ -28,6 +28,7 @@ use crate::net::{
     Block, BlockCache, BlockSpec, Feedback, Gradients, Init, Mode, Net, Parameters, Slot, Trace,
     visit_block,
 };
+use crate::product::matmul;
 use crate::rng::Rng;
 use crate::rule::{Batch, LearningRule, StepContext, StepOutput};
 
@@ -287,7 +288,7 @@ impl TargetProp {
                     .expect("checked invertible when the rule was built");
                 let inverse_t = inverses[i].as_ref().expect("one inverse per block above 0");
                 (
-                    (a - block.linear.bias.clone()).matmul(inverse_t.clone()),
+                    matmul(a - block.linear.bias.clone(), inverse_t.clone()),
                     None,
                 )
             }

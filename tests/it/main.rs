@@ -11,6 +11,7 @@ mod gradients;
 mod memory;
 mod optim;
 mod pipeline;
+mod product;
 mod report;
 mod rules;
 mod sweep;

@@ -1,0 +1,145 @@
+//! Matrix products of 2-D tensors, the bulk of every training step.
+//!
+//! On the flex backend the products call the `gemm` crate (flex's own kernel, same arguments,
+//! so bit-identical results) directly on the tensors' buffers, with their strides, so a
+//! transposed operand is never copied. Written by hand because burn's `matmul` on flex spent
+//! most of its time outside the kernel on this net's shapes (batch 128, 300–784 units): a
+//! profile of `gᵀ·x` shows page faults, page clearing and TLB shootdowns from its output
+//! buffers (30–40 GFLOP/s through burn, 80–110 called directly, 2 cores). Other backends, and
+//! operands that are not f32 flex tensors, go through burn's `matmul`.
+
+use burn::tensor::Tensor;
+
+/// `a·b`.
+///
+/// # Shapes
+/// `a`: `[m, k]`, `b`: `[k, n]` → `[m, n]`.
+pub fn matmul(a: Tensor<2>, b: Tensor<2>) -> Tensor<2> {
+    #[cfg(feature = "flex")]
+    if let Some(product) = flex::product(&a, &b) {
+        return product;
+    }
+    a.matmul(b)
+}
+
+/// Runs `a` and `b` at once, one per core, their products on one thread each (the other core
+/// is busy with the other closure).
+pub fn join<A, B, RA, RB>(a: A, b: B) -> (RA, RB)
+where
+    A: FnOnce() -> RA + Send,
+    B: FnOnce() -> RB + Send,
+    RA: Send,
+    RB: Send,
+{
+    rayon::join(|| serial(a), || serial(b))
+}
+
+thread_local! {
+    /// Whether products on this thread stay on it.
+    static SERIAL: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// `f` with this thread's products kept on it.
+fn serial<R>(f: impl FnOnce() -> R) -> R {
+    let before = SERIAL.replace(true);
+    let result = f();
+    SERIAL.set(before);
+    result
+}
+
+#[cfg(feature = "flex")]
+mod flex {
+    use burn::backend::Flex;
+    use burn::tensor::{DType, Tensor, TensorData};
+
+    /// Products below this many multiply-adds run on one thread: waking the other costs
+    /// more than it saves (flex's own threshold).
+    const PARALLEL_MIN: usize = 192 * 192 * 192;
+
+    /// A 2-D f32 flex tensor's buffer, from its first element, with its row and column
+    /// strides.
+    struct View {
+        tensor: burn::backend::flex::FlexTensor,
+        rows: usize,
+        cols: usize,
+        row_stride: isize,
+        col_stride: isize,
+    }
+
+    impl View {
+        fn of(tensor: &Tensor<2>) -> Option<Self> {
+            let tensor = tensor.clone().try_into_primitive::<Flex>().ok()?;
+            if tensor.dtype() != DType::F32 {
+                return None;
+            }
+            let layout = tensor.layout();
+            let [rows, cols] = layout.shape().dims::<2>();
+            let (row_stride, col_stride) = (layout.strides()[0], layout.strides()[1]);
+            Some(Self {
+                tensor,
+                rows,
+                cols,
+                row_stride,
+                col_stride,
+            })
+        }
+
+        fn ptr(&self) -> *const f32 {
+            let storage = self.tensor.storage::<f32>();
+            storage[self.tensor.layout().start_offset()..].as_ptr()
+        }
+    }
+
+    /// `a·b` by `gemm`, or `None` when an operand is not an f32 flex tensor.
+    pub(super) fn product(a: &Tensor<2>, b: &Tensor<2>) -> Option<Tensor<2>> {
+        let (lhs, rhs) = (View::of(a)?, View::of(b)?);
+        let (m, k, n) = (lhs.rows, lhs.cols, rhs.cols);
+        assert_eq!(
+            k, rhs.rows,
+            "matmul: inner dimensions differ ({k} and {})",
+            rhs.rows
+        );
+        if m * n * k == 0 {
+            let zeros = vec![0.0f32; m * n];
+            return Some(Tensor::from_data(
+                TensorData::new(zeros, [m, n]),
+                &a.device(),
+            ));
+        }
+        let parallelism = if m * n * k >= PARALLEL_MIN && !super::SERIAL.get() {
+            gemm::Parallelism::Rayon(0)
+        } else {
+            gemm::Parallelism::None
+        };
+        // Not zeroed: with `read_dst = false` gemm writes every entry without reading any.
+        let mut out = Vec::<f32>::with_capacity(m * n);
+        // SAFETY: the views keep both buffers alive; their shapes and strides describe `m × k`
+        // and `k × n` matrices inside them; `out` has room for `m × n` row-major entries, all
+        // of which gemm writes (`read_dst = false`, so `alpha` is unused) before `set_len`.
+        unsafe {
+            gemm::gemm(
+                m,
+                n,
+                k,
+                out.as_mut_ptr(),
+                1,
+                n as isize,
+                false,
+                lhs.ptr(),
+                lhs.col_stride,
+                lhs.row_stride,
+                rhs.ptr(),
+                rhs.col_stride,
+                rhs.row_stride,
+                0.0,
+                1.0,
+                false,
+                false,
+                false,
+                parallelism,
+            );
+            out.set_len(m * n);
+        }
+        Some(Tensor::from_data(TensorData::new(out, [m, n]), &a.device()))
+    }
+}
