@@ -55,7 +55,8 @@ pub fn median(values: &mut [f64]) -> f64 {
     values[values.len() / 2]
 }
 
-/// GFLOP/s of `n×n · n×n` products on `device` (by [`matmul`], as training multiplies), median of `repeats` after a warm-up.
+/// GFLOP/s of `n×n · n×n` products on `device` (by [`matmul`], as training multiplies),
+/// median of `repeats` after a warm-up.
 pub fn matmul_gflops(n: usize, repeats: usize, device: &Device) -> f64 {
     let mut rng = Rng::new(0);
     let a = host::matrix(rng.normal_vec(n * n, 0.0, 1.0), n, n, device);

@@ -90,7 +90,8 @@ mod flex {
         }
     }
 
-    /// `a·b` by `gemm`, or `None` when an operand is not an f32 flex tensor.
+    /// `a·b` by `gemm`, or `None` when an operand is not an f32 flex tensor or the product is
+    /// empty.
     pub(super) fn product(a: &Tensor<2>, b: &Tensor<2>) -> Option<Tensor<2>> {
         let (lhs, rhs) = (View::of(a)?, View::of(b)?);
         let (m, k, n) = (lhs.rows, lhs.cols, rhs.cols);
@@ -100,11 +101,7 @@ mod flex {
             rhs.rows
         );
         if m * n * k == 0 {
-            let zeros = vec![0.0f32; m * n];
-            return Some(Tensor::from_data(
-                TensorData::new(zeros, [m, n]),
-                &a.device(),
-            ));
+            return None;
         }
         let parallelism = if m * n * k >= PARALLEL_MIN && !super::SERIAL.get() {
             gemm::Parallelism::Rayon(0)

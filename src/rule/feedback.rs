@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::host;
 use crate::net::{Init, Net, Parameters, Slot};
+use crate::product::matmul;
 use crate::rng::Rng;
 
 /// How feedback alignment's matrices relate to the forward weights.
@@ -98,6 +99,6 @@ pub fn forward_path(net: &Net, index: usize) -> Tensor<2> {
     (index + 1..last)
         .rev()
         .fold(net.blocks[last].linear.weight.clone(), |path, i| {
-            path.matmul(net.blocks[i].linear.weight.clone())
+            matmul(path, net.blocks[i].linear.weight.clone())
         })
 }

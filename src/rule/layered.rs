@@ -7,7 +7,8 @@ use crate::activation::Estimator;
 use crate::activation::estimator::reinforce_grad;
 use crate::host;
 use crate::net::{
-    BlockCache, BlockGrads, BlockParams, Gradients, Mode, Net, Parameters, Slot, Trace,
+    BatchNormGrads, BlockCache, BlockGrads, BlockParams, Gradients, LinearGrads, Mode, Net,
+    Parameters, Slot, Trace,
 };
 use crate::product;
 use crate::rng::Rng;
@@ -248,6 +249,19 @@ impl Layered {
         }
     }
 
+    /// Records block `index`'s gradients in `grads` when it learns in this step.
+    fn add_block_grads(
+        &self,
+        grads: &mut Gradients,
+        index: usize,
+        linear: LinearGrads,
+        batchnorm: Option<BatchNormGrads>,
+    ) {
+        if self.trains(index) {
+            grads.add_block(index, BlockGrads { linear, batchnorm });
+        }
+    }
+
     fn track(&mut self, i: usize, loss: Option<&Tensor<1>>, probe: bool) {
         if !probe
             && self.layerwise == Layerwise::Sequential
@@ -438,13 +452,7 @@ impl LearningRule for Layered {
                     (grad_a, rule_grads, signal.local_loss)
                 },
             );
-            if self.trains(above) {
-                let block_grads = BlockGrads {
-                    linear: linear_above,
-                    batchnorm: batchnorm_above,
-                };
-                grads.add_block(above, block_grads);
-            }
+            self.add_block_grads(&mut grads, above, linear_above, batchnorm_above);
             self.track(i, local_loss.as_ref(), ctx.probe);
             if self.trains(i) {
                 for (name, grad) in rule_grads.iter() {
@@ -453,14 +461,9 @@ impl LearningRule for Layered {
             }
             (batchnorm_above, grad_z) = net.blocks[i].linear_output_grad(&trace.blocks[i], grad_a);
         }
-        if self.trains(0) {
-            let cache = &trace.blocks[0];
-            let linear = net.blocks[0]
-                .linear
-                .param_grads(&cache.linear_input, &grad_z);
-            let batchnorm = batchnorm_above;
-            grads.add_block(0, BlockGrads { linear, batchnorm });
-        }
+        let input = &trace.blocks[0].linear_input;
+        let linear = net.blocks[0].linear.param_grads(input, &grad_z);
+        self.add_block_grads(&mut grads, 0, linear, batchnorm_above);
         StepOutput {
             loss,
             output: Some(output),
