@@ -282,8 +282,8 @@ pub struct TargetPropConfig {
     pub feedback_activation: Option<PerBlock<Activation>>,
     /// Whether the reconstruction loss also trains the hidden blocks (`f_i` and `g_i` learn as
     /// autoencoders, and block 0 gets a `g_0` reconstructing the data), keeping every `f_i`
-    /// invertible; `false` trains only the `g_i` with it.
-    pub autoencoder: bool,
+    /// invertible; `false` trains only the `g_i` with it. One value, or one per hidden block.
+    pub autoencoder: PerBlock<bool>,
     /// Which parameters this section's optimizer and schedule train: `autoencoders` (every
     /// hidden block `f_i` and its feedback `g_i`; the output block keeps `[train]`'s) or
     /// `feedback` (only the `g_i`; the hidden blocks keep `[train]`'s).
@@ -315,7 +315,7 @@ impl Default for TargetPropConfig {
             rec_noise: 0.0,
             rec_loss: ReconstructionLoss::Plain,
             feedback_activation: None,
-            autoencoder: true,
+            autoencoder: PerBlock::One(true),
             scope: OptimizerScope::Autoencoders,
             optimizer: OptimizerKind::Adam,
             lr: 1e-3,
@@ -596,7 +596,7 @@ impl ExperimentConfig {
             rec_noise: tp.rec_noise as f32,
             rec_loss: tp.rec_loss,
             feedback_activation,
-            autoencoder: tp.autoencoder,
+            autoencoder: Some(tp.autoencoder.resolve(hidden, "target_prop.autoencoder")?),
         })
     }
 

@@ -9,7 +9,7 @@
 //! `linear → [batchnorm] → activation` block trained to reconstruct, with its own optimizer),
 //! the exact inverse of an invertible square block, or its pseudoinverse.
 //!
-//! With `autoencoder` on (the default), `f_i` and `g_i` learn together as an autoencoder: the
+//! With `autoencoder` on (the default, or per block), `f_i` and `g_i` learn together as an autoencoder: the
 //! reconstruction loss `‖g_i(f_i(h_{i−1})) − h_{i−1}‖²` trains `f_i` too. Without it, vanilla TP
 //! collapses deep nets: each `f_{i−1}` is pulled toward `g_i(f_i(h_{i−1}))`, a least-squares
 //! reconstruction that shrinks toward the mean, so the activities lose their variance layer by
@@ -72,10 +72,10 @@ pub struct TargetPropSettings {
     pub rec_loss: ReconstructionLoss,
     /// The output activation of each learned `g_i`, `i ≥ 1` (default: block i−1's).
     pub feedback_activation: Option<Vec<Activation>>,
-    /// Whether the reconstruction loss also trains each hidden block `f_i` (and block 0 gets a
+    /// Per hidden block, whether the reconstruction loss also trains `f_i` (block 0 then gets a
     /// `g_0` reconstructing the data), so that `f_i` and `g_i` learn as an autoencoder and `f_i`
-    /// stays invertible; otherwise it trains the `g_i` only.
-    pub autoencoder: bool,
+    /// stays invertible; elsewhere it trains the `g_i` only. `None`: every hidden block.
+    pub autoencoder: Option<Vec<bool>>,
 }
 
 impl Default for TargetPropSettings {
@@ -87,7 +87,7 @@ impl Default for TargetPropSettings {
             rec_noise: 0.0,
             rec_loss: ReconstructionLoss::Plain,
             feedback_activation: None,
-            autoencoder: true,
+            autoencoder: None,
         }
     }
 }
@@ -132,6 +132,11 @@ pub struct TargetProp {
     /// `feedback[i]` is `g_i` (learned inverses only; `g_0` only for autoencoders).
     feedback: Vec<Option<Block>>,
     tally: Tally,
+}
+
+/// Whether hidden block `i` learns as an autoencoder with its `g_i`.
+fn autoencodes(settings: &TargetPropSettings, i: usize) -> bool {
+    settings.autoencoder.as_ref().is_none_or(|list| list[i])
 }
 
 /// Mean over the batch of each row's Euclidean norm, `[1]`.
@@ -181,9 +186,20 @@ impl TargetProp {
                 "the difference reconstruction loss needs target_prop.rec_noise > 0",
             ));
         }
+        if let Some(list) = &settings.autoencoder
+            && list.len() != hidden
+        {
+            return Err(Error::config(
+                "target_prop.autoencoder",
+                format!(
+                    "{} values given, the network has {hidden} hidden blocks",
+                    list.len()
+                ),
+            ));
+        }
         let device = net.blocks[0].linear.weight.device();
         let mut feedback = vec![None];
-        if settings.inverse == Inverse::Learned && settings.autoencoder {
+        if settings.inverse == Inverse::Learned && autoencodes(&settings, 0) {
             let spec = BlockSpec {
                 inputs: net.blocks[0].spec.outputs,
                 outputs: net.blocks[0].spec.inputs,
@@ -402,7 +418,7 @@ impl TargetProp {
             let grad_a = g.pre_activation_grad(cache, residual.clone().mul_scalar(*factor));
             let (block_grads, grad_z) = g.param_grads(cache, grad_a);
             grads.add_prefixed(&format!("feedback.{i}"), block_grads);
-            if self.settings.autoencoder {
+            if autoencodes(&self.settings, i) {
                 let grad_h = g.input_grad(cache, grad_z, Feedback::Weights);
                 let grad_a = block.pre_activation_grad(forward, grad_h);
                 let (forward_grads, _) = block.param_grads(forward, grad_a);

@@ -184,6 +184,45 @@ fn configs_target_propagation_cannot_follow_are_rejected() {
     assert!(err.to_string().contains("model.activation"), "{err}");
 }
 
+#[test]
+fn autoencoder_flags_choose_which_blocks_the_reconstruction_loss_trains() {
+    let net = net(&[5, 6, 6, 6, 3], LEAKY, false, 19);
+    let task = task_for(&net, Loss::CrossEntropy, Problem::Classification);
+    let batch = batch(&net, task, 8, 20);
+    let run = |flags: [bool; 3]| {
+        let settings = TargetPropSettings {
+            x_lr: 0.1,
+            autoencoder: Some(flags.to_vec()),
+            ..TargetPropSettings::default()
+        };
+        grads(&mut tp(&net, false, settings), &net, &batch, task)
+    };
+    let (all, top_off, none) = (
+        run([true, true, true]),
+        run([true, true, false]),
+        run([false, false, false]),
+    );
+    // Blocks 0 and 1 still learn as autoencoders; block 2 learns from its target alone (the top
+    // target needs no feedback map, so it is the same whatever g_i exist).
+    for name in ["blocks.0.linear.weight", "blocks.1.linear.weight"] {
+        assert_eq!(values(&top_off, name), values(&all, name), "{name}");
+    }
+    let name = "blocks.2.linear.weight";
+    assert_eq!(values(&top_off, name), values(&none, name));
+    assert_ne!(values(&top_off, name), values(&all, name));
+    assert!(top_off.get("feedback.0.linear.weight").is_some());
+    assert!(none.get("feedback.0.linear.weight").is_none());
+
+    let wrong = TargetPropSettings {
+        autoencoder: Some(vec![true, false]),
+        ..TargetPropSettings::default()
+    };
+    let err = TargetProp::new(&net, false, wrong, Init::Xavier, &mut Rng::new(0))
+        .err()
+        .expect("two flags for three hidden blocks");
+    assert!(err.to_string().contains("target_prop.autoencoder"), "{err}");
+}
+
 fn digits_run(extra: &[&str]) -> (f64, serde_json::Value) {
     let dir = tempfile::tempdir().unwrap();
     let mut overrides: Vec<String> = [
