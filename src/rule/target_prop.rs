@@ -9,11 +9,12 @@
 //! `linear → [batchnorm] → activation` block trained to reconstruct, with its own optimizer),
 //! the exact inverse of an invertible square block, or its pseudoinverse.
 //!
-//! With `autoencoder` on (the default, or per block), `f_i` and `g_i` learn together as an autoencoder: the
-//! reconstruction loss `‖g_i(f_i(h_{i−1})) − h_{i−1}‖²` trains `f_i` too. Without it, vanilla TP
-//! collapses deep nets: each `f_{i−1}` is pulled toward `g_i(f_i(h_{i−1}))`, a least-squares
-//! reconstruction that shrinks toward the mean, so the activities lose their variance layer by
-//! layer (DTP's difference correction removes that pull).
+//! With `autoencoder` on (the default; or per block), `f_i` and `g_i` learn together as an
+//! autoencoder: the reconstruction loss `‖g_i(f_i(h_{i−1})) − h_{i−1}‖²` trains `f_i` too.
+//! Without it, vanilla TP collapses deep nets: each `f_{i−1}` is pulled toward
+//! `g_i(f_i(h_{i−1}))`, a least-squares reconstruction that shrinks toward the mean, so the
+//! activities lose their variance layer by layer (DTP's difference correction removes that
+//! pull, and DTP learns best without autoencoders).
 
 use std::collections::BTreeMap;
 
