@@ -249,15 +249,15 @@ impl Layered {
         }
     }
 
-    /// Records block `index`'s gradients in `grads` when it learns in this step.
+    /// Records block `index`'s gradients in `grads`; `linear` is `None` when the block does not
+    /// learn in this step.
     fn add_block_grads(
-        &self,
         grads: &mut Gradients,
         index: usize,
-        linear: LinearGrads,
+        linear: Option<LinearGrads>,
         batchnorm: Option<BatchNormGrads>,
     ) {
-        if self.trains(index) {
+        if let Some(linear) = linear {
             grads.add_block(index, BlockGrads { linear, batchnorm });
         }
     }
@@ -415,13 +415,16 @@ impl LearningRule for Layered {
                     self.advantage(ctx.task.loss.per_sample(&output, &batch.targets), ctx.probe),
                 );
             }
+            let trains_above = self.trains(above);
             let rule = self.blocks[i].as_mut();
             let (linear_above, (grad_a, rule_grads, local_loss)) = product::join(
                 || {
                     let cache = &trace.blocks[above];
-                    net.blocks[above]
-                        .linear
-                        .param_grads(&cache.linear_input, &grad_z)
+                    trains_above.then(|| {
+                        net.blocks[above]
+                            .linear
+                            .param_grads(&cache.linear_input, &grad_z)
+                    })
                 },
                 || {
                     let block = &net.blocks[i];
@@ -452,7 +455,7 @@ impl LearningRule for Layered {
                     (grad_a, rule_grads, signal.local_loss)
                 },
             );
-            self.add_block_grads(&mut grads, above, linear_above, batchnorm_above);
+            Self::add_block_grads(&mut grads, above, linear_above, batchnorm_above);
             self.track(i, local_loss.as_ref(), ctx.probe);
             if self.trains(i) {
                 for (name, grad) in rule_grads.iter() {
@@ -462,8 +465,10 @@ impl LearningRule for Layered {
             (batchnorm_above, grad_z) = net.blocks[i].linear_output_grad(&trace.blocks[i], grad_a);
         }
         let input = &trace.blocks[0].linear_input;
-        let linear = net.blocks[0].linear.param_grads(input, &grad_z);
-        self.add_block_grads(&mut grads, 0, linear, batchnorm_above);
+        let linear = self
+            .trains(0)
+            .then(|| net.blocks[0].linear.param_grads(input, &grad_z));
+        Self::add_block_grads(&mut grads, 0, linear, batchnorm_above);
         StepOutput {
             loss,
             output: Some(output),
