@@ -74,6 +74,13 @@ impl<'de, T: DeserializeOwned> Deserialize<'de> for PerBlock<T> {
     }
 }
 
+impl PerBlock<bool> {
+    /// Whether this is the single value `true` (a default left out of resolved configs).
+    fn is_one_true(&self) -> bool {
+        *self == PerBlock::One(true)
+    }
+}
+
 impl<T: Clone> PerBlock<T> {
     /// The value for each of `count` blocks; a list must have exactly `count` entries.
     pub fn resolve(&self, count: usize, key: &str) -> Result<Vec<T>> {
@@ -108,6 +115,10 @@ pub struct ModelConfig {
     pub dropout: PerBlock<f64>,
     /// Batchnorm after each hidden block's linear layer.
     pub batchnorm: PerBlock<bool>,
+    /// Whether each batchnorm learns its scale and shift (`false`: standardise only, PyTorch's
+    /// `affine=False`); learned feedback blocks follow the block they predict.
+    #[serde(skip_serializing_if = "PerBlock::is_one_true")]
+    pub batchnorm_affine: PerBlock<bool>,
     /// L2-normalise each hidden block's output.
     pub normalize: PerBlock<bool>,
     /// Gradient estimator(s) of hard hidden activations: `none`, `ste`, `ste_clipped`,
@@ -135,6 +146,7 @@ impl Default for ModelConfig {
             output_activation: Activation::Identity,
             dropout: PerBlock::One(0.0),
             batchnorm: PerBlock::One(false),
+            batchnorm_affine: PerBlock::One(true),
             normalize: PerBlock::One(false),
             estimator: PerBlock::One(EstimatorKind::Ste),
             temperature: 1.0,
@@ -211,6 +223,17 @@ pub struct TrainConfig {
     /// stages.
     #[serde(skip_serializing_if = "is_zero")]
     pub threads: usize,
+    /// Before every evaluation, re-estimate each batchnorm's running statistics from the
+    /// training split as evaluation sees it (no dropout; stochastic units thresholded or
+    /// sampled per `model.eval_mode`) instead of keeping those folded in from training
+    /// batches, whose inputs were sampled.
+    #[serde(skip_serializing_if = "is_false")]
+    pub recalibrate_batchnorm: bool,
+}
+
+/// Leaves a default `false` out of a resolved config.
+fn is_false(value: &bool) -> bool {
+    !*value
 }
 
 /// Leaves a default 0 out of a resolved config.
@@ -248,6 +271,7 @@ impl Default for TrainConfig {
             align_batch: 256,
             pipeline_stages: 0,
             threads: 0,
+            recalibrate_batchnorm: false,
         }
     }
 }
@@ -455,6 +479,25 @@ impl ExperimentConfig {
             return Err(Error::config("train.align_batch", "must be at least 1"));
         }
         let settings = self.rule_settings()?;
+        if t.recalibrate_batchnorm
+            && !self
+                .model
+                .batchnorm
+                .resolve(self.hidden_sizes()?.len(), "model.batchnorm")?
+                .contains(&true)
+        {
+            return Err(Error::config(
+                "train.recalibrate_batchnorm",
+                "the model has no batchnorm (model.batchnorm) whose statistics it could \
+                 re-estimate",
+            ));
+        }
+        if t.recalibrate_batchnorm && settings.rules.iter().any(|r| r.embeds_label()) {
+            return Err(Error::config(
+                "train.recalibrate_batchnorm",
+                "forward_forward evaluates through its own per-block passes, not the net's",
+            ));
+        }
         if t.pipeline_stages > 0 {
             self.check_pipeline(&settings.rules)?;
         }
@@ -626,6 +669,7 @@ impl ExperimentConfig {
             ));
         }
         let batchnorm = m.batchnorm.resolve(n, "model.batchnorm")?;
+        let batchnorm_affine = m.batchnorm_affine.resolve(n, "model.batchnorm_affine")?;
         let normalize = m.normalize.resolve(n, "model.normalize")?;
         let estimators = m
             .estimator
@@ -656,6 +700,7 @@ impl ExperimentConfig {
                     },
                     dropout: dropout[i] as f32,
                     batchnorm: hidden_block && batchnorm[i],
+                    batchnorm_affine: !hidden_block || batchnorm_affine[i],
                     activation: if hidden_block {
                         activations[i]
                     } else {

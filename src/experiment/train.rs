@@ -465,6 +465,13 @@ fn train_here(config: &ExperimentConfig, options: &RunOptions) -> Result<Summary
         let train_accuracy = hits.map(|h| h as f64 / n as f64);
         rule.end_epoch(epoch);
         let chunk = t.eval_batch_size;
+        if t.recalibrate_batchnorm {
+            let rows: Vec<usize> = (0..n).collect();
+            let batches = rows
+                .chunks(t.batch_size)
+                .map(|rows| task.batch(&data.train, rows, &device).x);
+            net.recalibrate_batchnorm(batches);
+        }
         let eval = |table| evaluate(rule.as_ref(), &net, table, task, chunk, &device);
         let val = (data.validation.rows() > 0).then(|| eval(&data.validation));
         let test = eval(&data.test);

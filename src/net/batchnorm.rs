@@ -19,6 +19,9 @@ pub struct BatchNorm {
     pub running_mean: Tensor<2>,
     /// Running (unbiased) variance used in evaluation.
     pub running_var: Tensor<2>,
+    /// Whether `γ` and `β` are parameters; if not they stay 1 and 0 and are not saved
+    /// (PyTorch's `affine=False`).
+    pub affine: bool,
 }
 
 /// What the backward pass needs from a training forward pass.
@@ -47,13 +50,14 @@ const EPSILON: f32 = 1e-5;
 const MOMENTUM: f32 = 0.1;
 
 impl BatchNorm {
-    /// An identity-initialised layer over `units` features.
-    pub fn new(units: usize, device: &Device) -> Self {
+    /// An identity-initialised layer over `units` features, with or without learned `γ`, `β`.
+    pub fn new(units: usize, affine: bool, device: &Device) -> Self {
         Self {
             gamma: host::matrix(vec![1.0; units], 1, units, device),
             beta: host::matrix(vec![0.0; units], 1, units, device),
             running_mean: host::matrix(vec![0.0; units], 1, units, device),
             running_var: host::matrix(vec![1.0; units], 1, units, device),
+            affine,
         }
     }
 

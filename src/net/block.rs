@@ -24,6 +24,9 @@ pub struct BlockSpec {
     pub dropout: f32,
     /// Whether a batchnorm follows the linear layer.
     pub batchnorm: bool,
+    /// Whether that batchnorm learns its scale `γ` and shift `β` (PyTorch's `affine`); without
+    /// them it only standardises, so a rule cannot shrink the layer's spread through `γ`.
+    pub batchnorm_affine: bool,
     /// The activation after the linear layer (and batchnorm).
     pub activation: Activation,
     /// How a hard (or Gumbel-relaxed) activation's gradient is estimated.
@@ -40,6 +43,9 @@ pub enum Mode<'a> {
     Train(&'a mut Rng),
     /// Evaluation: no dropout; batchnorm uses running statistics.
     Eval,
+    /// As evaluation, except that batchnorm normalises with (and caches) the batch's own
+    /// statistics: what [`crate::net::Net::recalibrate_batchnorm`] measures.
+    Calibrate,
 }
 
 /// What carries a gradient below a block in place of `W` (`δ_in = δ_z·M`).
@@ -115,7 +121,9 @@ impl Block {
         device: &Device,
     ) -> Self {
         let linear = Linear::new(spec.inputs, spec.outputs, init, scale, rng, device);
-        let batchnorm = spec.batchnorm.then(|| BatchNorm::new(spec.outputs, device));
+        let batchnorm = spec
+            .batchnorm
+            .then(|| BatchNorm::new(spec.outputs, spec.batchnorm_affine, device));
         Self {
             spec,
             linear,
@@ -153,7 +161,7 @@ impl Block {
         };
         let z = self.linear.forward(linear_input.clone());
         let (pre_activation, batchnorm) = match (&self.batchnorm, &mode) {
-            (Some(bn), Mode::Train(_)) => {
+            (Some(bn), Mode::Train(_) | Mode::Calibrate) => {
                 let (y, cache) = bn.forward_train(z);
                 (y, Some(cache))
             }
@@ -186,7 +194,9 @@ impl Block {
     fn apply(&self, activation: &Activation, a: Tensor<2>, mode: &mut Mode<'_>) -> Tensor<2> {
         match mode {
             Mode::Train(rng) if activation.is_stochastic() => hard::sample(activation, a, rng),
-            Mode::Eval if activation.is_stochastic() && self.spec.eval_mode == EvalMode::Sample => {
+            Mode::Eval | Mode::Calibrate
+                if activation.is_stochastic() && self.spec.eval_mode == EvalMode::Sample =>
+            {
                 hard::sample(activation, a, &mut Rng::new(EVAL_SEED))
             }
             _ => activation.forward(a),
@@ -251,7 +261,7 @@ impl Block {
     }
 
     /// The gradient at the linear output `z_i` from the gradient at the pre-activation: through
-    /// batchnorm, with its parameter gradients, when the block has one. The first half of
+    /// batchnorm, with its parameter gradients, when the block has an affine one. The first half of
     /// [`Block::param_grads`], for callers that take the linear gradients later.
     ///
     /// # Shapes
@@ -264,7 +274,7 @@ impl Block {
         match (&self.batchnorm, &cache.batchnorm) {
             (Some(bn), Some(bn_cache)) => {
                 let (grads, grad_z) = bn.backward(bn_cache, grad_pre_activation);
-                (Some(grads), grad_z)
+                (bn.affine.then_some(grads), grad_z)
             }
             _ => (None, grad_pre_activation),
         }

@@ -107,6 +107,46 @@ impl Net {
             .collect()
     }
 
+    /// Re-estimates every batchnorm's running statistics from `batches` as an evaluation pass
+    /// sees them (no dropout, stochastic units as `eval_mode` says): each block's running mean
+    /// and variance become the averages of its batch means and unbiased batch variances.
+    /// Training folds in statistics of sampled (and dropped-out) inputs, which a thresholded
+    /// evaluation does not see.
+    ///
+    /// # Shapes
+    /// each batch `[rows, inputs]`.
+    pub fn recalibrate_batchnorm(&mut self, batches: impl IntoIterator<Item = Tensor<2>>) {
+        let mut sums: Vec<Option<(Tensor<2>, Tensor<2>)>> = vec![None; self.blocks.len()];
+        let mut count = 0usize;
+        for x in batches {
+            let rows = x.dims()[0];
+            let unbiased = if rows > 1 {
+                rows as f32 / (rows as f32 - 1.0)
+            } else {
+                1.0
+            };
+            let mut h = x;
+            for (block, sum) in self.blocks.iter().zip(sums.iter_mut()) {
+                let cache = block.forward(h, &mut Mode::Calibrate);
+                if let Some(bn) = &cache.batchnorm {
+                    let var = bn.var.clone().mul_scalar(unbiased);
+                    *sum = Some(match sum.take() {
+                        Some((m, v)) => (m + bn.mean.clone(), v + var),
+                        None => (bn.mean.clone(), var),
+                    });
+                }
+                h = cache.output;
+            }
+            count += 1;
+        }
+        for (block, sum) in self.blocks.iter_mut().zip(sums) {
+            if let (Some(bn), Some((mean, var))) = (&mut block.batchnorm, sum) {
+                bn.running_mean = mean.div_scalar(count as f32);
+                bn.running_var = var.div_scalar(count as f32);
+            }
+        }
+    }
+
     /// An evaluation forward pass.
     ///
     /// # Shapes

@@ -129,8 +129,10 @@ macro_rules! visit_block {
         $f(&format!("{prefix}.linear.weight"), Slot::MATRIX, &$($m)? $block.linear.weight);
         $f(&format!("{prefix}.linear.bias"), Slot::ROW, &$($m)? $block.linear.bias);
         if let Some(bn) = &$($m)? $block.batchnorm {
-            $f(&format!("{prefix}.batchnorm.weight"), Slot::ROW, &$($m)? bn.gamma);
-            $f(&format!("{prefix}.batchnorm.bias"), Slot::ROW, &$($m)? bn.beta);
+            if bn.affine {
+                $f(&format!("{prefix}.batchnorm.weight"), Slot::ROW, &$($m)? bn.gamma);
+                $f(&format!("{prefix}.batchnorm.bias"), Slot::ROW, &$($m)? bn.beta);
+            }
             $f(&format!("{prefix}.batchnorm.running_mean"), Slot::BUFFER_ROW, &$($m)? bn.running_mean);
             $f(&format!("{prefix}.batchnorm.running_var"), Slot::BUFFER_ROW, &$($m)? bn.running_var);
         }

@@ -19,6 +19,7 @@ fn spec(inputs: usize, outputs: usize, activation: Activation) -> BlockSpec {
         input_activation: None,
         dropout: 0.0,
         batchnorm: false,
+        batchnorm_affine: true,
         activation,
         estimator: Estimator::Ste,
         eval_mode: EvalMode::Threshold,

@@ -1,6 +1,7 @@
 //! The integration-test binary: one file per topic.
 
 mod alignment;
+mod batchnorm;
 mod cli;
 mod compare;
 mod config;

@@ -66,6 +66,7 @@ pub fn net(sizes: &[usize], activation: Activation, batchnorm: bool, seed: u64) 
                 input_activation: None,
                 dropout: 0.0,
                 batchnorm: batchnorm && hidden,
+                batchnorm_affine: true,
                 activation: if hidden {
                     activation
                 } else {
