@@ -2,7 +2,7 @@
 //! evaluation sees the net.
 
 use plasticity::activation::Activation;
-use plasticity::experiment::{ExperimentConfig, RunOptions, train};
+use plasticity::experiment::ExperimentConfig;
 use plasticity::host;
 use plasticity::net::weights::WeightsFile;
 use plasticity::net::{Net, Parameters};
@@ -156,8 +156,8 @@ fn batchnorm_without_affine_has_no_scale_or_shift_to_learn_or_save() {
 fn runs_with_plain_batchnorm_and_recalibration_train_and_save_what_they_use() {
     for rule in [RuleKind::Backprop, RuleKind::TargetProp] {
         let dir = tempfile::tempdir().unwrap();
-        let config = ExperimentConfig::load(
-            None,
+        let summary = crate::train_in(
+            dir.path(),
             &[
                 "name=bn".into(),
                 "data.dataset=digits".into(),
@@ -170,13 +170,7 @@ fn runs_with_plain_batchnorm_and_recalibration_train_and_save_what_they_use() {
                 "target_prop.x_lr=30".into(),
                 format!("train.rule={}", rule.name()),
             ],
-        )
-        .unwrap();
-        let options = RunOptions {
-            out: dir.path().to_path_buf(),
-            ..RunOptions::default()
-        };
-        let summary = train(&config, &options).unwrap();
+        );
         assert!(
             summary.test_accuracy.unwrap() > 0.6,
             "{rule:?}: {summary:?}"

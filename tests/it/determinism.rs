@@ -27,6 +27,15 @@ fn run_with(dir: &std::path::Path, seed: u64, extra: &[&str]) -> String {
     std::fs::read_to_string(dir.join("det/metrics.jsonl")).unwrap()
 }
 
+/// Runs `extra` twice with `seed` in fresh directories, checks both give the same metrics and
+/// returns them.
+fn repeated(seed: u64, extra: &[&str]) -> String {
+    let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let first = run_with(a.path(), seed, extra);
+    assert_eq!(first, run_with(b.path(), seed, extra));
+    first
+}
+
 #[test]
 fn same_seed_gives_bit_identical_metrics() {
     let a = tempfile::tempdir().unwrap();
@@ -45,13 +54,8 @@ fn stochastic_units_sample_reproducibly_and_report_frozen_units() {
         "model.estimator=ste_sigmoid",
         "model.eval_mode=sample",
     ];
-    let (a, b, c) = (
-        tempfile::tempdir().unwrap(),
-        tempfile::tempdir().unwrap(),
-        tempfile::tempdir().unwrap(),
-    );
-    let first = run_with(a.path(), 5, &extra);
-    assert_eq!(first, run_with(b.path(), 5, &extra));
+    let first = repeated(5, &extra);
+    let c = tempfile::tempdir().unwrap();
     assert_ne!(first, run_with(c.path(), 6, &extra));
     let line: serde_json::Value = serde_json::from_str(first.lines().next().unwrap()).unwrap();
     let frozen = line["frozen_units"].as_array().expect("frozen_units");
@@ -70,13 +74,8 @@ fn recalibrated_runs_repeat_exactly_and_evaluate_with_the_new_statistics() {
         "model.batchnorm_affine=false",
         "train.recalibrate_batchnorm=true",
     ];
-    let (a, b, c) = (
-        tempfile::tempdir().unwrap(),
-        tempfile::tempdir().unwrap(),
-        tempfile::tempdir().unwrap(),
-    );
-    let first = run_with(a.path(), 5, &extra);
-    assert_eq!(first, run_with(b.path(), 5, &extra));
+    let first = repeated(5, &extra);
+    let c = tempfile::tempdir().unwrap();
     let folded = run_with(c.path(), 5, &extra[..2]);
     let losses = |text: &str, key: &str| -> Vec<f64> {
         text.lines()

@@ -21,9 +21,21 @@ mod training;
 
 use std::path::{Path, PathBuf};
 
+use plasticity::experiment::{ExperimentConfig, RunOptions, Summary, train};
+
 /// Writes `bytes` to `dir/name` and returns the path.
 pub fn write(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
     let path = dir.join(name);
     std::fs::write(&path, bytes).unwrap();
     path
+}
+
+/// Trains the default experiment with `overrides` into `dir`.
+pub fn train_in(dir: &Path, overrides: &[String]) -> Summary {
+    let config = ExperimentConfig::load(None, overrides).unwrap();
+    let options = RunOptions {
+        out: dir.to_path_buf(),
+        ..RunOptions::default()
+    };
+    train(&config, &options).unwrap()
 }

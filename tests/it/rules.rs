@@ -383,8 +383,8 @@ fn impossible_combinations_are_named_errors() {
 #[test]
 fn local_loss_reconstruction_reports_the_mse() {
     let dir = tempfile::tempdir().unwrap();
-    let config = ExperimentConfig::load(
-        None,
+    let summary = crate::train_in(
+        dir.path(),
         &[
             "name=rec".into(),
             "data.dataset=wine".into(),
@@ -395,13 +395,7 @@ fn local_loss_reconstruction_reports_the_mse() {
             "train.epochs=8".into(),
             "train.batch_size=16".into(),
         ],
-    )
-    .unwrap();
-    let options = RunOptions {
-        out: dir.path().to_path_buf(),
-        ..RunOptions::default()
-    };
-    let summary = train(&config, &options).unwrap();
+    );
     assert_eq!(summary.test_accuracy, None);
     assert!(
         summary.test_loss < 0.9,
