@@ -100,7 +100,8 @@ impl BatchNorm {
             + cache.var.clone().mul_scalar(MOMENTUM * unbiased);
     }
 
-    /// Parameter gradients and the gradient at the input, from the gradient at the output.
+    /// Parameter gradients (affine layers only) and the gradient at the input, from the
+    /// gradient at the output.
     ///
     /// # Shapes
     /// `grad_y`: `[batch, units]` → (`[1, units]` ×2, `[batch, units]`).
@@ -108,20 +109,16 @@ impl BatchNorm {
         &self,
         cache: &BatchNormCache,
         grad_y: Tensor<2>,
-    ) -> (BatchNormGrads, Tensor<2>) {
-        let grad_beta = grad_y.clone().sum_dim(0);
-        let grad_gamma = (grad_y.clone() * cache.normalized.clone()).sum_dim(0);
+    ) -> (Option<BatchNormGrads>, Tensor<2>) {
+        let grads = self.affine.then(|| BatchNormGrads {
+            gamma: (grad_y.clone() * cache.normalized.clone()).sum_dim(0),
+            beta: grad_y.clone().sum_dim(0),
+        });
         let grad_normalized = grad_y * self.gamma.clone();
         let mean_grad = grad_normalized.clone().mean_dim(0);
         let mean_grad_x = (grad_normalized.clone() * cache.normalized.clone()).mean_dim(0);
         let grad_z = (grad_normalized - mean_grad - cache.normalized.clone() * mean_grad_x)
             * cache.inv_std.clone();
-        (
-            BatchNormGrads {
-                gamma: grad_gamma,
-                beta: grad_beta,
-            },
-            grad_z,
-        )
+        (grads, grad_z)
     }
 }

@@ -261,8 +261,8 @@ impl Block {
     }
 
     /// The gradient at the linear output `z_i` from the gradient at the pre-activation: through
-    /// batchnorm, with its parameter gradients, when the block has an affine one. The first half of
-    /// [`Block::param_grads`], for callers that take the linear gradients later.
+    /// batchnorm, with its parameter gradients, when the block has an affine one. The first half
+    /// of [`Block::param_grads`], for callers that take the linear gradients later.
     ///
     /// # Shapes
     /// `grad_pre_activation`: `[batch, out]` → `[batch, out]`.
@@ -272,10 +272,7 @@ impl Block {
         grad_pre_activation: Tensor<2>,
     ) -> (Option<BatchNormGrads>, Tensor<2>) {
         match (&self.batchnorm, &cache.batchnorm) {
-            (Some(bn), Some(bn_cache)) => {
-                let (grads, grad_z) = bn.backward(bn_cache, grad_pre_activation);
-                (bn.affine.then_some(grads), grad_z)
-            }
+            (Some(bn), Some(bn_cache)) => bn.backward(bn_cache, grad_pre_activation),
             _ => (None, grad_pre_activation),
         }
     }
