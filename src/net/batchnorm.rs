@@ -49,6 +49,16 @@ pub struct BatchNormGrads {
 const EPSILON: f32 = 1e-5;
 const MOMENTUM: f32 = 0.1;
 
+/// `n / (n − 1)`, which turns a batch's biased variance into the unbiased one the running
+/// statistics keep (1 for a single row).
+pub(crate) fn unbiased_factor(batch: usize) -> f32 {
+    if batch > 1 {
+        batch as f32 / (batch as f32 - 1.0)
+    } else {
+        1.0
+    }
+}
+
 impl BatchNorm {
     /// An identity-initialised layer over `units` features, with or without learned `γ`, `β`.
     pub fn new(units: usize, affine: bool, device: &Device) -> Self {
@@ -89,11 +99,7 @@ impl BatchNorm {
 
     /// Folds a training batch's statistics into the running ones.
     pub fn update_running_stats(&mut self, cache: &BatchNormCache, batch: usize) {
-        let unbiased = if batch > 1 {
-            batch as f32 / (batch as f32 - 1.0)
-        } else {
-            1.0
-        };
+        let unbiased = unbiased_factor(batch);
         self.running_mean = self.running_mean.clone().mul_scalar(1.0 - MOMENTUM)
             + cache.mean.clone().mul_scalar(MOMENTUM);
         self.running_var = self.running_var.clone().mul_scalar(1.0 - MOMENTUM)

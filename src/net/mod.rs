@@ -119,12 +119,7 @@ impl Net {
         let mut sums: Vec<Option<(Tensor<2>, Tensor<2>)>> = vec![None; self.blocks.len()];
         let mut count = 0usize;
         for x in batches {
-            let rows = x.dims()[0];
-            let unbiased = if rows > 1 {
-                rows as f32 / (rows as f32 - 1.0)
-            } else {
-                1.0
-            };
+            let unbiased = batchnorm::unbiased_factor(x.dims()[0]);
             let mut h = x;
             for (block, sum) in self.blocks.iter().zip(sums.iter_mut()) {
                 let cache = block.forward(h, &mut Mode::Calibrate);
