@@ -1,23 +1,21 @@
 //! Throughput of training steps and of the backend's matrix product.
 
-use std::sync::Mutex;
 use std::time::Instant;
 
 use burn::tensor::Device;
 use serde::Serialize;
 
 use crate::backend;
+use crate::data::Dataset;
+use crate::engine::{Trainer, TrainerOptions};
 use crate::error::{Error, Result};
-use crate::experiment::pipeline;
-use crate::experiment::updates::Updates;
-use crate::experiment::{ExperimentConfig, Setup};
+use crate::experiment::ExperimentConfig;
 use crate::host;
 use crate::memory;
 use crate::net::{Net, Parameters};
-use crate::optim::ParamOptimizer;
 use crate::product::matmul;
 use crate::rng::Rng;
-use crate::rule::{Batch, StepContext};
+use crate::task::Batch;
 
 /// What `plasticity bench` measures.
 #[derive(Debug, Clone, Serialize)]
@@ -81,51 +79,43 @@ fn weights_per_sample(net: &Net) -> f64 {
         .sum()
 }
 
-/// A training step ready to be timed again and again: the config's net, rule and optimizers,
-/// and eight fixed mini-batches of its training data (so no data handling is timed).
+/// A training step ready to be timed again and again: the config's [`Trainer`] (no
+/// diagnostics tallied) and eight fixed mini-batches of its training data (so no data handling
+/// is timed).
 pub struct StepBench {
-    setup: Setup,
-    optimizer: ParamOptimizer,
-    rule_optimizer: ParamOptimizer,
-    rule_trains_hidden: bool,
-    rng: Rng,
+    trainer: Trainer,
+    data: Dataset,
     batches: Vec<Batch>,
     /// The rows of every batch.
     rows: Vec<Vec<usize>>,
-    /// Pipelined stages (0 = off) and threads.
-    pipeline: (usize, usize),
+    /// Whether the steps run layer-parallel (`train.pipeline_stages`).
+    pipelined: bool,
 }
 
 impl StepBench {
-    /// Loads the data and builds the net, rule and optimizers of `config`.
+    /// Loads the data and builds the trainer of `config`.
     pub fn new(config: &ExperimentConfig) -> Result<Self> {
-        let mut setup = Setup::new(config)?;
-        let settings = config.optimizer_settings(1);
-        let n = setup.data.train.rows();
+        let data = crate::data::load(&config.data)?;
+        let options = TrainerOptions {
+            diagnostics: false,
+            streaming: true,
+        };
+        let trainer = Trainer::with_options(config, &data, options)?;
+        let n = data.train.rows();
         let batch_size = config.train.batch_size.min(n);
         let rows: Vec<Vec<usize>> = (0..8)
             .map(|k| (0..batch_size).map(|i| (k * batch_size + i) % n).collect())
             .collect();
         let batches = rows
             .iter()
-            .map(|rows| setup.task.batch(&setup.data.train, rows, &setup.device))
+            .map(|rows| trainer.batch(&data.train, rows))
             .collect();
-        let t = &config.train;
-        if t.pipeline_stages > 0 && setup.rule.local_blocks(&setup.net).is_none() {
-            return Err(Error::config(
-                "train.pipeline_stages",
-                "layer-parallel training needs every hidden block to learn from its own output",
-            ));
-        }
         Ok(Self {
-            optimizer: ParamOptimizer::new(&settings, "train")?,
-            rule_optimizer: ParamOptimizer::new(&settings, "train")?,
-            rule_trains_hidden: config.rule_optimizer_trains_hidden(),
-            rng: Rng::derived(config.seed, "bench"),
+            trainer,
+            data,
             batches,
             rows,
-            pipeline: (t.pipeline_stages, pipeline::thread_count(t.threads)),
-            setup,
+            pipelined: config.train.pipeline_stages > 0,
         })
     }
 
@@ -138,95 +128,51 @@ impl StepBench {
     /// returns samples per second, timed until the last loss is on the host. With
     /// `train.pipeline_stages`, the steps run layer-parallel on the same mini-batches (made
     /// from their rows inside the timed loop).
-    pub fn run(&mut self, steps: usize) -> f64 {
-        if self.pipeline.0 > 0 {
-            return self.run_pipelined(steps);
-        }
+    pub fn run(&mut self, steps: usize) -> Result<f64> {
         let start = Instant::now();
-        let Setup {
-            task, net, rule, ..
-        } = &mut self.setup;
-        let mut last = None;
-        for i in 0..steps {
-            let mut updates = Updates::begin(
-                &mut self.optimizer,
-                &mut self.rule_optimizer,
-                self.rule_trains_hidden,
-                net.blocks.len(),
-                None,
-            );
-            let mut ctx = StepContext::new(&mut self.rng, *task).with_updater(&mut updates);
-            let mut step = rule.step(net, &self.batches[i % self.batches.len()], &mut ctx);
-            updates.finish(net, rule.as_mut(), &mut step.grads);
-            last = Some(step.loss);
-        }
-        if let Some(loss) = last {
-            host::scalar(&loss);
-        }
-        (steps * self.batch_size()) as f64 / start.elapsed().as_secs_f64()
-    }
-
-    fn run_pipelined(&mut self, steps: usize) -> f64 {
-        let start = Instant::now();
-        let Setup {
-            task,
-            net,
-            rule,
-            data,
-            device,
-        } = &mut self.setup;
-        let batches: Vec<&[usize]> = (0..steps)
-            .map(|i| self.rows[i % self.rows.len()].as_slice())
-            .collect();
-        let lrs = batches
-            .iter()
-            .map(|_| (self.optimizer.advance(), self.rule_optimizer.advance()))
-            .collect();
-        let epoch = pipeline::Epoch {
-            table: &data.train,
-            batches,
-            lrs,
-            task: *task,
-            device,
-            seed: 0,
-            epoch: 1,
+        let last = if self.pipelined {
+            let batches: Vec<&[usize]> = (0..steps)
+                .map(|i| self.rows[i % self.rows.len()].as_slice())
+                .collect();
+            let reports = self
+                .trainer
+                .train_pipelined(&self.data.train, &batches, 1, &|| {})?;
+            reports.into_iter().last()
+        } else {
+            (0..steps)
+                .map(|i| self.trainer.step(&self.batches[i % self.batches.len()]))
+                .last()
         };
-        let shared = Mutex::new(pipeline::Shared {
-            optimizer: &mut self.optimizer,
-            rule_optimizer: &mut self.rule_optimizer,
-            rule_trains_hidden: self.rule_trains_hidden,
-            magnitudes: None,
-        });
-        let rules = rule
-            .local_blocks(net)
-            .expect("checked when the bench was built");
-        let results = pipeline::train_epoch(net, rules, &epoch, &shared, self.pipeline, &|| {})
-            .expect("thread pools were built before");
-        if let Some((loss, _)) = results.last() {
-            host::scalar(loss);
+        if let Some(report) = last {
+            report.loss();
         }
-        (steps * self.batch_size()) as f64 / start.elapsed().as_secs_f64()
+        Ok((steps * self.batch_size()) as f64 / start.elapsed().as_secs_f64())
     }
 
     /// Nominal floating-point operations of one training step per sample: 6 per weight
     /// (forward, input gradient, weight gradient), whatever the rule skips or adds.
     pub fn flops_per_sample(&self) -> f64 {
-        6.0 * weights_per_sample(&self.setup.net)
+        6.0 * weights_per_sample(self.trainer.net())
     }
 
     /// The rule's name.
     pub fn rule(&self) -> String {
-        self.setup.rule.name()
+        self.trainer.rule().name()
     }
 
     /// Layer sizes, `in-…-out`.
     pub fn sizes(&self) -> String {
-        self.setup.net.sizes()
+        self.trainer.net().sizes()
     }
 
     /// The device the net lives on.
     pub fn device(&self) -> &Device {
-        &self.setup.device
+        self.trainer.device()
+    }
+
+    /// The trainer being timed.
+    pub fn trainer(&self) -> &Trainer {
+        &self.trainer
     }
 }
 
@@ -238,8 +184,10 @@ pub fn bench_training(
     repeats: usize,
 ) -> Result<BenchReport> {
     let mut bench = StepBench::new(config)?;
-    bench.run(warmup);
-    let mut rates: Vec<f64> = (0..repeats.max(1)).map(|_| bench.run(steps)).collect();
+    bench.run(warmup)?;
+    let mut rates = (0..repeats.max(1))
+        .map(|_| bench.run(steps))
+        .collect::<Result<Vec<f64>>>()?;
     let range = (
         rates.iter().copied().fold(f64::INFINITY, f64::min),
         rates.iter().copied().fold(0.0, f64::max),
@@ -294,12 +242,12 @@ pub fn measure_memory(config: &ExperimentConfig, steps: usize) -> Result<MemoryR
         ));
     }
     let mut bench = StepBench::new(config)?;
-    bench.run(1);
+    bench.run(1)?;
     let resident = memory::live_bytes();
     memory::reset_peak();
-    bench.run(steps.max(1));
+    bench.run(steps.max(1))?;
     let step_peak = memory::peak_bytes().saturating_sub(resident);
-    let Setup { net, rule, .. } = &bench.setup;
+    let (net, rule) = (bench.trainer.net(), bench.trainer.rule());
     Ok(MemoryReport {
         rule: bench.rule(),
         sizes: bench.sizes(),

@@ -21,6 +21,7 @@ pub mod activation;
 pub mod backend;
 pub mod bench;
 pub mod data;
+pub mod engine;
 pub mod error;
 pub mod experiment;
 pub mod host;
@@ -38,6 +39,23 @@ pub mod rule;
 pub mod task;
 
 pub use error::{Error, Result};
+
+/// What most programs need: configs, data, the trainer, and the traits and registration
+/// functions of a rule written outside the crate.
+pub mod prelude {
+    pub use crate::data::{DataConfig, Dataset, Table};
+    pub use crate::engine::{
+        AlignmentRecord, EpochMetrics, EpochReport, Evaluation, StepReport, Trainer, TrainerOptions,
+    };
+    pub use crate::experiment::{ExperimentConfig, RunOptions, Summary, train};
+    pub use crate::net::{Feedback, Gradients, Net, Parameters, Slot};
+    pub use crate::rule::{
+        BuildContext, ChainedRule, LearningRule, LocalRule, NamedMatrix, NoSettings, RuleKind,
+        Signal, SignalContext, register_chained, register_local, register_net,
+    };
+    pub use crate::task::{Batch, Task};
+    pub use crate::{Error, Result};
+}
 
 /// Implements serde's `Serialize`/`Deserialize` through `Display`/`FromStr`, so a type appears
 /// in configs as its snake_case name (e.g. `"leaky_relu:0.1"`).

@@ -234,9 +234,51 @@ fn check_fraction(key: &str, value: f64) -> Result<()> {
 
 /// Loads, splits and scales the configured data set.
 pub fn load(config: &DataConfig) -> Result<Dataset> {
+    prepare(load_raw(config)?, config)
+}
+
+impl Dataset {
+    /// A data set from arrays in memory: `features` row-major of `shape` `[rows, width]`,
+    /// one class label per row (from 0), optionally a test split of its own (`test`, the same
+    /// layout); split (validation, and test when none is given) and scaled as `config` says,
+    /// exactly as a loaded file would be.
+    pub fn from_arrays(
+        features: Vec<f32>,
+        shape: [usize; 2],
+        labels: Vec<u32>,
+        test: Option<(Vec<f32>, [usize; 2], Vec<u32>)>,
+        config: &DataConfig,
+    ) -> Result<Self> {
+        let train = Table::from_arrays(features, shape, labels, "features")?;
+        let test = test
+            .map(|(x, shape, y)| Table::from_arrays(x, shape, y, "test features"))
+            .transpose()?;
+        if let Some(test) = &test
+            && test.features != train.features
+        {
+            return Err(Error::data(
+                "test features",
+                format!(
+                    "{} columns, the training features have {}",
+                    test.features, train.features
+                ),
+            ));
+        }
+        let raw = Raw {
+            train,
+            test,
+            source: "arrays in memory".into(),
+            label_file: PathBuf::from("labels"),
+            test_label_file: PathBuf::from("test labels"),
+        };
+        prepare(raw, config)
+    }
+}
+
+/// Splits, checks and scales a loaded set as `config` says.
+fn prepare(mut raw: Raw, config: &DataConfig) -> Result<Dataset> {
     check_fraction("data.validation_fraction", config.validation_fraction)?;
     check_fraction("data.test_fraction", config.test_fraction)?;
-    let mut raw = load_raw(config)?;
     if let Some(keep) = &config.keep_classes {
         let unique: std::collections::BTreeSet<&u32> = keep.iter().collect();
         if keep.len() < 2 || unique.len() != keep.len() {

@@ -12,6 +12,39 @@ pub struct Table {
 }
 
 impl Table {
+    /// A table from row-major `x` of `shape` `[rows, features]` and one label per row; `what`
+    /// names the arrays in errors.
+    pub fn from_arrays(
+        x: Vec<f32>,
+        shape: [usize; 2],
+        y: Vec<u32>,
+        what: &str,
+    ) -> crate::Result<Self> {
+        let [rows, features] = shape;
+        let bad = |message: String| Err(crate::Error::data(what, message));
+        if features == 0 {
+            return bad("a sample needs at least one feature".into());
+        }
+        if rows.checked_mul(features) != Some(x.len()) {
+            return bad(format!(
+                "{} values do not fill the shape [{rows}, {features}]",
+                x.len()
+            ));
+        }
+        if y.len() != rows {
+            return bad(format!("{} labels for {rows} rows", y.len()));
+        }
+        if let Some(i) = x.iter().position(|v| !v.is_finite()) {
+            return bad(format!(
+                "row {}, column {}: {} is not a finite number",
+                i / features,
+                i % features,
+                x[i]
+            ));
+        }
+        Ok(Self { x, y, features })
+    }
+
     /// Number of rows.
     pub fn rows(&self) -> usize {
         self.y.len()

@@ -25,9 +25,10 @@ use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 
+use crate::engine::Trainer;
 use crate::error::{Error, Result};
 use crate::experiment::config::{apply_overrides, parse_table, read_table, set_path};
-use crate::experiment::{ExperimentConfig, RunOptions, Setup, Summary, train};
+use crate::experiment::{ExperimentConfig, RunOptions, Summary, train};
 use crate::io::write_atomic;
 use crate::net::weights;
 use crate::report::{self, RunRecord};
@@ -214,8 +215,9 @@ pub fn compare(comparison: &Comparison, options: &CompareOptions) -> Result<Repo
     std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
     let init = dir.join("init.safetensors");
     if !init.exists() {
-        let setup = Setup::new(&comparison.base)?;
-        weights::save(&init, &[&setup.net], &Default::default())?;
+        let data = crate::data::load(&comparison.base.data)?;
+        let trainer = Trainer::new(&comparison.base, &data)?;
+        weights::save(&init, &[trainer.net()], &Default::default())?;
     }
     let mut rows = Vec::new();
     for variant in &comparison.variants {

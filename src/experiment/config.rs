@@ -1,6 +1,7 @@
 //! Experiment files: TOML with `[data]`, `[model]` and `[train]` sections, every field optional,
 //! unknown keys rejected, any field overridable with `--set key=value`.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use serde::de::DeserializeOwned;
@@ -14,7 +15,7 @@ use crate::loss::Loss;
 use crate::net::{BlockSpec, Init};
 use crate::optim::{OptimizerKind, OptimizerSettings, ScheduleKind};
 use crate::rule::{
-    FeedbackSettings, FeedbackVariant, Inverse, Layerwise, ReconstructionLoss, RuleKind,
+    self, FeedbackSettings, FeedbackVariant, Inverse, Layerwise, ReconstructionLoss, RuleKind,
     RuleSettings, TargetPropSettings,
 };
 use crate::task::Problem;
@@ -35,7 +36,15 @@ pub struct ExperimentConfig {
     pub train: TrainConfig,
     /// Target propagation (rules `target_prop`, `difference_target_prop`).
     pub target_prop: TargetPropConfig,
+    /// The settings sections of registered rules from outside the crate (`[kolen_pollack]`),
+    /// by rule name, as written (each is checked against its rule's settings type).
+    #[serde(skip)]
+    pub rule_sections: BTreeMap<String, toml::Table>,
 }
+
+/// The top-level keys of the built-in sections; any other top-level table must be named after
+/// a registered rule.
+const SECTIONS: [&str; 6] = ["name", "seed", "data", "model", "train", "target_prop"];
 
 impl Default for ExperimentConfig {
     fn default() -> Self {
@@ -46,6 +55,7 @@ impl Default for ExperimentConfig {
             model: ModelConfig::default(),
             train: TrainConfig::default(),
             target_prop: TargetPropConfig::default(),
+            rule_sections: BTreeMap::new(),
         }
     }
 }
@@ -162,10 +172,11 @@ impl Default for ModelConfig {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct TrainConfig {
-    /// The learning rule for every block.
-    pub rule: RuleKind,
+    /// The learning rule for every block: a registered rule's name (`backprop`, `dfa`, …;
+    /// `plasticity rules` lists them).
+    pub rule: String,
     /// One rule per block, output block included (overrides `rule`).
-    pub rules: Option<Vec<RuleKind>>,
+    pub rules: Option<Vec<String>>,
     /// What is learned: `classification` or `reconstruction` (of the input, with MSE).
     pub problem: Problem,
     /// Feedback alignment's feedback: `random`, `usf`, `brsf` or `frsf`.
@@ -244,7 +255,7 @@ fn is_zero(value: &usize) -> bool {
 impl Default for TrainConfig {
     fn default() -> Self {
         Self {
-            rule: RuleKind::Backprop,
+            rule: "backprop".into(),
             rules: None,
             problem: Problem::Classification,
             feedback: FeedbackVariant::Random,
@@ -430,8 +441,28 @@ pub fn apply_overrides(table: &mut toml::Table, overrides: &[String]) -> Result<
 
 impl ExperimentConfig {
     /// Builds a config from a table (a file's contents plus overrides) and validates it.
-    pub fn from_table(table: toml::Table) -> Result<Self> {
-        let config: ExperimentConfig = deserialize(toml::Value::Table(table))?;
+    pub fn from_table(mut table: toml::Table) -> Result<Self> {
+        let mut rule_sections = BTreeMap::new();
+        let custom: Vec<String> = table
+            .keys()
+            .filter(|k| !SECTIONS.contains(&k.as_str()) && rule::registry::is_registered(k))
+            .cloned()
+            .collect();
+        for key in custom {
+            match table.remove(&key) {
+                Some(toml::Value::Table(section)) => {
+                    rule_sections.insert(key, section);
+                }
+                _ => {
+                    return Err(Error::config(
+                        key,
+                        "a rule's settings are a section ([name] with keys)",
+                    ));
+                }
+            }
+        }
+        let mut config: ExperimentConfig = deserialize(toml::Value::Table(table))?;
+        config.rule_sections = rule_sections;
         config.validate()?;
         Ok(config)
     }
@@ -448,7 +479,17 @@ impl ExperimentConfig {
 
     /// The config as TOML text (the resolved config saved with every run).
     pub fn to_toml(&self) -> String {
-        toml::to_string(self).expect("configs serialise to TOML")
+        let mut text = toml::to_string(self).expect("configs serialise to TOML");
+        if !self.rule_sections.is_empty() {
+            let sections: toml::Table = self
+                .rule_sections
+                .iter()
+                .map(|(k, v)| (k.clone(), toml::Value::Table(v.clone())))
+                .collect();
+            text.push('\n');
+            text.push_str(&toml::to_string(&sections).expect("rule sections serialise"));
+        }
+        text
     }
 
     /// Checks values that types alone do not constrain.
@@ -479,6 +520,7 @@ impl ExperimentConfig {
             return Err(Error::config("train.align_batch", "must be at least 1"));
         }
         let settings = self.rule_settings()?;
+        self.check_rules(&settings.rules)?;
         if t.recalibrate_batchnorm
             && !self
                 .model
@@ -492,7 +534,7 @@ impl ExperimentConfig {
                  re-estimate",
             ));
         }
-        if t.recalibrate_batchnorm && settings.rules.iter().any(|r| r.embeds_label()) {
+        if t.recalibrate_batchnorm && settings.embeds_label() {
             return Err(Error::config(
                 "train.recalibrate_batchnorm",
                 "forward_forward evaluates through its own per-block passes, not the net's",
@@ -501,7 +543,7 @@ impl ExperimentConfig {
         if t.pipeline_stages > 0 {
             self.check_pipeline(&settings.rules)?;
         }
-        if t.align_every > 0 && settings.rules.iter().any(|r| r.embeds_label()) {
+        if t.align_every > 0 && settings.embeds_label() {
             return Err(Error::config(
                 "train.align_every",
                 "forward_forward has no output loss whose backprop gradient its updates could \
@@ -511,21 +553,69 @@ impl ExperimentConfig {
         Ok(())
     }
 
+    /// Every named rule is registered, its settings section fits it, every section names a
+    /// rule the run uses, and no setting is given that the rules would silently ignore.
+    fn check_rules(&self, rules: &[String]) -> Result<()> {
+        let key = if self.train.rules.is_some() {
+            "train.rules"
+        } else {
+            "train.rule"
+        };
+        for name in rules {
+            rule::registry::kind(name, key)?;
+        }
+        for (name, section) in &self.rule_sections {
+            if !rules.contains(name) {
+                return Err(Error::config(
+                    name.clone(),
+                    format!("settings for the rule `{name}`, which no block uses"),
+                ));
+            }
+            rule::registry::check_section(name, Some(section))?;
+        }
+        for name in rules {
+            if !self.rule_sections.contains_key(name) {
+                rule::registry::check_section(name, None)?;
+            }
+        }
+        let uses = |name: &str| rules.iter().any(|r| r == name);
+        if self.train.feedback != FeedbackVariant::Random && !uses("feedback_alignment") {
+            return Err(Error::config(
+                "train.feedback",
+                format!(
+                    "`{}` is a variant of feedback_alignment, which no block uses",
+                    serde_name(&self.train.feedback)
+                ),
+            ));
+        }
+        let ff = TrainConfig::default();
+        if (self.train.ff_threshold != ff.ff_threshold
+            || self.train.ff_sharpness != ff.ff_sharpness)
+            && !uses("forward_forward")
+        {
+            return Err(Error::config(
+                "train.ff_threshold",
+                "forward-forward settings (ff_threshold, ff_sharpness) without forward_forward",
+            ));
+        }
+        Ok(())
+    }
+
     /// Whether layer-parallel training fits the rules (one per block) and the other settings.
-    fn check_pipeline(&self, rules: &[RuleKind]) -> Result<()> {
+    fn check_pipeline(&self, rules: &[String]) -> Result<()> {
         let t = &self.train;
         let key = "train.pipeline_stages";
         let hidden = &rules[..rules.len() - 1];
-        let local = [RuleKind::Drtp, RuleKind::LocalLoss, RuleKind::LinearDecoder];
-        if let Some(rule) = hidden.iter().find(|r| !local.contains(r)) {
-            return Err(Error::config(
-                key,
-                format!(
-                    "layer-parallel training needs rules without a backward chain (drtp, \
-                     local_loss, linear_decoder) on every hidden block, not {}",
-                    rule.name()
-                ),
-            ));
+        for name in hidden {
+            if rule::registry::kind(name, "train.rule")? != RuleKind::Local {
+                return Err(Error::config(
+                    key,
+                    format!(
+                        "layer-parallel training needs local rules (no backward chain, e.g. \
+                         drtp, local_loss, linear_decoder) on every hidden block, not {name}"
+                    ),
+                ));
+            }
         }
         if t.layerwise != Layerwise::Parallel {
             return Err(Error::config(
@@ -588,7 +678,7 @@ impl ExperimentConfig {
                 ));
             }
             Some(rules) => rules.clone(),
-            None => vec![t.rule; blocks],
+            None => vec![t.rule.clone(); blocks],
         };
         Ok(RuleSettings {
             rules,
@@ -602,6 +692,7 @@ impl ExperimentConfig {
             ff_threshold: t.ff_threshold as f32,
             ff_sharpness: t.ff_sharpness as f32,
             target_prop: self.target_prop_settings(blocks - 1)?,
+            sections: self.rule_sections.clone(),
         })
     }
 
@@ -745,17 +836,32 @@ impl ExperimentConfig {
     }
 
     fn uses_target_prop(&self) -> bool {
-        self.rule_kinds()
-            .iter()
-            .any(|r| matches!(r, RuleKind::TargetProp | RuleKind::DifferenceTargetProp))
+        self.rule_names().iter().any(|r| {
+            matches!(
+                rule::registry::kind(r, "train.rule"),
+                Ok(RuleKind::Net {
+                    target_prop_optimizer: true,
+                    ..
+                })
+            )
+        })
     }
 
     /// The rules named, per block or for all.
-    fn rule_kinds(&self) -> Vec<RuleKind> {
+    pub fn rule_names(&self) -> Vec<String> {
         self.train
             .rules
             .clone()
-            .unwrap_or_else(|| vec![self.train.rule])
+            .unwrap_or_else(|| vec![self.train.rule.clone()])
+    }
+
+    /// Whether the net's input carries the label (forward-forward).
+    pub fn embeds_label(&self) -> bool {
+        RuleSettings {
+            rules: self.rule_names(),
+            ..RuleSettings::default()
+        }
+        .embeds_label()
     }
 
     /// The forward net's optimizer settings, for a run of `total_iterations`.
@@ -787,4 +893,12 @@ pub fn parse_arch(arch: &str) -> Result<Vec<usize>> {
             })
         })
         .collect()
+}
+
+/// A serde enum's config name (`usf`).
+fn serde_name<T: Serialize>(value: &T) -> String {
+    serde_json::to_value(value)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default()
 }

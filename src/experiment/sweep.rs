@@ -94,7 +94,7 @@ impl Objective {
         if error && config.train.problem != Problem::Classification {
             return Some("an error rate needs classification, not reconstruction".into());
         }
-        if *self == Self::TrainError && config.train.rule.embeds_label() {
+        if *self == Self::TrainError && config.embeds_label() {
             return Some("forward-forward makes no training-mode prediction".into());
         }
         None

@@ -92,10 +92,14 @@ pub struct WeightsFile {
 impl WeightsFile {
     /// Reads and checks a safetensors file (f32 tensors only).
     pub fn read(path: &Path) -> Result<Self> {
-        let bytes = io::read(path)?;
-        let parsed = safetensors::SafeTensors::deserialize(&bytes)
+        Self::parse(&io::read(path)?, path)
+    }
+
+    /// Parses safetensors `bytes` (f32 tensors only); `path` names them in errors.
+    pub fn parse(bytes: &[u8], path: &Path) -> Result<Self> {
+        let parsed = safetensors::SafeTensors::deserialize(bytes)
             .map_err(|e| Error::weights(path, format!("not a safetensors file: {e}")))?;
-        let (_, header) = safetensors::SafeTensors::read_metadata(&bytes)
+        let (_, header) = safetensors::SafeTensors::read_metadata(bytes)
             .map_err(|e| Error::weights(path, format!("not a safetensors file: {e}")))?;
         let metadata = header.metadata().clone().unwrap_or_default();
         let mut tensors = BTreeMap::new();

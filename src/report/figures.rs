@@ -3,8 +3,8 @@
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
+use crate::engine::alignment::AlignmentRecord;
 use crate::experiment::EpochMetrics;
-use crate::experiment::alignment::AlignmentRecord;
 use crate::plot::Figure;
 use crate::plot::boundary::{Boundaries, ClassGrid};
 use crate::plot::curves::{Curves, Series};

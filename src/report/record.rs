@@ -4,10 +4,10 @@ use std::path::{Path, PathBuf};
 
 use serde::de::DeserializeOwned;
 
+use crate::engine::alignment::AlignmentLine;
 use crate::error::{Error, Result};
 use crate::experiment::EpochMetrics;
 use crate::experiment::Summary;
-use crate::experiment::alignment::AlignmentLine;
 use crate::experiment::snapshot::{Activations, Boundary};
 
 /// Everything a run directory holds that a report shows.

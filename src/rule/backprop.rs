@@ -2,18 +2,13 @@
 //! `W` (and its dropout mask and input activation).
 
 use crate::net::{Feedback, Gradients};
-use crate::rule::RuleKind;
-use crate::rule::layered::{BlockRule, Signal, SignalContext};
+use crate::rule::{ChainedRule, Signal, SignalContext};
 
 /// The true gradient (of whatever signal the block above received).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Backprop;
 
-impl BlockRule for Backprop {
-    fn kind(&self) -> RuleKind {
-        RuleKind::Backprop
-    }
-
+impl ChainedRule for Backprop {
     fn signal(&mut self, index: usize, ctx: &mut SignalContext<'_>, _: &mut Gradients) -> Signal {
         let above = index + 1;
         let grad = ctx.net.blocks[above].input_grad(

@@ -6,9 +6,8 @@ use burn::tensor::Tensor;
 use crate::net::{Gradients, Net};
 use crate::product::matmul;
 use crate::rng::Rng;
-use crate::rule::RuleKind;
 use crate::rule::feedback::{FeedbackSettings, NamedMatrix, forward_path};
-use crate::rule::layered::{BlockRule, Signal, SignalContext};
+use crate::rule::{ChainedRule, Signal, SignalContext};
 use crate::task::Task;
 
 /// DFA for one hidden block.
@@ -34,11 +33,7 @@ impl Dfa {
     }
 }
 
-impl BlockRule for Dfa {
-    fn kind(&self) -> RuleKind {
-        RuleKind::Dfa
-    }
-
+impl ChainedRule for Dfa {
     fn signal(&mut self, _: usize, ctx: &mut SignalContext<'_>, _: &mut Gradients) -> Signal {
         Signal {
             grad: matmul(ctx.error.clone(), self.feedback.tensor.clone()),

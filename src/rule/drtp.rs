@@ -4,13 +4,13 @@
 
 use burn::tensor::Tensor;
 
+use crate::error::{Error, Result};
 use crate::net::{Gradients, Net};
 use crate::product::matmul;
 use crate::rng::Rng;
 use crate::rule::feedback::{FeedbackSettings, NamedMatrix, forward_path};
-use crate::rule::layered::{BlockRule, Signal};
-use crate::rule::{Batch, RuleKind};
-use crate::task::Task;
+use crate::rule::{Batch, BuildContext, LocalRule, Signal};
+use crate::task::{Problem, Task};
 
 /// DRTP for one hidden block.
 pub struct Drtp {
@@ -19,6 +19,33 @@ pub struct Drtp {
 }
 
 impl Drtp {
+    /// The rule for the block a registry build is for, checking that the task has class
+    /// targets and warning about an unbounded activation.
+    pub fn build(ctx: &mut BuildContext<'_>) -> Result<Self> {
+        if ctx.task.problem == Problem::Reconstruction {
+            return Err(Error::config(
+                "train.problem",
+                "drtp projects the class target and has no reconstruction variant",
+            ));
+        }
+        let activation = ctx.net.blocks[ctx.index].spec.activation;
+        if activation.is_unbounded() {
+            eprintln!(
+                "warning: drtp with the unbounded activation `{activation}` on block {}: its \
+                 fixed target projections can drive units without limit; tanh or sigmoid are \
+                 the usual choices",
+                ctx.index
+            );
+        }
+        Ok(Self::new(
+            ctx.net,
+            ctx.index,
+            ctx.task,
+            &ctx.settings.feedback,
+            ctx.rng,
+        ))
+    }
+
     /// Draws `B_i` for hidden block `index`.
     pub fn new(
         net: &Net,
@@ -35,27 +62,19 @@ impl Drtp {
     }
 }
 
-impl BlockRule for Drtp {
-    fn kind(&self) -> RuleKind {
-        RuleKind::Drtp
-    }
-
-    fn is_local(&self) -> bool {
-        true
-    }
-
-    fn local_signal(
+impl LocalRule for Drtp {
+    fn signal(
         &mut self,
         _: usize,
         _: &Tensor<2>,
         batch: &Batch,
         _: Task,
         _: &mut Gradients,
-    ) -> Option<Signal> {
-        Some(Signal {
+    ) -> Signal {
+        Signal {
             grad: matmul(batch.targets.clone(), self.projection.tensor.clone()).neg(),
             local_loss: None,
-        })
+        }
     }
 
     fn feedback_pair(&self, index: usize, net: &Net) -> Option<(Tensor<2>, Tensor<2>)> {

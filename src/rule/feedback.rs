@@ -35,6 +35,17 @@ pub struct FeedbackSettings {
     pub scale: Option<f32>,
 }
 
+impl Default for FeedbackSettings {
+    /// Random feedback, LeCun-normal, the scheme's own scale.
+    fn default() -> Self {
+        Self {
+            variant: FeedbackVariant::Random,
+            init: Init::Lecun,
+            scale: None,
+        }
+    }
+}
+
 impl FeedbackSettings {
     /// Draws a `[rows, cols]` matrix (fan-in `cols`).
     pub fn draw(&self, rows: usize, cols: usize, rng: &mut Rng, device: &Device) -> Tensor<2> {

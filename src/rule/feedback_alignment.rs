@@ -6,9 +6,8 @@ use burn::tensor::Tensor;
 
 use crate::net::{Feedback, Gradients, Net};
 use crate::rng::Rng;
-use crate::rule::RuleKind;
 use crate::rule::feedback::{FeedbackSettings, FeedbackVariant, NamedMatrix};
-use crate::rule::layered::{BlockRule, Signal, SignalContext};
+use crate::rule::{ChainedRule, Signal, SignalContext};
 
 /// Feedback alignment for one hidden block: its signal comes through `B_{i+1}`.
 pub enum FeedbackAlignment {
@@ -51,11 +50,7 @@ impl FeedbackAlignment {
     }
 }
 
-impl BlockRule for FeedbackAlignment {
-    fn kind(&self) -> RuleKind {
-        RuleKind::FeedbackAlignment
-    }
-
+impl ChainedRule for FeedbackAlignment {
     fn signal(&mut self, index: usize, ctx: &mut SignalContext<'_>, _: &mut Gradients) -> Signal {
         let above = index + 1;
         let b = self.feedback(&ctx.net.blocks[above].linear.weight, ctx.rng);

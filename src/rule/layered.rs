@@ -8,12 +8,13 @@ use crate::activation::estimator::reinforce_grad;
 use crate::host;
 use crate::net::{
     BatchNormGrads, BlockCache, BlockGrads, BlockParams, Gradients, LinearGrads, Mode, Net,
-    Parameters, Slot, Trace,
+    Parameters, Slot,
 };
 use crate::product;
 use crate::rng::Rng;
-use crate::rule::feedback::NamedMatrix;
-use crate::rule::{Batch, BlockUpdater, LearningRule, RuleKind, StepContext, StepOutput};
+use crate::rule::{
+    Batch, BlockRule, BlockUpdater, LearningRule, LocalRule, SignalContext, StepContext, StepOutput,
+};
 use crate::task::Task;
 
 /// Whether the blocks of a local rule learn at once or one after another.
@@ -28,97 +29,11 @@ pub enum Layerwise {
     Sequential,
 }
 
-/// What a block rule may look at to produce its block's signal.
-pub struct SignalContext<'a> {
-    /// The net.
-    pub net: &'a Net,
-    /// The forward pass of this step.
-    pub trace: &'a Trace,
-    /// The batch (inputs, targets).
-    pub batch: &'a Batch,
-    /// `∂L/∂output`, `[batch, outputs]`.
-    pub error: &'a Tensor<2>,
-    /// The gradient at the linear output `z` of the block above, `[batch, out_{i+1}]`.
-    pub grad_z_above: &'a Tensor<2>,
-    /// The output task.
-    pub task: Task,
-    /// The run's stream.
-    pub rng: &'a mut Rng,
-}
-
-/// What reaches a hidden block.
-pub struct Signal {
-    /// The gradient at the block's output `h_i`, `[batch, out_i]`.
-    pub grad: Tensor<2>,
-    /// The block's own local loss, when the rule has one, `[1]`.
-    pub local_loss: Option<Tensor<1>>,
-}
-
-/// How one hidden block gets its learning signal.
-pub trait BlockRule: Send {
-    /// Which rule this is.
-    fn kind(&self) -> RuleKind;
-
-    /// The signal at hidden block `index`'s output; gradients of the rule's own trainable
-    /// tensors go into `grads`. By default the rule's [`BlockRule::local_signal`].
-    fn signal(
-        &mut self,
-        index: usize,
-        ctx: &mut SignalContext<'_>,
-        grads: &mut Gradients,
-    ) -> Signal {
-        let output = &ctx.trace.blocks[index].output;
-        self.local_signal(index, output, ctx.batch, ctx.task, grads)
-            .expect("a rule whose signal is not local implements `signal`")
-    }
-
-    /// Whether the signal needs only the block's own output and the batch (no output error,
-    /// no gradient from the block above), so the block can learn before the blocks above run.
-    fn is_local(&self) -> bool {
-        false
-    }
-
-    /// A local rule's signal (see [`BlockRule::is_local`]) from hidden block `index`'s
-    /// output `h`, `[batch, out_i]`; `None` for rules that chain.
-    fn local_signal(
-        &mut self,
-        _index: usize,
-        _h: &Tensor<2>,
-        _batch: &Batch,
-        _task: Task,
-        _grads: &mut Gradients,
-    ) -> Option<Signal> {
-        None
-    }
-
-    /// The matrix the rule owns for this block (feedback, projection or decoder), if any.
-    fn matrix(&self) -> Option<&NamedMatrix> {
-        None
-    }
-
-    /// The same, mutably.
-    fn matrix_mut(&mut self) -> Option<&mut NamedMatrix> {
-        None
-    }
-
-    /// The fixed feedback matrix of hidden block `index` and the forward weights it stands in
-    /// for, of the same shape (see [`LearningRule::feedback_pairs`]).
-    fn feedback_pair(&self, _index: usize, _net: &Net) -> Option<(Tensor<2>, Tensor<2>)> {
-        None
-    }
-
-    /// The scores the rule's own decoder or projection reads from the block's activity.
-    ///
-    /// # Shapes
-    /// `h`: `[batch, out_i]` → `[batch, outputs]`.
-    fn decode(&self, _h: &Tensor<2>) -> Option<Tensor<2>> {
-        None
-    }
-}
-
 /// A stack of per-block rules; the output block always learns from the output loss.
 pub struct Layered {
-    blocks: Vec<Box<dyn BlockRule>>,
+    blocks: Vec<BlockRule>,
+    /// Each hidden block's rule name.
+    names: Vec<String>,
     layerwise: Layerwise,
     layer_epochs: usize,
     /// The block learning now (sequential schedule).
@@ -140,15 +55,18 @@ const PATIENCE: usize = 2;
 const BASELINE_MOMENTUM: f32 = 0.9;
 
 impl Layered {
-    /// One rule per hidden block; `total_blocks` counts the output block too.
+    /// One rule per hidden block, with its registered name; `total_blocks` counts the output
+    /// block too.
     pub fn new(
-        blocks: Vec<Box<dyn BlockRule>>,
+        blocks: Vec<BlockRule>,
+        names: Vec<String>,
         layerwise: Layerwise,
         layer_epochs: usize,
         total_blocks: usize,
     ) -> Self {
         Self {
             blocks,
+            names,
             layerwise,
             layer_epochs: layer_epochs.max(1),
             active: 0,
@@ -182,13 +100,17 @@ impl Layered {
         advantage
     }
 
-    /// Whether every hidden block learns from its own output alone (local rules, no
-    /// REINFORCE estimator), so each block can be stepped before the next one runs.
-    fn streams(&self, net: &Net) -> bool {
-        self.blocks
+    /// Every hidden block's local rule, when each learns from its own output alone (local
+    /// rules, no REINFORCE estimator), so each block can be stepped before the next one runs.
+    fn local_rules(&mut self, net: &Net) -> Option<Vec<&mut dyn LocalRule>> {
+        if net
+            .blocks
             .iter()
-            .zip(&net.blocks)
-            .all(|(rule, block)| rule.is_local() && block.spec.estimator != Estimator::Reinforce)
+            .any(|b| b.spec.estimator == Estimator::Reinforce)
+        {
+            return None;
+        }
+        self.blocks.iter_mut().map(BlockRule::local).collect()
     }
 
     /// The step of a stack of local rules, block by block from the input: each block runs,
@@ -200,53 +122,43 @@ impl Layered {
         net: &mut Net,
         batch: &Batch,
         ctx: &mut StepContext<'_>,
-    ) -> StepOutput {
+    ) -> Option<StepOutput> {
+        let last = net.blocks.len() - 1;
+        let trains: Vec<bool> = (0..=last).map(|i| self.trains(i)).collect();
         let StepContext {
             rng,
             task,
             probe,
             updater,
         } = ctx;
-        let updater = updater.as_deref_mut().expect("checked by the caller");
-        let last = net.blocks.len() - 1;
+        let updater = updater.as_deref_mut()?;
+        let rules = self.local_rules(net)?;
+        let mut losses = Vec::with_capacity(last);
         let mut h = batch.x.clone();
-        for i in 0..last {
-            let trains = self.trains(i);
-            let (output, local_loss) = learn_hidden_block(
-                &mut BlockParams {
-                    index: i,
-                    block: &mut net.blocks[i],
-                },
-                self.blocks[i].as_mut(),
-                h,
-                batch,
-                *task,
-                rng,
-                trains,
-                updater,
-            );
-            self.track(i, local_loss.as_ref(), *probe);
+        for (i, rule) in rules.into_iter().enumerate() {
+            let block = &mut BlockParams {
+                index: i,
+                block: &mut net.blocks[i],
+            };
+            let (output, local_loss) =
+                learn_hidden_block(block, rule, h, batch, *task, rng, trains[i], updater);
+            losses.push(local_loss);
             h = output;
         }
-        let trains = self.trains(last);
-        let (loss, output) = learn_output_block(
-            &mut BlockParams {
-                index: last,
-                block: &mut net.blocks[last],
-            },
-            h,
-            batch,
-            *task,
-            rng,
-            trains,
-            updater,
-        );
+        let block = &mut BlockParams {
+            index: last,
+            block: &mut net.blocks[last],
+        };
+        let (loss, output) = learn_output_block(block, h, batch, *task, rng, trains[last], updater);
+        for (i, local_loss) in losses.iter().enumerate() {
+            self.track(i, local_loss.as_ref(), *probe);
+        }
         self.track(last, Some(&loss), *probe);
-        StepOutput {
+        Some(StepOutput {
             loss,
             output: Some(output),
             grads: Gradients::new(),
-        }
+        })
     }
 
     /// Records block `index`'s gradients in `grads`; `linear` is `None` when the block does not
@@ -286,7 +198,7 @@ impl Layered {
 #[allow(clippy::too_many_arguments)]
 pub fn learn_hidden_block(
     block: &mut BlockParams<'_>,
-    rule: &mut dyn BlockRule,
+    rule: &mut dyn LocalRule,
     h: Tensor<2>,
     batch: &Batch,
     task: Task,
@@ -297,9 +209,7 @@ pub fn learn_hidden_block(
     let cache = block.block.forward(h, &mut Mode::Train(rng));
     block.block.observe(&cache);
     let mut rule_grads = Gradients::new();
-    let signal = rule
-        .local_signal(block.index, &cache.output, batch, task, &mut rule_grads)
-        .expect("only local rules learn block by block");
+    let signal = rule.signal(block.index, &cache.output, batch, task, &mut rule_grads);
     let own = rule.matrix_mut().map(|m| m as &mut dyn Parameters);
     let grads = trains.then_some((signal.grad, rule_grads));
     update_block(block, &cache, grads, own, updater);
@@ -381,19 +291,20 @@ impl Parameters for Layered {
 
 impl LearningRule for Layered {
     fn name(&self) -> String {
-        let first = self.blocks.first().map(|b| b.kind());
-        if self.blocks.iter().all(|b| Some(b.kind()) == first) {
-            first.unwrap_or_default().name().to_string()
-        } else {
-            let mut names: Vec<&str> = self.blocks.iter().map(|b| b.kind().name()).collect();
-            names.push("backprop");
-            names.join(",")
+        match self.names.first() {
+            None => "backprop".to_string(),
+            Some(first) if self.names.iter().all(|n| n == first) => first.clone(),
+            Some(_) => {
+                let mut names: Vec<&str> = self.names.iter().map(String::as_str).collect();
+                names.push("backprop");
+                names.join(",")
+            }
         }
     }
 
     fn step(&mut self, net: &mut Net, batch: &Batch, ctx: &mut StepContext<'_>) -> StepOutput {
-        if ctx.updater.is_some() && self.streams(net) {
-            return self.step_block_by_block(net, batch, ctx);
+        if let Some(output) = self.step_block_by_block(net, batch, ctx) {
+            return output;
         }
         let trace = net.forward_train(batch.x.clone(), ctx.rng);
         let output = trace.output().clone();
@@ -416,7 +327,7 @@ impl LearningRule for Layered {
                 );
             }
             let trains_above = self.trains(above);
-            let rule = self.blocks[i].as_mut();
+            let rule = &mut self.blocks[i];
             let (linear_above, (grad_a, rule_grads, local_loss)) = product::join(
                 || {
                     let cache = &trace.blocks[above];
@@ -476,12 +387,11 @@ impl LearningRule for Layered {
         }
     }
 
-    fn local_blocks(&mut self, net: &Net) -> Option<&mut [Box<dyn BlockRule>]> {
-        if self.layerwise == Layerwise::Parallel && self.streams(net) {
-            Some(&mut self.blocks)
-        } else {
-            None
+    fn local_blocks(&mut self, net: &Net) -> Option<Vec<&mut dyn LocalRule>> {
+        if self.layerwise != Layerwise::Parallel {
+            return None;
         }
+        self.local_rules(net)
     }
 
     fn feedback_pairs(&self, net: &Net) -> Vec<Option<(Tensor<2>, Tensor<2>)>> {

@@ -9,8 +9,7 @@ use crate::net::{Gradients, Net};
 use crate::product::matmul;
 use crate::rng::Rng;
 use crate::rule::feedback::{FeedbackSettings, NamedMatrix};
-use crate::rule::layered::{BlockRule, Signal};
-use crate::rule::{Batch, RuleKind};
+use crate::rule::{Batch, LocalRule, Signal};
 use crate::task::Task;
 
 /// A learned decoder for one hidden block.
@@ -36,23 +35,15 @@ impl LinearDecoder {
     }
 }
 
-impl BlockRule for LinearDecoder {
-    fn kind(&self) -> RuleKind {
-        RuleKind::LinearDecoder
-    }
-
-    fn is_local(&self) -> bool {
-        true
-    }
-
-    fn local_signal(
+impl LocalRule for LinearDecoder {
+    fn signal(
         &mut self,
         _: usize,
         h: &Tensor<2>,
         batch: &Batch,
         task: Task,
         grads: &mut Gradients,
-    ) -> Option<Signal> {
+    ) -> Signal {
         let d = &self.decoder.tensor;
         let z = matmul(h.clone(), d.clone().transpose());
         let (loss, grad_z) = task.loss.value_and_grad(&z, &batch.targets);
@@ -60,10 +51,10 @@ impl BlockRule for LinearDecoder {
             self.decoder.name.clone(),
             matmul(grad_z.clone().transpose(), h.clone()),
         );
-        Some(Signal {
+        Signal {
             grad: matmul(grad_z, d.clone()),
             local_loss: Some(loss),
-        })
+        }
     }
 
     fn decode(&self, h: &Tensor<2>) -> Option<Tensor<2>> {

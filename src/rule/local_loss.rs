@@ -8,8 +8,7 @@ use crate::net::{Gradients, Net};
 use crate::product::matmul;
 use crate::rng::Rng;
 use crate::rule::feedback::{FeedbackSettings, NamedMatrix};
-use crate::rule::layered::{BlockRule, Signal};
-use crate::rule::{Batch, RuleKind};
+use crate::rule::{Batch, LocalRule, Signal};
 use crate::task::Task;
 
 /// A local loss for one hidden block.
@@ -35,30 +34,22 @@ impl LocalLoss {
     }
 }
 
-impl BlockRule for LocalLoss {
-    fn kind(&self) -> RuleKind {
-        RuleKind::LocalLoss
-    }
-
-    fn is_local(&self) -> bool {
-        true
-    }
-
-    fn local_signal(
+impl LocalRule for LocalLoss {
+    fn signal(
         &mut self,
         _: usize,
         h: &Tensor<2>,
         batch: &Batch,
         task: Task,
         _: &mut Gradients,
-    ) -> Option<Signal> {
+    ) -> Signal {
         let p = &self.projection.tensor;
         let z = matmul(h.clone(), p.clone().transpose());
         let (loss, grad_z) = task.loss.value_and_grad(&z, &batch.targets);
-        Some(Signal {
+        Signal {
             grad: matmul(grad_z, p.clone()),
             local_loss: Some(loss),
-        })
+        }
     }
 
     fn decode(&self, h: &Tensor<2>) -> Option<Tensor<2>> {

@@ -1,13 +1,18 @@
 //! Learning rules. Every rule gives each block its own signal and turns it into parameter
 //! gradients; the training loop, the data and the optimizers are shared.
 //!
-//! Most rules are *per block* ([`BlockRule`]): they say which gradient reaches one hidden
-//! block's output, and [`Layered`] runs the step for a stack of them, so rules can be mixed
-//! per block (`train.rules = ["dfa", "dfa", "backprop"]`). Whole-net rules (forward-forward)
-//! implement [`LearningRule`] directly. Adding a rule means one file and one line in
-//! [`build`].
+//! Most rules are *per block*: they say which signal reaches one hidden block's output, and
+//! implement either [`LocalRule`] (the signal needs only the block's own output) or
+//! [`ChainedRule`] (it needs the output error or the block above); [`Layered`] runs the step
+//! for a stack of them, so rules can be mixed per block (`train.rules = ["dfa", "dfa",
+//! "backprop"]`). Whole-net rules (forward-forward, target propagation) implement
+//! [`LearningRule`] directly. Every rule is looked up by name in the [`registry`]: a new
+//! built-in rule is its own file plus one line in `builtin.rs`, and a rule from another crate
+//! registers the same way ([`register_chained`], [`register_local`], [`register_net`]).
 
 mod backprop;
+mod block_rule;
+mod builtin;
 mod dfa;
 mod drtp;
 mod feedback;
@@ -16,31 +21,34 @@ mod forward_forward;
 mod layered;
 mod linear_decoder;
 mod local_loss;
+pub mod registry;
 mod target_prop;
 
 pub use backprop::Backprop;
+pub use block_rule::{BlockRule, ChainedRule, LocalRule, Signal, SignalContext};
 pub use dfa::Dfa;
 pub use drtp::Drtp;
-pub use feedback::{FeedbackSettings, FeedbackVariant};
+pub use feedback::{FeedbackSettings, FeedbackVariant, NamedMatrix, forward_path};
 pub use feedback_alignment::FeedbackAlignment;
 pub use forward_forward::ForwardForward;
-pub use layered::{
-    BlockRule, Layered, Layerwise, SignalContext, learn_hidden_block, learn_output_block,
-};
+pub use layered::{Layered, Layerwise, learn_hidden_block, learn_output_block};
 pub use linear_decoder::LinearDecoder;
 pub use local_loss::LocalLoss;
+pub use registry::{
+    BuildContext, NoSettings, RuleKind, register_chained, register_local, register_net,
+};
 pub use target_prop::{Inverse, ReconstructionLoss, TargetProp, TargetPropSettings};
 
 use std::collections::BTreeMap;
 
 use burn::tensor::Tensor;
-use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::net::{BlockParams, Gradients, Net, Parameters};
 use crate::rng::Rng;
 pub use crate::task::Batch;
-use crate::task::{Problem, Task};
+use crate::task::Task;
+use registry::Built;
 
 /// What a rule may use besides the net and the batch.
 pub struct StepContext<'a> {
@@ -147,7 +155,7 @@ pub trait LearningRule: Parameters + Send {
 
     /// The per-block rules, when every hidden block learns from its own output alone under
     /// the parallel schedule (what layer-parallel training runs); `None` otherwise.
-    fn local_blocks(&mut self, _net: &Net) -> Option<&mut [Box<dyn BlockRule>]> {
+    fn local_blocks(&mut self, _net: &Net) -> Option<Vec<&mut dyn LocalRule>> {
         None
     }
 
@@ -163,67 +171,11 @@ pub trait LearningRule: Parameters + Send {
     }
 }
 
-/// The rules by config name.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
-#[serde(rename_all = "snake_case")]
-pub enum RuleKind {
-    /// Backpropagation: the true gradient.
-    #[default]
-    Backprop,
-    /// Feedback alignment: the error flows down through fixed matrices `B` instead of `Wᵀ`.
-    FeedbackAlignment,
-    /// Direct feedback alignment: block i receives `e·B_i`.
-    Dfa,
-    /// Direct random target projection: block i receives `−y*·B_i`.
-    Drtp,
-    /// A loss on `h_i·P_iᵀ` through a fixed random projection.
-    LocalLoss,
-    /// A loss through a learned, bias-free linear decoder `D_i`.
-    LinearDecoder,
-    /// Forward-forward: goodness of positive against negative data, per block.
-    ForwardForward,
-    /// Target propagation: targets sent down through feedback maps, `t_{i−1} = g_i(t_i)`.
-    TargetProp,
-    /// Difference target propagation: `t_{i−1} = h_{i−1} + g_i(t_i) − g_i(h_i)`.
-    DifferenceTargetProp,
-}
-
-impl RuleKind {
-    /// The config name.
-    pub fn name(&self) -> &'static str {
-        match self {
-            RuleKind::Backprop => "backprop",
-            RuleKind::FeedbackAlignment => "feedback_alignment",
-            RuleKind::Dfa => "dfa",
-            RuleKind::Drtp => "drtp",
-            RuleKind::LocalLoss => "local_loss",
-            RuleKind::LinearDecoder => "linear_decoder",
-            RuleKind::ForwardForward => "forward_forward",
-            RuleKind::TargetProp => "target_prop",
-            RuleKind::DifferenceTargetProp => "difference_target_prop",
-        }
-    }
-
-    /// Whether the rule trains the whole net by itself (it cannot be mixed per block).
-    pub fn whole_net(&self) -> bool {
-        matches!(
-            self,
-            RuleKind::ForwardForward | RuleKind::TargetProp | RuleKind::DifferenceTargetProp
-        )
-    }
-
-    /// Whether the net's input carries the label (forward-forward), so that the net has
-    /// `features + classes` inputs and no output block.
-    pub fn embeds_label(&self) -> bool {
-        matches!(self, RuleKind::ForwardForward)
-    }
-}
-
 /// The rule-specific settings of `[train]`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RuleSettings {
-    /// One rule per block (output block included).
-    pub rules: Vec<RuleKind>,
+    /// One registered rule name per block (output block included).
+    pub rules: Vec<String>,
     /// Fixed feedback / projection matrices.
     pub feedback: FeedbackSettings,
     /// Parallel or sequential layer-wise schedule (local rules).
@@ -236,9 +188,62 @@ pub struct RuleSettings {
     pub ff_sharpness: f32,
     /// Target propagation's settings.
     pub target_prop: TargetPropSettings,
+    /// The sections of rules registered from outside the crate, by rule name (`[name]`).
+    pub sections: BTreeMap<String, toml::Table>,
 }
 
-/// Builds the rule for `net`, drawing its fixed matrices from `rng`.
+impl Default for RuleSettings {
+    fn default() -> Self {
+        Self {
+            rules: vec!["backprop".into(); 2],
+            feedback: FeedbackSettings::default(),
+            layerwise: Layerwise::Parallel,
+            layer_epochs: 1,
+            ff_threshold: 2.0,
+            ff_sharpness: 1.0,
+            target_prop: TargetPropSettings::default(),
+            sections: BTreeMap::new(),
+        }
+    }
+}
+
+impl RuleSettings {
+    /// The same rule for each of `blocks` blocks (output block included), other settings at
+    /// their defaults.
+    pub fn uniform(rule: &str, blocks: usize) -> Self {
+        Self {
+            rules: vec![rule.to_string(); blocks],
+            ..Self::default()
+        }
+    }
+
+    /// One rule per block (output block included), other settings at their defaults.
+    pub fn per_block(rules: &[&str]) -> Self {
+        Self {
+            rules: rules.iter().map(|r| r.to_string()).collect(),
+            ..Self::default()
+        }
+    }
+}
+
+impl RuleSettings {
+    /// Whether the net's input carries the label (forward-forward).
+    pub fn embeds_label(&self) -> bool {
+        self.rules.iter().any(|r| {
+            matches!(
+                registry::kind(r, "train.rule"),
+                Ok(RuleKind::Net {
+                    embeds_label: true,
+                    ..
+                })
+            )
+        })
+    }
+}
+
+/// Builds the rule for `net` from the registry, drawing its fixed matrices from `rng`: one
+/// whole-net rule, or a stack of per-block rules (the output block learns from the output
+/// loss whatever its entry names).
 pub fn build(
     settings: &RuleSettings,
     net: &Net,
@@ -246,30 +251,29 @@ pub fn build(
     rng: &mut Rng,
 ) -> Result<Box<dyn LearningRule>> {
     let blocks = net.blocks.len();
-    if let Some(whole) = settings.rules.iter().find(|r| r.whole_net()) {
-        if settings.rules.iter().any(|r| r != whole) {
+    let kinds = settings
+        .rules
+        .iter()
+        .map(|r| registry::kind(r, "train.rule"))
+        .collect::<Result<Vec<_>>>()?;
+    if let Some(whole) = kinds.iter().position(|k| matches!(k, RuleKind::Net { .. })) {
+        let name = &settings.rules[whole];
+        if settings.rules.iter().any(|r| r != name) {
             return Err(Error::config(
                 "train.rules",
-                format!("{} trains the whole net and cannot be mixed", whole.name()),
+                format!("{name} trains the whole net and cannot be mixed"),
             ));
         }
-        return match whole {
-            RuleKind::TargetProp | RuleKind::DifferenceTargetProp => Ok(Box::new(TargetProp::new(
-                net,
-                *whole == RuleKind::DifferenceTargetProp,
-                settings.target_prop.clone(),
-                settings.feedback.init,
-                rng,
-            )?)),
-            _ if task.problem == Problem::Reconstruction => Err(Error::config(
-                "train.problem",
-                "forward_forward has no reconstruction variant (it needs class labels)",
-            )),
-            _ => Ok(Box::new(ForwardForward::new(
-                task,
-                settings.ff_threshold,
-                settings.ff_sharpness,
-            ))),
+        let mut ctx = BuildContext {
+            index: 0,
+            net,
+            task,
+            settings,
+            rng,
+        };
+        return match registry::build(name, &mut ctx, settings.sections.get(name))? {
+            Built::Net(rule) => Ok(rule),
+            Built::Local(_) | Built::Chained(_) => unreachable!("registered as a whole-net rule"),
         };
     }
     if settings.rules.len() != blocks {
@@ -281,49 +285,26 @@ pub fn build(
             ),
         ));
     }
-    let mut per_block: Vec<Box<dyn BlockRule>> = Vec::with_capacity(blocks - 1);
-    for (index, kind) in settings.rules[..blocks - 1].iter().enumerate() {
-        let activation = net.blocks[index].spec.activation;
-        let rule: Box<dyn BlockRule> = match kind {
-            RuleKind::Backprop => Box::new(Backprop),
-            RuleKind::FeedbackAlignment => {
-                Box::new(FeedbackAlignment::new(net, index, &settings.feedback, rng))
-            }
-            RuleKind::Dfa => Box::new(Dfa::new(net, index, task, &settings.feedback, rng)),
-            RuleKind::Drtp => {
-                if task.problem == Problem::Reconstruction {
-                    return Err(Error::config(
-                        "train.problem",
-                        "drtp projects the class target and has no reconstruction variant",
-                    ));
-                }
-                if activation.is_unbounded() {
-                    eprintln!(
-                        "warning: drtp with the unbounded activation `{activation}` on block \
-                         {index}: its fixed target projections can drive units without limit; \
-                         tanh or sigmoid are the usual choices"
-                    );
-                }
-                Box::new(Drtp::new(net, index, task, &settings.feedback, rng))
-            }
-            RuleKind::LocalLoss => {
-                Box::new(LocalLoss::new(net, index, task, &settings.feedback, rng))
-            }
-            RuleKind::LinearDecoder => Box::new(LinearDecoder::new(
-                net,
-                index,
-                task,
-                &settings.feedback,
-                rng,
-            )),
-            RuleKind::ForwardForward | RuleKind::TargetProp | RuleKind::DifferenceTargetProp => {
-                unreachable!("whole-net rules are handled above")
-            }
+    let mut per_block = Vec::with_capacity(blocks - 1);
+    for (index, name) in settings.rules[..blocks - 1].iter().enumerate() {
+        let mut ctx = BuildContext {
+            index,
+            net,
+            task,
+            settings,
+            rng,
         };
-        per_block.push(rule);
+        per_block.push(
+            match registry::build(name, &mut ctx, settings.sections.get(name))? {
+                Built::Local(rule) => BlockRule::Local(rule),
+                Built::Chained(rule) => BlockRule::Chained(rule),
+                Built::Net(_) => unreachable!("whole-net rules are handled above"),
+            },
+        );
     }
     Ok(Box::new(Layered::new(
         per_block,
+        settings.rules[..blocks - 1].to_vec(),
         settings.layerwise,
         settings.layer_epochs,
         blocks,

@@ -3,12 +3,12 @@
 use std::path::Path;
 
 use plasticity::activation::Activation;
-use plasticity::experiment::alignment::{AlignmentProbe, cosine_angle};
+use plasticity::engine::{AlignmentProbe, cosine_angle};
 use plasticity::experiment::config::parse_table;
 use plasticity::experiment::{ExperimentConfig, RunOptions, train};
 use plasticity::loss::Loss;
 use plasticity::net::Slot;
-use plasticity::rule::{self, RuleKind};
+use plasticity::rule;
 use plasticity::task::Problem;
 
 use crate::rules::{backprop_rule, batch, net, settings, task_for};
@@ -42,7 +42,7 @@ fn feedback_alignment_with_b_synced_to_w_is_aligned() {
     let net = net(&[5, 9, 8, 4], Activation::Tanh, false, 4);
     let task = task_for(&net, Loss::CrossEntropy, Problem::Classification);
     let mut rule = rule::build(
-        &settings(vec![RuleKind::FeedbackAlignment; 3]),
+        &settings(vec!["feedback_alignment"; 3]),
         &net,
         task,
         &mut plasticity::rng::Rng::new(6),
@@ -71,7 +71,7 @@ fn dfa_with_one_hidden_block_and_b_equal_to_w2_is_aligned() {
     let net = net(&[5, 9, 4], Activation::Tanh, false, 9);
     let task = task_for(&net, Loss::CrossEntropy, Problem::Classification);
     let mut rule = rule::build(
-        &settings(vec![RuleKind::Dfa; 2]),
+        &settings(vec!["dfa"; 2]),
         &net,
         task,
         &mut plasticity::rng::Rng::new(10),

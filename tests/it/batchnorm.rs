@@ -6,7 +6,6 @@ use plasticity::experiment::ExperimentConfig;
 use plasticity::host;
 use plasticity::net::weights::WeightsFile;
 use plasticity::net::{Net, Parameters};
-use plasticity::rule::RuleKind;
 
 use crate::rules::{backprop_rule, batch, grads, net, task_for};
 
@@ -154,7 +153,7 @@ fn batchnorm_without_affine_has_no_scale_or_shift_to_learn_or_save() {
 
 #[test]
 fn runs_with_plain_batchnorm_and_recalibration_train_and_save_what_they_use() {
-    for rule in [RuleKind::Backprop, RuleKind::TargetProp] {
+    for rule in ["backprop", "target_prop"] {
         let dir = tempfile::tempdir().unwrap();
         let summary = crate::train_in(
             dir.path(),
@@ -168,7 +167,7 @@ fn runs_with_plain_batchnorm_and_recalibration_train_and_save_what_they_use() {
                 "train.recalibrate_batchnorm=true".into(),
                 "train.epochs=6".into(),
                 "target_prop.x_lr=30".into(),
-                format!("train.rule={}", rule.name()),
+                format!("train.rule={rule}"),
             ],
         );
         assert!(

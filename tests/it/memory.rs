@@ -1,14 +1,10 @@
 //! Rules without a backward chain step each block as soon as its gradients are known: the same
 //! weights as stepping after the whole pass, and heap memory flat in depth.
 
-use plasticity::experiment::magnitudes::Magnitudes;
-use plasticity::experiment::updates::Updates;
-use plasticity::experiment::{ExperimentConfig, Setup};
+use plasticity::engine::{Trainer, TrainerOptions};
+use plasticity::experiment::ExperimentConfig;
 use plasticity::host;
 use plasticity::net::Parameters;
-use plasticity::optim::ParamOptimizer;
-use plasticity::rng::Rng;
-use plasticity::rule::StepContext;
 
 /// Every tensor of the net and the rule after `steps` steps on digits (dropout, batchnorm), and
 /// the per-block magnitudes, stepping block by block or after the whole pass.
@@ -30,48 +26,30 @@ fn trained(
     .map(|s| s.to_string())
     .collect();
     let config = ExperimentConfig::load(None, &all).unwrap();
-    let Setup {
-        device,
-        data,
-        task,
-        mut net,
-        mut rule,
-    } = Setup::new(&config).unwrap();
-    let mut optimizer = ParamOptimizer::new(&config.optimizer_settings(60), "train").unwrap();
-    let (settings, key) = config.rule_optimizer_settings(60);
-    let mut rule_optimizer = ParamOptimizer::new(&settings, key).unwrap();
-    let mut magnitudes = Magnitudes::new(net.blocks.len());
-    let mut rng = Rng::new(3);
+    let data = plasticity::data::load(&config.data).unwrap();
+    let options = TrainerOptions {
+        diagnostics: true,
+        streaming: block_by_block,
+    };
+    let mut trainer = Trainer::with_options(&config, &data, options).unwrap();
     for step in 0..steps {
         let rows: Vec<usize> = (step * 40..step * 40 + 40).collect();
-        let batch = task.batch(&data.train, &rows, &device);
-        let mut updates = Updates::begin(
-            &mut optimizer,
-            &mut rule_optimizer,
-            config.rule_optimizer_trains_hidden(),
-            net.blocks.len(),
-            Some(&mut magnitudes),
-        );
-        let mut ctx = StepContext::new(&mut rng, task);
-        if block_by_block {
-            ctx = ctx.with_updater(&mut updates);
-        }
-        let mut output = rule.step(&mut net, &batch, &mut ctx);
-        if block_by_block {
-            assert!(
-                output.grads.is_empty(),
-                "{overrides:?}: stepped block by block"
-            );
-        }
-        updates.finish(&mut net, rule.as_mut(), &mut output.grads);
+        let batch = trainer.batch(&data.train, &rows);
+        let report = trainer.step(&batch);
+        assert_eq!(report.streamed, block_by_block, "{overrides:?}");
         if step % 2 == 1 {
-            rule.end_epoch(step / 2 + 1);
+            trainer.rule_mut().end_epoch(step / 2 + 1);
         }
     }
     let mut tensors = Vec::new();
-    net.visit(&mut |name, _, t| tensors.push((name.to_string(), host::values(t))));
-    rule.visit(&mut |name, _, t| tensors.push((name.to_string(), host::values(t))));
-    (tensors, format!("{:?}", magnitudes.take()))
+    let values = |t: &burn::tensor::Tensor<2>| host::values(t);
+    trainer
+        .net()
+        .visit(&mut |name, _, t| tensors.push((name.to_string(), values(t))));
+    trainer
+        .rule()
+        .visit(&mut |name, _, t| tensors.push((name.to_string(), values(t))));
+    (tensors, format!("{:?}", trainer.take_magnitudes()))
 }
 
 #[test]

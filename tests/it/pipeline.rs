@@ -1,7 +1,7 @@
 //! Layer-parallel training: the same training for any number of stages and threads, the same
 //! as a plain run when the net draws no random numbers; impossible combinations rejected.
 
-use plasticity::experiment::pipeline::stage_ranges;
+use plasticity::engine::stage_ranges;
 use plasticity::experiment::{ExperimentConfig, RunOptions, train};
 
 const BASE: [&str; 7] = [

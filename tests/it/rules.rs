@@ -8,8 +8,8 @@ use plasticity::loss::Loss;
 use plasticity::net::{BlockSpec, Gradients, Init, Net};
 use plasticity::rng::Rng;
 use plasticity::rule::{
-    self, FeedbackSettings, FeedbackVariant, ForwardForward, Layerwise, LearningRule, RuleKind,
-    RuleSettings, StepContext,
+    self, FeedbackSettings, FeedbackVariant, ForwardForward, Layerwise, LearningRule, RuleSettings,
+    StepContext,
 };
 use plasticity::task::{Batch, Problem, Task};
 
@@ -23,9 +23,8 @@ pub fn task_for(net: &Net, loss: Loss, problem: Problem) -> Task {
     Task::new(problem, loss, classes, net.inputs()).unwrap()
 }
 
-pub fn settings(rules: Vec<RuleKind>) -> RuleSettings {
+pub fn settings(rules: Vec<&str>) -> RuleSettings {
     RuleSettings {
-        rules,
         feedback: FeedbackSettings {
             variant: FeedbackVariant::Random,
             init: Init::Lecun,
@@ -33,13 +32,11 @@ pub fn settings(rules: Vec<RuleKind>) -> RuleSettings {
         },
         layerwise: Layerwise::Parallel,
         layer_epochs: 1,
-        ff_threshold: 2.0,
-        ff_sharpness: 1.0,
-        target_prop: Default::default(),
+        ..RuleSettings::per_block(&rules)
     }
 }
 
-fn build(kind: RuleKind, net: &Net, task: Task) -> Box<dyn LearningRule> {
+fn build(kind: &str, net: &Net, task: Task) -> Box<dyn LearningRule> {
     rule::build(
         &settings(vec![kind; net.blocks.len()]),
         net,
@@ -51,7 +48,7 @@ fn build(kind: RuleKind, net: &Net, task: Task) -> Box<dyn LearningRule> {
 
 /// Backprop for every block of `net`.
 pub fn backprop_rule(net: &Net, task: Task) -> Box<dyn LearningRule> {
-    build(RuleKind::Backprop, net, task)
+    build("backprop", net, task)
 }
 
 pub fn net(sizes: &[usize], activation: Activation, batchnorm: bool, seed: u64) -> Net {
@@ -146,7 +143,7 @@ fn feedback_alignment_with_b_equal_to_w_is_backprop() {
     let net = net(&[5, 7, 6, 4], Activation::Tanh, true, 1);
     let task = task_for(&net, Loss::CrossEntropy, Problem::Classification);
     let batch = batch(&net, task, 8, 2);
-    let mut fa = build(RuleKind::FeedbackAlignment, &net, task);
+    let mut fa = build("feedback_alignment", &net, task);
     let before = grads(fa.as_mut(), &net, &batch, task);
     for j in [1, 2] {
         set(
@@ -178,7 +175,7 @@ fn dfa_on_one_hidden_layer_with_b_equal_to_w2_is_backprop() {
     let net = net(&[4, 9, 3], Activation::Sigmoid, false, 3);
     let task = task_for(&net, Loss::CrossEntropy, Problem::Classification);
     let batch = batch(&net, task, 6, 4);
-    let mut dfa = build(RuleKind::Dfa, &net, task);
+    let mut dfa = build("dfa", &net, task);
     set(
         dfa.as_mut(),
         "feedback.0.weight",
@@ -200,7 +197,7 @@ fn drtp_hidden_updates_ignore_the_output_weights() {
     second.blocks[2] = net(&[4, 8, 8, 3], Activation::Tanh, false, 99).blocks[2].clone();
     let task = task_for(&first, Loss::CrossEntropy, Problem::Classification);
     let batch = batch(&first, task, 6, 6);
-    let mut drtp = build(RuleKind::Drtp, &first, task);
+    let mut drtp = build("drtp", &first, task);
     let a = grads(drtp.as_mut(), &first, &batch, task);
     let b = grads(drtp.as_mut(), &second, &batch, task);
     assert_same(
@@ -221,7 +218,7 @@ fn linear_decoder_trains_its_decoders_and_sequential_trains_one_block() {
     let net = net(&[4, 8, 8, 3], Activation::Mish, false, 7);
     let task = task_for(&net, Loss::CrossEntropy, Problem::Classification);
     let batch = batch(&net, task, 6, 8);
-    let mut parallel = build(RuleKind::LinearDecoder, &net, task);
+    let mut parallel = build("linear_decoder", &net, task);
     let g = grads(parallel.as_mut(), &net, &batch, task);
     for name in [
         "decoders.0.weight",
@@ -231,7 +228,7 @@ fn linear_decoder_trains_its_decoders_and_sequential_trains_one_block() {
     ] {
         assert!(g.get(name).is_some(), "{name}");
     }
-    let mut s = settings(vec![RuleKind::LinearDecoder; 3]);
+    let mut s = settings(vec!["linear_decoder"; 3]);
     s.layerwise = Layerwise::Sequential;
     let mut sequential = rule::build(&s, &net, task, &mut Rng::new(5)).unwrap();
     let g = grads(sequential.as_mut(), &net, &batch, task);

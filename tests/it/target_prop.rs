@@ -9,7 +9,7 @@ use plasticity::linalg::Matrix;
 use plasticity::loss::Loss;
 use plasticity::net::{Gradients, Init, Net};
 use plasticity::rng::Rng;
-use plasticity::rule::{self, Inverse, RuleKind, TargetProp, TargetPropSettings};
+use plasticity::rule::{self, Inverse, TargetProp, TargetPropSettings};
 use plasticity::task::Problem;
 
 use crate::rules::{backprop_rule, batch, grads, net, settings, task_for};
@@ -149,7 +149,7 @@ fn difference_correction_makes_the_target_the_activity_when_the_top_target_is() 
 fn configs_target_propagation_cannot_follow_are_rejected() {
     let tanh = net(&[5, 6, 6, 3], Activation::Tanh, false, 17);
     let task = task_for(&tanh, Loss::CrossEntropy, Problem::Classification);
-    let mut s = settings(vec![RuleKind::TargetProp; 3]);
+    let mut s = settings(vec!["target_prop"; 3]);
     s.target_prop.feedback_activation = Some(vec![LEAKY]);
     let err = rule::build(&s, &tanh, task, &mut Rng::new(0))
         .err()

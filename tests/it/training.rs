@@ -147,7 +147,6 @@ fn rprop_and_sgd_with_schedules_also_learn() {
 /// `4-3-3` tanh net on iris, softmax cross-entropy, in f64 on the host.
 #[test]
 fn gradient_magnitudes_match_a_hand_computation() {
-    use plasticity::experiment::Setup;
     let dir = tempfile::tempdir().unwrap();
     let overrides: Vec<String> = [
         "name=g",
@@ -164,7 +163,9 @@ fn gradient_magnitudes_match_a_hand_computation() {
     .map(|s| s.to_string())
     .collect();
     let config = plasticity::experiment::ExperimentConfig::load(None, &overrides).unwrap();
-    let setup = Setup::new(&config).unwrap();
+    let data = plasticity::data::load(&config.data).unwrap();
+    let trainer = plasticity::engine::Trainer::new(&config, &data).unwrap();
+    let net = trainer.net();
     let f = |t: &burn::tensor::Tensor<2>| -> Vec<f64> {
         plasticity::host::values(t)
             .into_iter()
@@ -172,14 +173,14 @@ fn gradient_magnitudes_match_a_hand_computation() {
             .collect()
     };
     let (w0, b0) = (
-        f(&setup.net.blocks[0].linear.weight),
-        f(&setup.net.blocks[0].linear.bias),
+        f(&net.blocks[0].linear.weight),
+        f(&net.blocks[0].linear.bias),
     );
     let (w1, b1) = (
-        f(&setup.net.blocks[1].linear.weight),
-        f(&setup.net.blocks[1].linear.bias),
+        f(&net.blocks[1].linear.weight),
+        f(&net.blocks[1].linear.bias),
     );
-    let split = &setup.data.train;
+    let split = &data.train;
     let n = split.rows();
     let (mut g0, mut g1) = (vec![0.0f64; 3 * 4], vec![0.0f64; 3 * 3]);
     for r in 0..n {

@@ -267,13 +267,13 @@ fn vs_torch(args: &BenchArgs) -> anyhow::Result<()> {
     let mut shape = None;
     for variant in &variants {
         let mut bench = StepBench::new(&variant.config)?;
-        bench.run(args.warmup);
+        bench.run(args.warmup)?;
         let (mut ours, mut torch) = (Vec::new(), Vec::new());
         for round in 0..args.repeats.max(1) {
             if !args.json {
                 eprint!("\r{:<6} round {}/{}", variant.name, round + 1, args.repeats);
             }
-            ours.push(bench.run(args.steps));
+            ours.push(bench.run(args.steps)?);
             torch.push(reference.samples_per_second(&variant.name, &variant.config)?);
         }
         let mut ratios: Vec<f64> = ours.iter().zip(&torch).map(|(a, b)| a / b).collect();

@@ -18,13 +18,13 @@ use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use burn::tensor::{Device, Tensor};
 
 use crate::data::Table;
+use crate::engine::magnitudes::Magnitudes;
+use crate::engine::updates::BlockStep;
 use crate::error::{Error, Result};
-use crate::experiment::magnitudes::Magnitudes;
-use crate::experiment::updates::BlockStep;
 use crate::net::{Block, BlockParams, Gradients, Net, Parameters};
 use crate::optim::ParamOptimizer;
 use crate::rng::Rng;
-use crate::rule::{BlockRule, BlockUpdater, learn_hidden_block, learn_output_block};
+use crate::rule::{BlockUpdater, LocalRule, learn_hidden_block, learn_output_block};
 use crate::task::{Batch, Task};
 
 /// What the stages share: the optimizers and the magnitude tally (each stage steps only its
@@ -123,15 +123,15 @@ impl BlockUpdater for StageUpdater<'_, '_> {
 }
 
 /// One stage's part of the net and the channels around it.
-struct Stage<'n> {
+struct Stage<'n, 'r> {
     first: usize,
     blocks: &'n mut [Block],
-    rules: &'n mut [Box<dyn BlockRule>],
+    rules: &'n mut [&'r mut dyn LocalRule],
     input: Option<Receiver<(Batch, Tensor<2>)>>,
     output: Option<SyncSender<(Batch, Tensor<2>)>>,
 }
 
-impl Stage<'_> {
+impl Stage<'_, '_> {
     /// Runs every batch through the stage's blocks; the last stage returns each batch's loss
     /// and prediction.
     fn run(
@@ -188,7 +188,7 @@ impl Stage<'_> {
                     results.push((loss, output));
                     progress();
                 } else {
-                    let rule = self.rules[offset].as_mut();
+                    let rule = &mut *self.rules[offset];
                     let (output, _) = learn_hidden_block(
                         &mut params,
                         rule,
@@ -217,7 +217,7 @@ impl Stage<'_> {
 /// and prediction `[batch, outputs]`, in batch order.
 pub fn train_epoch(
     net: &mut Net,
-    rules: &mut [Box<dyn BlockRule>],
+    rules: &mut [&mut dyn LocalRule],
     epoch: &Epoch<'_>,
     shared: &Mutex<Shared<'_>>,
     (stages, threads): (usize, usize),

@@ -116,13 +116,15 @@ impl AlignmentProbe {
 
     /// A probe on `batch` for a net of `blocks` blocks.
     pub fn from_batch(batch: Batch, blocks: usize, seed: u64) -> Self {
-        let rules: Vec<Box<dyn BlockRule>> = (0..blocks.saturating_sub(1))
-            .map(|_| Box::new(Backprop) as Box<dyn BlockRule>)
+        let hidden = blocks.saturating_sub(1);
+        let rules = (0..hidden)
+            .map(|_| BlockRule::Chained(Box::new(Backprop)))
             .collect();
+        let names = vec!["backprop".to_string(); hidden];
         Self {
             batch,
             seed,
-            reference: Layered::new(rules, Layerwise::Parallel, 1, blocks),
+            reference: Layered::new(rules, names, Layerwise::Parallel, 1, blocks),
         }
     }
 

@@ -6,8 +6,9 @@ use burn::tensor::Device;
 use serde::{Deserialize, Serialize};
 
 use crate::data::Table;
+use crate::engine::Trainer;
 use crate::error::Result;
-use crate::experiment::{ExperimentConfig, Setup};
+use crate::experiment::ExperimentConfig;
 use crate::host;
 use crate::net::Net;
 use crate::net::weights::WeightsFile;
@@ -73,21 +74,13 @@ pub fn evaluate_weights(
     weights: &Path,
     split: Split,
 ) -> Result<Evaluation> {
-    let mut setup = Setup::new(config)?;
-    let file = WeightsFile::read(weights)?;
-    file.load_into(&mut setup.net)?;
-    file.load_into(setup.rule.as_mut())?;
+    let data = crate::data::load(&config.data)?;
+    let mut trainer = Trainer::new(config, &data)?;
+    trainer.load_weights(&WeightsFile::read(weights)?)?;
     let table = match split {
-        Split::Train => &setup.data.train,
-        Split::Validation => &setup.data.validation,
-        Split::Test => &setup.data.test,
+        Split::Train => &data.train,
+        Split::Validation => &data.validation,
+        Split::Test => &data.test,
     };
-    Ok(evaluate(
-        setup.rule.as_ref(),
-        &setup.net,
-        table,
-        setup.task,
-        config.train.eval_batch_size,
-        &setup.device,
-    ))
+    Ok(trainer.evaluate(table))
 }

@@ -4,7 +4,7 @@
 
 use burn::tensor::Tensor;
 
-use crate::experiment::magnitudes::Magnitudes;
+use crate::engine::magnitudes::Magnitudes;
 use crate::net::{BlockParams, Gradients, Net, Parameters, Slot};
 use crate::optim::ParamOptimizer;
 use crate::rule::{BlockUpdater, LearningRule};
@@ -49,18 +49,19 @@ impl<'a> Updates<'a> {
     }
 
     /// Steps the gradients the rule returned (every one of them, unless it stepped its blocks
-    /// itself) and returns the iteration's per-block mean |gradient|.
+    /// itself) and returns the iteration's per-block mean |gradient| and whether the rule
+    /// stepped its blocks itself.
     pub fn finish(
         mut self,
         net: &mut Net,
         rule: &mut dyn LearningRule,
         grads: &mut Gradients,
-    ) -> Vec<Option<Tensor<1>>> {
+    ) -> (Vec<Option<Tensor<1>>>, bool) {
         if self.streamed {
             if let Some(magnitudes) = self.magnitudes {
                 magnitudes.count_step();
             }
-            return self.step_grads;
+            return (self.step_grads, true);
         }
         let before = self.magnitudes.as_deref_mut().map(|magnitudes| {
             self.step_grads = magnitudes.record_grads(grads);
@@ -76,7 +77,7 @@ impl<'a> Updates<'a> {
         if let (Some(magnitudes), Some(before)) = (self.magnitudes, before) {
             magnitudes.record_updates(&before, net);
         }
-        self.step_grads
+        (self.step_grads, false)
     }
 }
 
