@@ -355,9 +355,24 @@ impl Trainer {
         }
     }
 
+    /// Measures alignment from now on on the first `rows` rows of `table` (what
+    /// `train.align_every` sets up from the training split): see
+    /// [`Trainer::measure_alignment`].
+    pub fn set_probe(&mut self, table: &Table, rows: usize) {
+        let blocks = self.net.blocks.len();
+        self.probe = Some(AlignmentProbe::new(
+            table,
+            rows,
+            self.task,
+            blocks,
+            self.schedule.seed,
+            &self.device,
+        ));
+    }
+
     /// The alignment of the rule's update with the backprop gradient on the fixed probe batch,
-    /// at the current weights (with `train.align_every`; `None` otherwise). Training is left as
-    /// it was.
+    /// at the current weights (with `train.align_every` or after [`Trainer::set_probe`];
+    /// `None` otherwise). Training is left as it was.
     pub fn measure_alignment(&mut self) -> Option<AlignmentRecord> {
         let probe = self.probe.as_mut()?;
         Some(probe.measure(self.rule.as_mut(), &self.net, self.task))

@@ -5,6 +5,7 @@ mod batchnorm;
 mod cli;
 mod compare;
 mod config;
+mod custom_rule;
 mod determinism;
 mod estimators;
 mod formats;
