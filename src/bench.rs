@@ -8,11 +8,10 @@ use serde::Serialize;
 use crate::backend;
 use crate::data::Dataset;
 use crate::engine::{Trainer, TrainerOptions};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::experiment::ExperimentConfig;
 use crate::host;
-use crate::memory;
-use crate::net::{Net, Parameters};
+use crate::net::Net;
 use crate::product::matmul;
 use crate::rng::Rng;
 use crate::task::Batch;
@@ -53,7 +52,7 @@ pub fn median(values: &mut [f64]) -> f64 {
     values[values.len() / 2]
 }
 
-/// GFLOP/s of `n×n · n×n` products on `device` (by [`matmul`], as training multiplies),
+/// GFLOP/s of `n×n · n×n` products on `device` (by the direct products training uses),
 /// median of `repeats` after a warm-up.
 pub fn matmul_gflops(n: usize, repeats: usize, device: &Device) -> f64 {
     let mut rng = Rng::new(0);
@@ -209,52 +208,5 @@ pub fn bench_training(
         steps,
         repeats,
         backend: backend::name().to_string(),
-    })
-}
-
-/// Heap memory of a training step, as [`measure_memory`] gives it.
-#[derive(Debug, Clone, Serialize)]
-pub struct MemoryReport {
-    /// The learning rule.
-    pub rule: String,
-    /// Layer sizes, `in-…-out`.
-    pub sizes: String,
-    /// Blocks of the net, output block included.
-    pub blocks: usize,
-    /// Samples per mini-batch.
-    pub batch_size: usize,
-    /// Bytes of the trainable parameters (net and rule).
-    pub parameter_bytes: usize,
-    /// Heap live between steps (data, parameters, fixed matrices, optimizer state), bytes.
-    pub resident_bytes: usize,
-    /// The most heap a step used on top of that (activations, gradients, temporaries), bytes.
-    pub step_peak_bytes: usize,
-}
-
-/// Measures heap memory of `steps` training steps of `config` (after one warm-up step that
-/// creates the optimizer state). Needs a binary that installed
-/// [`crate::memory::CountingAllocator`].
-pub fn measure_memory(config: &ExperimentConfig, steps: usize) -> Result<MemoryReport> {
-    if !memory::counting() {
-        return Err(Error::config(
-            "bench",
-            "memory is measured only by a binary that installs plasticity::memory::CountingAllocator",
-        ));
-    }
-    let mut bench = StepBench::new(config)?;
-    bench.run(1)?;
-    let resident = memory::live_bytes();
-    memory::reset_peak();
-    bench.run(steps.max(1))?;
-    let step_peak = memory::peak_bytes().saturating_sub(resident);
-    let (net, rule) = (bench.trainer.net(), bench.trainer.rule());
-    Ok(MemoryReport {
-        rule: bench.rule(),
-        sizes: bench.sizes(),
-        blocks: net.blocks.len(),
-        batch_size: bench.batch_size(),
-        parameter_bytes: 4 * (net.parameter_count() + rule.parameter_count()),
-        resident_bytes: resident,
-        step_peak_bytes: step_peak,
     })
 }

@@ -1,3 +1,4 @@
+#![warn(missing_docs)]
 //! # plasticity
 //!
 //! Train the same network, on the same data, from the same initial weights, with different
@@ -24,15 +25,14 @@ pub mod data;
 pub mod engine;
 pub mod error;
 pub mod experiment;
-pub mod host;
-pub mod io;
-pub mod linalg;
+mod host;
+mod io;
+mod linalg;
 pub mod loss;
-pub mod memory;
 pub mod net;
 pub mod optim;
 pub mod plot;
-pub mod product;
+mod product;
 pub mod report;
 pub mod rng;
 pub mod rule;

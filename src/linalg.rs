@@ -147,3 +147,39 @@ impl Matrix {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rng::Rng;
+
+    #[test]
+    fn pseudoinverse_of_a_full_rank_square_matrix_is_its_inverse() {
+        let mut rng = Rng::new(21);
+        let w = Matrix {
+            rows: 6,
+            cols: 6,
+            data: rng
+                .normal_vec(36, 0.0, 1.0)
+                .into_iter()
+                .map(f64::from)
+                .collect(),
+        };
+        for inverse in [w.pseudoinverse(), w.inverse().unwrap()] {
+            let product = inverse.matmul(&w);
+            for r in 0..6 {
+                for c in 0..6 {
+                    let expected = if r == c { 1.0 } else { 0.0 };
+                    let got = product.data[r * 6 + c];
+                    assert!((got - expected).abs() < 1e-9, "({r},{c}) = {got}");
+                }
+            }
+        }
+        let singular = Matrix {
+            rows: 2,
+            cols: 2,
+            data: vec![1.0, 2.0, 2.0, 4.0],
+        };
+        assert!(singular.inverse().is_none());
+    }
+}

@@ -87,8 +87,8 @@ fn dfa_with_one_hidden_block_and_b_equal_to_w2_is_aligned() {
 #[test]
 fn cosine_of_orthogonal_and_opposite_matrices() {
     let device = plasticity::backend::device();
-    let a = plasticity::host::matrix(vec![1.0, 0.0, 0.0, 2.0], 2, 2, &device);
-    let b = plasticity::host::matrix(vec![0.0, 3.0, 1.0, 0.0], 2, 2, &device);
+    let a = crate::host::matrix(vec![1.0, 0.0, 0.0, 2.0], 2, 2, &device);
+    let b = crate::host::matrix(vec![0.0, 3.0, 1.0, 0.0], 2, 2, &device);
     let (cosine, angle) = cosine_angle(&a, &b).unwrap();
     assert!(cosine.abs() < 1e-12 && (angle - 90.0).abs() < 1e-9);
     let (cosine, angle) = cosine_angle(&a, &a.clone().neg()).unwrap();

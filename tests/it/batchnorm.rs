@@ -1,9 +1,9 @@
 //! Batchnorm without learned scale and shift, and running statistics re-estimated as
 //! evaluation sees the net.
 
+use crate::host;
 use plasticity::activation::Activation;
 use plasticity::experiment::ExperimentConfig;
-use plasticity::host;
 use plasticity::net::weights::WeightsFile;
 use plasticity::net::{Net, Parameters};
 

@@ -2,9 +2,9 @@
 //! name, configured from its own section, checked against its formula and trained on digits.
 
 #[path = "../../examples/custom_rule/kolen_pollack.rs"]
-mod kolen_pollack;
+pub mod kolen_pollack;
 
-use plasticity::host;
+use crate::host;
 use plasticity::prelude::*;
 
 fn config(overrides: &[&str]) -> ExperimentConfig {

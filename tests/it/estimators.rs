@@ -1,10 +1,10 @@
 //! Hard units and their gradient estimators against exact formulas.
 
+use crate::host;
 use burn::tensor::Tensor;
 use plasticity::activation::estimator::{concrete_backward, concrete_sample, reinforce_grad};
 use plasticity::activation::{Activation, Estimator, EvalMode, hard};
 use plasticity::backend;
-use plasticity::host;
 use plasticity::loss::Loss;
 use plasticity::net::{BlockSpec, Init, Mode, Net};
 use plasticity::rng::Rng;

@@ -1,9 +1,9 @@
 //! The backprop rule's gradient against central finite differences on tiny nets.
 
+use crate::host;
 use burn::tensor::Tensor;
 use plasticity::activation::{Activation, Estimator, EvalMode};
 use plasticity::backend;
-use plasticity::host;
 use plasticity::loss::Loss;
 use plasticity::net::{BlockSpec, Init, Net, Parameters};
 use plasticity::rng::Rng;

@@ -1,9 +1,9 @@
 //! Rules without a backward chain step each block as soon as its gradients are known: the same
 //! weights as stepping after the whole pass, and heap memory flat in depth.
 
+use crate::host;
 use plasticity::engine::{Trainer, TrainerOptions};
 use plasticity::experiment::ExperimentConfig;
-use plasticity::host;
 use plasticity::net::Parameters;
 
 /// Every tensor of the net and the rule after `steps` steps on digits (dropout, batchnorm), and

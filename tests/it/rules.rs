@@ -1,9 +1,9 @@
 //! Learning rules against exact references, and end to end on iris.
 
+use crate::host;
 use plasticity::activation::{Activation, Estimator, EvalMode};
 use plasticity::backend;
 use plasticity::experiment::{ExperimentConfig, RunOptions, train};
-use plasticity::host;
 use plasticity::loss::Loss;
 use plasticity::net::{BlockSpec, Gradients, Init, Net};
 use plasticity::rng::Rng;

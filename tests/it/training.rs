@@ -167,10 +167,7 @@ fn gradient_magnitudes_match_a_hand_computation() {
     let trainer = plasticity::engine::Trainer::new(&config, &data).unwrap();
     let net = trainer.net();
     let f = |t: &burn::tensor::Tensor<2>| -> Vec<f64> {
-        plasticity::host::values(t)
-            .into_iter()
-            .map(f64::from)
-            .collect()
+        crate::host::values(t).into_iter().map(f64::from).collect()
     };
     let (w0, b0) = (
         f(&net.blocks[0].linear.weight),

@@ -6,9 +6,10 @@ use std::process::Command;
 use anyhow::{Context, bail};
 use clap::Args;
 use plasticity::activation::Activation;
-use plasticity::bench::{
-    MemoryReport, StepBench, bench_training, matmul_gflops, measure_memory, median,
-};
+use plasticity::bench::{StepBench, bench_training, matmul_gflops, median};
+use plasticity::net::Parameters;
+
+use crate::memory;
 use plasticity::experiment::ExperimentConfig;
 use plasticity::experiment::compare::Comparison;
 use plasticity::experiment::config::PerBlock;
@@ -422,4 +423,45 @@ fn memory(args: &BenchArgs) -> anyhow::Result<()> {
         );
     }
     Ok(())
+}
+
+/// Heap memory of a training step, as [`measure_memory`] gives it.
+#[derive(Debug, Clone, Serialize)]
+struct MemoryReport {
+    /// The learning rule.
+    rule: String,
+    /// Layer sizes, `in-…-out`.
+    sizes: String,
+    /// Blocks of the net, output block included.
+    blocks: usize,
+    /// Samples per mini-batch.
+    batch_size: usize,
+    /// Bytes of the trainable parameters (net and rule).
+    parameter_bytes: usize,
+    /// Heap live between steps (data, parameters, fixed matrices, optimizer state), bytes.
+    resident_bytes: usize,
+    /// The most heap a step used on top of that (activations, gradients, temporaries), bytes.
+    step_peak_bytes: usize,
+}
+
+/// Measures heap memory of `steps` training steps of `config` (after one warm-up step that
+/// creates the optimizer state). Needs a binary that installed
+/// [`crate::memory::CountingAllocator`].
+fn measure_memory(config: &ExperimentConfig, steps: usize) -> anyhow::Result<MemoryReport> {
+    let mut bench = StepBench::new(config)?;
+    bench.run(1)?;
+    let resident = memory::live_bytes();
+    memory::reset_peak();
+    bench.run(steps.max(1))?;
+    let step_peak = memory::peak_bytes().saturating_sub(resident);
+    let (net, rule) = (bench.trainer().net(), bench.trainer().rule());
+    Ok(MemoryReport {
+        rule: bench.rule(),
+        sizes: bench.sizes(),
+        blocks: net.blocks.len(),
+        batch_size: bench.batch_size(),
+        parameter_bytes: 4 * (net.parameter_count() + rule.parameter_count()),
+        resident_bytes: resident,
+        step_peak_bytes: step_peak,
+    })
 }

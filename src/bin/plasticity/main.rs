@@ -5,6 +5,7 @@ mod bench;
 mod compare;
 mod datasets;
 mod eval;
+mod memory;
 mod neuron;
 mod plot;
 mod quickstart;
@@ -18,7 +19,7 @@ use clap::{Args, Parser, Subcommand};
 
 /// Counts heap bytes for `plasticity bench --memory`.
 #[global_allocator]
-static ALLOCATOR: plasticity::memory::CountingAllocator = plasticity::memory::CountingAllocator;
+static ALLOCATOR: memory::CountingAllocator = memory::CountingAllocator;
 
 /// Train neural networks beyond backpropagation.
 #[derive(Parser)]

@@ -1,7 +1,6 @@
 //! Heap accounting for memory benchmarks: a global allocator that counts live bytes and their
-//! peak. A binary opts in with
-//! `#[global_allocator] static ALLOC: plasticity::memory::CountingAllocator = plasticity::memory::CountingAllocator;`;
-//! elsewhere the counters stay at zero. (Written by hand: burn reports no allocation figures.)
+//! peak, installed as this binary's global allocator (`main.rs`). (Written by hand: burn
+//! reports no allocation figures.)
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -56,11 +55,6 @@ unsafe impl GlobalAlloc for CountingAllocator {
         }
         new
     }
-}
-
-/// Whether the running binary counts its allocations (it installed [`CountingAllocator`]).
-pub fn counting() -> bool {
-    PEAK.load(Ordering::Relaxed) > 0
 }
 
 /// Heap bytes allocated and not yet freed.
