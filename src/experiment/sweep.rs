@@ -224,7 +224,7 @@ impl Sweep {
     }
 
     fn from_table(mut table: toml::Table, path: &Path, overrides: &[String]) -> Result<Self> {
-        let file = path.display();
+        let file = path.display().to_string();
         let Some(toml::Value::Table(sweep)) = table.remove("sweep") else {
             return Err(Error::config(
                 "sweep",
@@ -233,72 +233,99 @@ impl Sweep {
         };
         apply_overrides(&mut table, overrides)?;
         let base = ExperimentConfig::from_table(table.clone())?;
-        let mut repeats = 1;
-        let mut objective = Objective::ValLoss;
+        let grid = Grid::parse(sweep, &file)?;
+        let keys: Vec<String> = grid.axes.iter().map(|(k, _)| k.clone()).collect();
+        let count: usize = grid.axes.iter().map(|(_, v)| v.len()).product();
+        let trials = (0..count)
+            .map(|index| grid.trial(index, &table, &base, &file))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Self {
+            name: base.name.clone(),
+            keys,
+            repeats: grid.repeats,
+            objective: grid.objective,
+            group_by: grid.group_by,
+            trials,
+        })
+    }
+
+    /// Every run in order: `(trial index, repeat)`.
+    fn units(&self) -> Vec<(usize, usize)> {
+        (0..self.trials.len())
+            .flat_map(|t| (0..self.repeats).map(move |r| (t, r)))
+            .collect()
+    }
+}
+
+/// A `[sweep]` table, parsed: the swept keys with their values and the sweep's settings.
+struct Grid {
+    axes: Vec<(String, Vec<toml::Value>)>,
+    repeats: usize,
+    objective: Objective,
+    group_by: Vec<String>,
+}
+
+impl Grid {
+    /// Parses the `[sweep]` table of `file`.
+    fn parse(sweep: toml::Table, file: &str) -> Result<Self> {
+        let mut grid = Grid {
+            axes: Vec::new(),
+            repeats: 1,
+            objective: Objective::ValLoss,
+            group_by: Vec::new(),
+        };
         let mut group_by: Option<Vec<String>> = None;
-        let mut axes: Vec<(String, Vec<toml::Value>)> = Vec::new();
         for (key, value) in sweep {
             let field = format!("sweep.{key}");
+            let bad = |message: &str| Err(Error::config(&field, format!("{file}: {message}")));
             match (key.as_str(), value) {
-                ("repeats", toml::Value::Integer(n)) if n >= 1 => repeats = n as usize,
-                ("repeats", _) => {
-                    return Err(Error::config(
-                        field,
-                        format!("{file}: must be an integer ≥ 1"),
-                    ));
-                }
+                ("repeats", toml::Value::Integer(n)) if n >= 1 => grid.repeats = n as usize,
+                ("repeats", _) => return bad("must be an integer ≥ 1"),
                 ("objective", toml::Value::String(name)) => {
-                    objective = Objective::parse(&name).ok_or_else(|| {
-                        Error::config(
-                            &field,
-                            format!(
-                                "{file}: unknown objective `{name}`; one of {}",
-                                Objective::NAMES.join(", ")
-                            ),
-                        )
-                    })?;
+                    grid.objective = match Objective::parse(&name) {
+                        Some(objective) => objective,
+                        None => {
+                            let names = Objective::NAMES.join(", ");
+                            return bad(&format!("unknown objective `{name}`; one of {names}"));
+                        }
+                    };
                 }
-                ("objective", _) => {
-                    return Err(Error::config(field, format!("{file}: must be a string")));
-                }
+                ("objective", _) => return bad("must be a string"),
                 ("group_by", toml::Value::Array(keys)) => {
                     let keys: Option<Vec<String>> = keys
                         .into_iter()
                         .map(|k| k.as_str().map(String::from))
                         .collect();
-                    group_by = Some(keys.ok_or_else(|| {
-                        Error::config(&field, format!("{file}: must be a list of swept keys"))
-                    })?);
+                    match keys {
+                        Some(keys) => group_by = Some(keys),
+                        None => return bad("must be a list of swept keys"),
+                    }
                 }
                 (_, toml::Value::Array(values)) if values.is_empty() => {
-                    return Err(Error::config(
-                        field,
-                        format!("{file}: an empty list leaves nothing to run"),
-                    ));
+                    return bad("an empty list leaves nothing to run");
                 }
-                (_, toml::Value::Array(values)) => axes.push((key, values)),
+                (_, toml::Value::Array(values)) => grid.axes.push((key, values)),
                 (_, toml::Value::Table(_)) => {
-                    return Err(Error::config(
-                        field,
-                        format!("{file}: write swept keys dotted and quoted, e.g. \"train.lr\""),
-                    ));
+                    return bad("write swept keys dotted and quoted, e.g. \"train.lr\"");
                 }
-                _ => {
-                    return Err(Error::config(
-                        field,
-                        format!("{file}: must be a list of values"),
-                    ));
-                }
+                _ => return bad("must be a list of values"),
             }
         }
-        if axes.is_empty() {
+        grid.group_by = grid.resolve_group_by(group_by, file)?;
+        Ok(grid)
+    }
+
+    /// The keys the best trials are grouped by: those given (each must be swept), else the
+    /// first key when two or more are swept.
+    fn resolve_group_by(&self, given: Option<Vec<String>>, file: &str) -> Result<Vec<String>> {
+        if self.axes.is_empty() {
             return Err(Error::config(
                 "sweep",
                 format!("{file}: the grid is empty (no key with a list of values)"),
             ));
         }
-        let keys: Vec<String> = axes.iter().map(|(k, _)| k.clone()).collect();
-        let group_by = group_by.unwrap_or_else(|| {
+        let keys: Vec<&String> = self.axes.iter().map(|(k, _)| k).collect();
+        let group_by = given.unwrap_or_else(|| {
             if keys.len() > 1 {
                 vec![keys[0].clone()]
             } else {
@@ -311,65 +338,57 @@ impl Sweep {
                 format!("{file}: `{unknown}` is not a swept key"),
             ));
         }
-        let count: usize = axes.iter().map(|(_, v)| v.len()).product();
-        let mut trials = Vec::with_capacity(count);
-        for index in 0..count {
-            let mut rest = index;
-            let mut values = vec![toml::Value::Boolean(false); axes.len()];
-            for (slot, (_, options)) in values.iter_mut().zip(&axes).rev() {
-                *slot = options[rest % options.len()].clone();
-                rest /= options.len();
-            }
-            let name = format!("t{index:03}");
-            let mut runs = Vec::with_capacity(repeats);
-            for repeat in 0..repeats {
-                let mut run_table = table.clone();
-                for (key, value) in keys.iter().zip(&values) {
-                    set_path(&mut run_table, key, value.clone())
-                        .map_err(|e| Error::config(format!("sweep.{key}"), e.to_string()))?;
-                }
-                let seed = base.seed + repeat as u64;
-                run_table.insert(
-                    "name".into(),
-                    toml::Value::String(format!("{name}_r{repeat}")),
-                );
-                run_table.insert("seed".into(), toml::Value::Integer(seed as i64));
-                let settings: Vec<String> = keys
-                    .iter()
-                    .zip(&values)
-                    .map(|(k, v)| format!("{k} = {v}"))
-                    .collect();
-                let config = ExperimentConfig::from_table(run_table).map_err(|e| {
-                    Error::config(
-                        format!("sweep trial {name} ({})", settings.join(", ")),
-                        e.to_string(),
-                    )
-                })?;
-                if let Some(reason) = objective.unavailable(&config) {
-                    return Err(Error::config(
-                        "sweep.objective",
-                        format!("{file}: `{}` {reason}", objective.name()),
-                    ));
-                }
-                runs.push(config);
-            }
-            trials.push(Trial { name, values, runs });
-        }
-        Ok(Self {
-            name: base.name.clone(),
-            keys,
-            repeats,
-            objective,
-            group_by,
-            trials,
-        })
+        Ok(group_by)
     }
 
-    /// Every run in order: `(trial index, repeat)`.
-    fn units(&self) -> Vec<(usize, usize)> {
-        (0..self.trials.len())
-            .flat_map(|t| (0..self.repeats).map(move |r| (t, r)))
-            .collect()
+    /// Trial `index` of the grid (the last key varies fastest): its values and one resolved
+    /// config per repeat (seeds `base.seed + repeat`).
+    fn trial(
+        &self,
+        index: usize,
+        table: &toml::Table,
+        base: &ExperimentConfig,
+        file: &str,
+    ) -> Result<Trial> {
+        let mut rest = index;
+        let mut values = vec![toml::Value::Boolean(false); self.axes.len()];
+        for (slot, (_, options)) in values.iter_mut().zip(&self.axes).rev() {
+            *slot = options[rest % options.len()].clone();
+            rest /= options.len();
+        }
+        let name = format!("t{index:03}");
+        let settings: Vec<String> = self
+            .axes
+            .iter()
+            .zip(&values)
+            .map(|((k, _), v)| format!("{k} = {v}"))
+            .collect();
+        let mut runs = Vec::with_capacity(self.repeats);
+        for repeat in 0..self.repeats {
+            let mut run_table = table.clone();
+            for ((key, _), value) in self.axes.iter().zip(&values) {
+                set_path(&mut run_table, key, value.clone())
+                    .map_err(|e| Error::config(format!("sweep.{key}"), e.to_string()))?;
+            }
+            let seed = base.seed + repeat as u64;
+            let run_name = toml::Value::String(format!("{name}_r{repeat}"));
+            run_table.insert("name".into(), run_name);
+            run_table.insert("seed".into(), toml::Value::Integer(seed as i64));
+            let config = ExperimentConfig::from_table(run_table).map_err(|e| {
+                Error::config(
+                    format!("sweep trial {name} ({})", settings.join(", ")),
+                    e.to_string(),
+                )
+            })?;
+            if let Some(reason) = self.objective.unavailable(&config) {
+                return Err(Error::config(
+                    "sweep.objective",
+                    format!("{file}: `{}` {reason}", self.objective.name()),
+                ));
+            }
+            runs.push(config);
+        }
+        Ok(Trial { name, values, runs })
     }
 }
 
@@ -413,47 +432,7 @@ pub fn run(sweep: &Sweep, options: &SweepOptions) -> Result<SweepReport> {
             markdown: None,
         });
     }
-    let mut results = Vec::with_capacity(units.len());
-    let mut missing = Vec::new();
-    for &(t, r) in &units {
-        let config = &sweep.trials[t].runs[r];
-        let run = run_dir(&dir, config);
-        match finished(&run, config) {
-            Some(summary) => {
-                let metrics = read_metrics(&run)?;
-                let objective = metrics
-                    .last()
-                    .and_then(|m| sweep.objective.read(m))
-                    .ok_or_else(|| {
-                        Error::data(
-                            run.join("metrics.jsonl"),
-                            format!("no `{}` at the last epoch", sweep.objective.name()),
-                        )
-                    })?;
-                results.push(RunResult {
-                    trial: sweep.trials[t].name.clone(),
-                    repeat: r,
-                    seed: config.seed,
-                    objective,
-                    summary,
-                });
-            }
-            None => missing.push(config.name.clone()),
-        }
-    }
-    if !missing.is_empty() {
-        let shown: Vec<&str> = missing.iter().take(5).map(String::as_str).collect();
-        return Err(Error::data(
-            &dir,
-            format!(
-                "{} of {} runs unfinished ({}{}): run the remaining shards first",
-                missing.len(),
-                units.len(),
-                shown.join(", "),
-                if missing.len() > 5 { ", …" } else { "" }
-            ),
-        ));
-    }
+    let results = collect_results(sweep, &dir, &units)?;
     let markdown = markdown_table(sweep, &results);
     write_atomic(&dir.join("table.md"), markdown.as_bytes())?;
     write_atomic(
@@ -687,4 +666,50 @@ fn runs_csv(sweep: &Sweep, results: &[RunResult]) -> String {
         );
     }
     text
+}
+
+/// Every run's result, from the run directories under `dir`; an error names the unfinished
+/// ones.
+fn collect_results(sweep: &Sweep, dir: &Path, units: &[(usize, usize)]) -> Result<Vec<RunResult>> {
+    let mut results = Vec::with_capacity(units.len());
+    let mut missing = Vec::new();
+    for &(t, r) in units {
+        let config = &sweep.trials[t].runs[r];
+        let run = run_dir(dir, config);
+        let Some(summary) = finished(&run, config) else {
+            missing.push(config.name.clone());
+            continue;
+        };
+        let metrics = read_metrics(&run)?;
+        let objective = metrics
+            .last()
+            .and_then(|m| sweep.objective.read(m))
+            .ok_or_else(|| {
+                Error::data(
+                    run.join("metrics.jsonl"),
+                    format!("no `{}` at the last epoch", sweep.objective.name()),
+                )
+            })?;
+        results.push(RunResult {
+            trial: sweep.trials[t].name.clone(),
+            repeat: r,
+            seed: config.seed,
+            objective,
+            summary,
+        });
+    }
+    if !missing.is_empty() {
+        let shown: Vec<&str> = missing.iter().take(5).map(String::as_str).collect();
+        return Err(Error::data(
+            dir,
+            format!(
+                "{} of {} runs unfinished ({}{}): run the remaining shards first",
+                missing.len(),
+                units.len(),
+                shown.join(", "),
+                if missing.len() > 5 { ", …" } else { "" }
+            ),
+        ));
+    }
+    Ok(results)
 }
