@@ -136,15 +136,8 @@ impl Trainer {
         options: TrainerOptions,
     ) -> Result<Self> {
         let device = backend::device();
-        let (task, net, mut rule) = build_model(config, data, &device)?;
+        let (task, net, rule) = build_model(config, data, &device)?;
         let t = &config.train;
-        if t.pipeline_stages > 0 && rule.local_blocks(&net).is_none() {
-            return Err(Error::config(
-                "train.pipeline_stages",
-                "layer-parallel training needs every hidden block to learn from its own \
-                 output alone (no REINFORCE estimator)",
-            ));
-        }
         let total = data.train.rows().div_ceil(t.batch_size) * t.epochs;
         let optimizer = ParamOptimizer::new(&config.optimizer_settings(total), "train")?;
         let (rule_settings, rule_key) = config.rule_optimizer_settings(total);

@@ -521,6 +521,9 @@ impl ExperimentConfig {
         }
         let settings = self.rule_settings()?;
         self.check_rules(&settings.rules)?;
+        // Widths of the input and output come from the data; the rules' checks need the rest.
+        let specs = self.block_specs(1, 1)?;
+        rule::check_model(&settings, &specs, t.problem)?;
         if t.recalibrate_batchnorm
             && !self
                 .model
@@ -562,7 +565,14 @@ impl ExperimentConfig {
             "train.rule"
         };
         for name in rules {
-            rule::registry::kind(name, key)?;
+            if let RuleKind::Net { .. } = rule::registry::kind(name, key)?
+                && rules.iter().any(|r| r != name)
+            {
+                return Err(Error::config(
+                    "train.rules",
+                    format!("{name} trains the whole net and cannot be mixed"),
+                ));
+            }
         }
         for (name, section) in &self.rule_sections {
             if !rules.contains(name) {
@@ -621,6 +631,18 @@ impl ExperimentConfig {
             return Err(Error::config(
                 key,
                 "the sequential layer-wise schedule trains one block at a time",
+            ));
+        }
+        if self
+            .model
+            .estimator
+            .resolve(hidden.len(), "model.estimator")?
+            .contains(&EstimatorKind::Reinforce)
+        {
+            return Err(Error::config(
+                key,
+                "REINFORCE needs the loss of the whole net, so no block learns from its own \
+                 output alone",
             ));
         }
         if t.log_every > 0 || t.align_every > 0 {

@@ -2,6 +2,7 @@
 //! `W` (and its dropout mask and input activation).
 
 use crate::net::{Feedback, Gradients};
+use crate::rule::registry::{self, NoSettings, Registration};
 use crate::rule::{ChainedRule, Signal, SignalContext};
 
 /// The true gradient (of whatever signal the block above received).
@@ -21,4 +22,13 @@ impl ChainedRule for Backprop {
             local_loss: None,
         }
     }
+}
+
+/// The registry entry.
+pub(crate) fn registration() -> Registration {
+    registry::chained(
+        "backprop",
+        "the true gradient through each W",
+        |_, _: &NoSettings| Ok(Box::new(Backprop)),
+    )
 }

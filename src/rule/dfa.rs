@@ -7,6 +7,7 @@ use crate::net::{Gradients, Net};
 use crate::product::matmul;
 use crate::rng::Rng;
 use crate::rule::feedback::{FeedbackSettings, NamedMatrix, forward_path};
+use crate::rule::registry::{self, NoSettings, Registration};
 use crate::rule::{ChainedRule, Signal, SignalContext};
 use crate::task::Task;
 
@@ -52,4 +53,18 @@ impl ChainedRule for Dfa {
     fn matrix_mut(&mut self) -> Option<&mut NamedMatrix> {
         Some(&mut self.feedback)
     }
+}
+
+/// The registry entry.
+pub(crate) fn registration() -> Registration {
+    registry::chained(
+        "dfa",
+        "the output error projected to each block: e·B_i",
+        |ctx, _: &NoSettings| {
+            let settings = &ctx.settings.feedback;
+            Ok(Box::new(Dfa::new(
+                ctx.net, ctx.index, ctx.task, settings, ctx.rng,
+            )))
+        },
+    )
 }

@@ -4,13 +4,13 @@
 
 use burn::tensor::Tensor;
 
-use crate::error::{Error, Result};
 use crate::net::{Gradients, Net};
 use crate::product::matmul;
 use crate::rng::Rng;
 use crate::rule::feedback::{FeedbackSettings, NamedMatrix, forward_path};
+use crate::rule::registry::{self, NoSettings, Registration};
 use crate::rule::{Batch, BuildContext, LocalRule, Signal};
-use crate::task::{Problem, Task};
+use crate::task::Task;
 
 /// DRTP for one hidden block.
 pub struct Drtp {
@@ -19,15 +19,9 @@ pub struct Drtp {
 }
 
 impl Drtp {
-    /// The rule for the block a registry build is for, checking that the task has class
-    /// targets and warning about an unbounded activation.
-    pub fn build(ctx: &mut BuildContext<'_>) -> Result<Self> {
-        if ctx.task.problem == Problem::Reconstruction {
-            return Err(Error::config(
-                "train.problem",
-                "drtp projects the class target and has no reconstruction variant",
-            ));
-        }
+    /// The rule for the block a registry build is for, warning about an unbounded
+    /// activation.
+    pub fn build(ctx: &mut BuildContext<'_>) -> Self {
         let activation = ctx.net.blocks[ctx.index].spec.activation;
         if activation.is_unbounded() {
             eprintln!(
@@ -37,13 +31,13 @@ impl Drtp {
                 ctx.index
             );
         }
-        Ok(Self::new(
+        Self::new(
             ctx.net,
             ctx.index,
             ctx.task,
             &ctx.settings.feedback,
             ctx.rng,
-        ))
+        )
     }
 
     /// Draws `B_i` for hidden block `index`.
@@ -88,4 +82,14 @@ impl LocalRule for Drtp {
     fn matrix_mut(&mut self) -> Option<&mut NamedMatrix> {
         Some(&mut self.projection)
     }
+}
+
+/// The registry entry: class targets only.
+pub(crate) fn registration() -> Registration {
+    registry::local(
+        "drtp",
+        "the one-hot target projected to each block: −y*·B_i",
+        |ctx, _: &NoSettings| Ok(Box::new(Drtp::build(ctx))),
+    )
+    .checking(registry::needs_classes)
 }

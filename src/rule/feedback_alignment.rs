@@ -7,6 +7,7 @@ use burn::tensor::Tensor;
 use crate::net::{Feedback, Gradients, Net};
 use crate::rng::Rng;
 use crate::rule::feedback::{FeedbackSettings, FeedbackVariant, NamedMatrix};
+use crate::rule::registry::{self, NoSettings, Registration};
 use crate::rule::{ChainedRule, Signal, SignalContext};
 
 /// Feedback alignment for one hidden block: its signal comes through `B_{i+1}`.
@@ -87,4 +88,18 @@ impl ChainedRule for FeedbackAlignment {
             Self::Usf | Self::Brsf(_) => None,
         }
     }
+}
+
+/// The registry entry.
+pub(crate) fn registration() -> Registration {
+    registry::chained(
+        "feedback_alignment",
+        "the error through fixed B of W's shape (train.feedback: random, usf, brsf, frsf)",
+        |ctx, _: &NoSettings| {
+            let settings = &ctx.settings.feedback;
+            Ok(Box::new(FeedbackAlignment::new(
+                ctx.net, ctx.index, settings, ctx.rng,
+            )))
+        },
+    )
 }

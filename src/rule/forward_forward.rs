@@ -16,6 +16,7 @@ use crate::net::{
     Block, BlockCache, BlockParams, Gradients, Mode, Net, Parameters, Slot, normalize,
 };
 use crate::rng::Rng;
+use crate::rule::registry::{self, NoSettings, Registration, RuleKind};
 use crate::rule::{Batch, LearningRule, StepContext, StepOutput};
 use crate::task::Task;
 
@@ -166,4 +167,23 @@ impl LearningRule for ForwardForward {
             .collect();
         Tensor::cat(columns, 1)
     }
+}
+
+/// The registry entry: class labels only; the label is embedded in the input.
+pub(crate) fn registration() -> Registration {
+    let kind = RuleKind::Net {
+        embeds_label: true,
+        target_prop_optimizer: false,
+    };
+    registry::net(
+        "forward_forward",
+        "goodness of positive vs negative (wrong-label) data, per block",
+        kind,
+        |ctx, _: &NoSettings| {
+            let settings = ctx.settings;
+            let rule = ForwardForward::new(ctx.task, settings.ff_threshold, settings.ff_sharpness);
+            Ok(Box::new(rule))
+        },
+    )
+    .checking(registry::needs_classes)
 }

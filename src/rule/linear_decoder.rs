@@ -9,6 +9,7 @@ use crate::net::{Gradients, Net};
 use crate::product::matmul;
 use crate::rng::Rng;
 use crate::rule::feedback::{FeedbackSettings, NamedMatrix};
+use crate::rule::registry::{self, NoSettings, Registration};
 use crate::rule::{Batch, LocalRule, Signal};
 use crate::task::Task;
 
@@ -68,4 +69,18 @@ impl LocalRule for LinearDecoder {
     fn matrix_mut(&mut self) -> Option<&mut NamedMatrix> {
         Some(&mut self.decoder)
     }
+}
+
+/// The registry entry.
+pub(crate) fn registration() -> Registration {
+    registry::local(
+        "linear_decoder",
+        "a loss through a learned bias-free decoder D_i (train.layerwise)",
+        |ctx, _: &NoSettings| {
+            let settings = &ctx.settings.feedback;
+            Ok(Box::new(LinearDecoder::new(
+                ctx.net, ctx.index, ctx.task, settings, ctx.rng,
+            )))
+        },
+    )
 }

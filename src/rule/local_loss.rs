@@ -8,6 +8,7 @@ use crate::net::{Gradients, Net};
 use crate::product::matmul;
 use crate::rng::Rng;
 use crate::rule::feedback::{FeedbackSettings, NamedMatrix};
+use crate::rule::registry::{self, NoSettings, Registration};
 use crate::rule::{Batch, LocalRule, Signal};
 use crate::task::Task;
 
@@ -66,4 +67,18 @@ impl LocalRule for LocalLoss {
     fn matrix_mut(&mut self) -> Option<&mut NamedMatrix> {
         Some(&mut self.projection)
     }
+}
+
+/// The registry entry.
+pub(crate) fn registration() -> Registration {
+    registry::local(
+        "local_loss",
+        "a loss on h_i·P_iᵀ through a fixed random P_i",
+        |ctx, _: &NoSettings| {
+            let settings = &ctx.settings.feedback;
+            Ok(Box::new(LocalLoss::new(
+                ctx.net, ctx.index, ctx.task, settings, ctx.rng,
+            )))
+        },
+    )
 }

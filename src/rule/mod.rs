@@ -241,6 +241,28 @@ impl RuleSettings {
     }
 }
 
+/// Runs every named rule's model check (see [`registry::ModelView`]) on blocks `specs`.
+pub fn check_model(
+    settings: &RuleSettings,
+    specs: &[crate::net::BlockSpec],
+    problem: crate::task::Problem,
+) -> Result<()> {
+    let mut seen: Vec<&str> = Vec::new();
+    for name in &settings.rules {
+        if seen.contains(&name.as_str()) {
+            continue;
+        }
+        seen.push(name);
+        registry::check_model(&registry::ModelView {
+            name,
+            specs,
+            settings,
+            problem,
+        })?;
+    }
+    Ok(())
+}
+
 /// Builds the rule for `net` from the registry, drawing its fixed matrices from `rng`: one
 /// whole-net rule, or a stack of per-block rules (the output block learns from the output
 /// loss whatever its entry names).
@@ -251,6 +273,14 @@ pub fn build(
     rng: &mut Rng,
 ) -> Result<Box<dyn LearningRule>> {
     let blocks = net.blocks.len();
+    check_model(
+        settings,
+        &net.blocks
+            .iter()
+            .map(|b| b.spec.clone())
+            .collect::<Vec<_>>(),
+        task.problem,
+    )?;
     let kinds = settings
         .rules
         .iter()

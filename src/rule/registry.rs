@@ -33,6 +33,21 @@ pub struct BuildContext<'a> {
     pub rng: &'a mut Rng,
 }
 
+/// What a rule's model check looks at: the config's net, before any tensor is made.
+pub struct ModelView<'a> {
+    /// The rule's name.
+    pub name: &'a str,
+    /// Every block's description (input and output widths may be placeholders).
+    pub specs: &'a [crate::net::BlockSpec],
+    /// The validated rule settings.
+    pub settings: &'a RuleSettings,
+    /// What the output learns.
+    pub problem: crate::task::Problem,
+}
+
+/// A check of the net and settings a rule is asked to train; the error names the key.
+pub type ModelCheck = fn(&ModelView<'_>) -> Result<()>;
+
 /// A rule without settings of its own: its section, if given, must be empty.
 #[derive(Debug, Clone, Copy, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -67,10 +82,20 @@ enum Factory {
 
 /// One registered rule.
 pub(crate) struct Registration {
+    name: String,
     description: String,
     kind: RuleKind,
     check: Check,
+    model_check: Option<ModelCheck>,
     factory: Factory,
+}
+
+impl Registration {
+    /// The same, with a check of the net it is asked to train.
+    pub(crate) fn checking(mut self, check: ModelCheck) -> Self {
+        self.model_check = Some(check);
+        self
+    }
 }
 
 /// A rule once built.
@@ -85,8 +110,8 @@ pub enum Built {
 
 static REGISTRY: LazyLock<RwLock<BTreeMap<String, Arc<Registration>>>> = LazyLock::new(|| {
     let mut map = BTreeMap::new();
-    for (name, registration) in crate::rule::builtin::registrations() {
-        map.insert(name.to_string(), Arc::new(registration));
+    for registration in crate::rule::builtin::registrations() {
+        map.insert(registration.name.clone(), Arc::new(registration));
     }
     RwLock::new(map)
 });
@@ -124,9 +149,11 @@ where
 {
     let (check_name, build_name) = (name.to_string(), name.to_string());
     Registration {
+        name: name.to_string(),
         description: description.to_string(),
         kind,
         check: Box::new(move |section| parse_section::<S>(&check_name, section).map(drop)),
+        model_check: None,
         factory: wrap(Box::new(move |ctx, section| {
             let settings = parse_section::<S>(&build_name, section)?;
             factory(ctx, &settings)
@@ -265,6 +292,28 @@ pub fn registered() -> Vec<(String, String)> {
 /// Checks the rule's settings section (`None`: not given).
 pub fn check_section(name: &str, section: Option<&toml::Table>) -> Result<()> {
     (lookup(name, "train.rule")?.check)(section)
+}
+
+/// The model check of rules that need class labels (DRTP, forward-forward).
+pub(crate) fn needs_classes(view: &ModelView<'_>) -> Result<()> {
+    if view.problem == crate::task::Problem::Reconstruction {
+        return Err(Error::config(
+            "train.problem",
+            format!(
+                "{} needs class targets and has no reconstruction variant",
+                view.name
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Runs the model check the rule `view.name` registered, if any.
+pub fn check_model(view: &ModelView<'_>) -> Result<()> {
+    match lookup(view.name, "train.rule")?.model_check {
+        Some(check) => check(view),
+        None => Ok(()),
+    }
 }
 
 /// Builds the rule `name` from its settings section.

@@ -31,6 +31,7 @@ use crate::net::{
 };
 use crate::product::matmul;
 use crate::rng::Rng;
+use crate::rule::registry::{self, NoSettings, Registration, RuleKind};
 use crate::rule::{Batch, LearningRule, StepContext, StepOutput};
 
 /// What stands in for the inverse of a block.
@@ -146,23 +147,22 @@ fn mean_norm(x: Tensor<2>) -> Tensor<1> {
 }
 
 impl TargetProp {
-    /// A TP (`difference = false`) or DTP rule for `net`, checking that the net suits it;
-    /// learned feedback blocks are initialised with `init` from `rng`.
-    pub fn new(
-        net: &Net,
+    /// Checks that a net of blocks `specs` suits TP (`difference = false`) or DTP with
+    /// `settings`: no hard activation or L2 normalisation on a hidden block's output, a learned
+    /// `g_i`'s activation equal to that of the block it predicts, analytic inverses only of
+    /// blocks that have one. The message names the key at fault.
+    pub fn check(
+        specs: &[BlockSpec],
         difference: bool,
-        settings: TargetPropSettings,
-        init: Init,
-        rng: &mut Rng,
-    ) -> Result<Self> {
-        let hidden = net.blocks.len() - 1;
+        settings: &TargetPropSettings,
+    ) -> Result<()> {
+        let hidden = specs.len() - 1;
         let name = if difference {
             "difference_target_prop"
         } else {
             "target_prop"
         };
-        for (i, block) in net.blocks[..hidden].iter().enumerate() {
-            let spec = &block.spec;
+        for (i, spec) in specs[..hidden].iter().enumerate() {
             if spec.activation.is_hard() {
                 return Err(Error::config(
                     "model.activation",
@@ -198,6 +198,71 @@ impl TargetProp {
                 ),
             ));
         }
+        for i in 1..hidden {
+            Self::check_inverse(&specs[i], &specs[i - 1], i, settings)?;
+        }
+        Ok(())
+    }
+
+    /// Whether block `i` (above `below`) has the inverse `settings` asks for.
+    fn check_inverse(
+        block: &BlockSpec,
+        below: &BlockSpec,
+        i: usize,
+        settings: &TargetPropSettings,
+    ) -> Result<()> {
+        if settings.inverse == Inverse::Learned {
+            let activation = match &settings.feedback_activation {
+                Some(list) => list[i - 1],
+                None => below.activation,
+            };
+            if activation != below.activation {
+                return Err(Error::config(
+                    "target_prop.feedback_activation",
+                    format!(
+                        "g_{i} outputs {activation} but predicts block {} whose activation is \
+                         {}; they must match",
+                        i - 1,
+                        below.activation
+                    ),
+                ));
+            }
+            return Ok(());
+        }
+        let reason = if block.batchnorm {
+            Some("it has batchnorm")
+        } else if block.input_activation.is_some() {
+            Some("it has an input activation")
+        } else if block.dropout > 0.0 {
+            Some("it has dropout")
+        } else if !block.activation.is_invertible() {
+            Some("its activation is not invertible")
+        } else if settings.inverse == Inverse::Exact && block.inputs != block.outputs {
+            Some("its weight is not square")
+        } else {
+            None
+        };
+        match reason {
+            Some(reason) => Err(Error::config(
+                "target_prop.inverse",
+                format!("block {i} has no analytic inverse: {reason}"),
+            )),
+            None => Ok(()),
+        }
+    }
+
+    /// A TP (`difference = false`) or DTP rule for `net` (checked by [`TargetProp::check`]);
+    /// learned feedback blocks are initialised with `init` from `rng`.
+    pub fn new(
+        net: &Net,
+        difference: bool,
+        settings: TargetPropSettings,
+        init: Init,
+        rng: &mut Rng,
+    ) -> Result<Self> {
+        let specs: Vec<BlockSpec> = net.blocks.iter().map(|b| b.spec.clone()).collect();
+        Self::check(&specs, difference, &settings)?;
+        let hidden = net.blocks.len() - 1;
         let device = net.blocks[0].linear.weight.device();
         let mut feedback = vec![None];
         if settings.inverse == Inverse::Learned && autoencodes(&settings, 0) {
@@ -216,62 +281,28 @@ impl TargetProp {
             feedback[0] = Some(Block::new(spec, init, None, rng, &device));
         }
         for i in 1..hidden {
-            let (block, below) = (&net.blocks[i].spec, &net.blocks[i - 1].spec);
-            match settings.inverse {
-                Inverse::Learned => {
-                    let activation = match &settings.feedback_activation {
-                        Some(list) => list[i - 1],
-                        None => below.activation,
-                    };
-                    if activation != below.activation {
-                        return Err(Error::config(
-                            "target_prop.feedback_activation",
-                            format!(
-                                "g_{i} outputs {activation} but predicts block {} whose \
-                                 activation is {}; they must match",
-                                i - 1,
-                                below.activation
-                            ),
-                        ));
-                    }
-                    let spec = BlockSpec {
-                        inputs: block.outputs,
-                        outputs: block.inputs,
-                        input_activation: None,
-                        dropout: 0.0,
-                        batchnorm: below.batchnorm,
-                        batchnorm_affine: below.batchnorm_affine,
-                        activation,
-                        estimator: Estimator::Ste,
-                        eval_mode: EvalMode::Threshold,
-                        normalize: false,
-                    };
-                    feedback.push(Some(Block::new(spec, init, None, rng, &device)));
-                }
-                Inverse::Exact | Inverse::Pseudoinverse => {
-                    let key = "target_prop.inverse";
-                    let reason = if block.batchnorm {
-                        Some("it has batchnorm")
-                    } else if block.input_activation.is_some() {
-                        Some("it has an input activation")
-                    } else if block.dropout > 0.0 {
-                        Some("it has dropout")
-                    } else if !block.activation.is_invertible() {
-                        Some("its activation is not invertible")
-                    } else if settings.inverse == Inverse::Exact && block.inputs != block.outputs {
-                        Some("its weight is not square")
-                    } else {
-                        None
-                    };
-                    if let Some(reason) = reason {
-                        return Err(Error::config(
-                            key,
-                            format!("block {i} has no analytic inverse: {reason}"),
-                        ));
-                    }
-                    feedback.push(None);
-                }
+            if settings.inverse != Inverse::Learned {
+                feedback.push(None);
+                continue;
             }
+            let (block, below) = (&net.blocks[i].spec, &net.blocks[i - 1].spec);
+            let activation = match &settings.feedback_activation {
+                Some(list) => list[i - 1],
+                None => below.activation,
+            };
+            let spec = BlockSpec {
+                inputs: block.outputs,
+                outputs: block.inputs,
+                input_activation: None,
+                dropout: 0.0,
+                batchnorm: below.batchnorm,
+                batchnorm_affine: below.batchnorm_affine,
+                activation,
+                estimator: Estimator::Ste,
+                eval_mode: EvalMode::Threshold,
+                normalize: false,
+            };
+            feedback.push(Some(Block::new(spec, init, None, rng, &device)));
         }
         Ok(Self {
             difference,
@@ -556,4 +587,34 @@ impl TargetProp {
             grads,
         }
     }
+}
+
+/// The registry entry of TP, or of DTP with `difference`.
+pub(crate) fn registration(difference: bool) -> Registration {
+    let kind = RuleKind::Net {
+        embeds_label: false,
+        target_prop_optimizer: true,
+    };
+    let (name, description) = if difference {
+        (
+            "difference_target_prop",
+            "t_{i−1} = h_{i−1} + g_i(t_i) − g_i(h_i)",
+        )
+    } else {
+        (
+            "target_prop",
+            "targets sent down through inverses: t_{i−1} = g_i(t_i)",
+        )
+    };
+    registry::net(name, description, kind, move |ctx, _: &NoSettings| {
+        let settings = ctx.settings.target_prop.clone();
+        let init = ctx.settings.feedback.init;
+        Ok(Box::new(TargetProp::new(
+            ctx.net, difference, settings, init, ctx.rng,
+        )?))
+    })
+    .checking(|view| {
+        let difference = view.name == "difference_target_prop";
+        TargetProp::check(view.specs, difference, &view.settings.target_prop)
+    })
 }

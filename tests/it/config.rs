@@ -101,15 +101,16 @@ fn bad_keys_and_values_name_the_key() {
 
 #[test]
 fn per_block_lists_must_match_the_network() {
-    let config = ExperimentConfig::load(
+    // Checked when the config is read, before any data or tensor.
+    let error = ExperimentConfig::load(
         None,
         &[
             "model.hidden=[10, 10]".into(),
             "model.dropout=[0.1, 0.0]".into(),
         ],
     )
-    .unwrap();
-    let error = config.block_specs(4, 3).unwrap_err().to_string();
+    .unwrap_err()
+    .to_string();
     assert!(error.contains("model.dropout"), "{error}");
     assert!(
         error.contains("2 values given, the network needs 3"),
@@ -149,8 +150,9 @@ fn estimators_must_fit_their_activation() {
         if !items.iter().any(|s| s.starts_with("model.estimator")) {
             overrides.push("model.estimator=concrete".into());
         }
-        let config = ExperimentConfig::load(None, &overrides).unwrap();
-        let error = config.block_specs(4, 3).unwrap_err().to_string();
+        let error = ExperimentConfig::load(None, &overrides)
+            .unwrap_err()
+            .to_string();
         assert!(error.contains("model.estimator"), "{error}");
         assert!(error.contains(expected), "{error}");
     }
