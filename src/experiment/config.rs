@@ -84,13 +84,6 @@ impl<'de, T: DeserializeOwned> Deserialize<'de> for PerBlock<T> {
     }
 }
 
-impl PerBlock<bool> {
-    /// Whether this is the single value `true` (a default left out of resolved configs).
-    fn is_one_true(&self) -> bool {
-        *self == PerBlock::One(true)
-    }
-}
-
 impl<T: Clone> PerBlock<T> {
     /// The value for each of `count` blocks; a list must have exactly `count` entries.
     pub fn resolve(&self, count: usize, key: &str) -> Result<Vec<T>> {
@@ -127,7 +120,6 @@ pub struct ModelConfig {
     pub batchnorm: PerBlock<bool>,
     /// Whether each batchnorm learns its scale and shift (`false`: standardise only, PyTorch's
     /// `affine=False`); learned feedback blocks follow the block they predict.
-    #[serde(skip_serializing_if = "PerBlock::is_one_true")]
     pub batchnorm_affine: PerBlock<bool>,
     /// L2-normalise each hidden block's output.
     pub normalize: PerBlock<bool>,
@@ -228,28 +220,15 @@ pub struct TrainConfig {
     /// Layer-parallel training: the blocks run as this many pipelined stages, one thread
     /// each (0 = off). Rules without a backward chain only (drtp, local_loss,
     /// linear_decoder); each block draws from its own random stream.
-    #[serde(skip_serializing_if = "is_zero")]
     pub pipeline_stages: usize,
     /// CPU threads of the run (0 = every core); with `pipeline_stages`, shared out between the
     /// stages.
-    #[serde(skip_serializing_if = "is_zero")]
     pub threads: usize,
     /// Before every evaluation, re-estimate each batchnorm's running statistics from the
     /// training split as evaluation sees it (no dropout; stochastic units thresholded or
     /// sampled per `model.eval_mode`) instead of keeping those folded in from training
     /// batches, whose inputs were sampled.
-    #[serde(skip_serializing_if = "is_false")]
     pub recalibrate_batchnorm: bool,
-}
-
-/// Leaves a default `false` out of a resolved config.
-fn is_false(value: &bool) -> bool {
-    !*value
-}
-
-/// Leaves a default 0 out of a resolved config.
-fn is_zero(value: &usize) -> bool {
-    *value == 0
 }
 
 impl Default for TrainConfig {
@@ -477,9 +456,32 @@ impl ExperimentConfig {
         Self::from_table(table)
     }
 
-    /// The config as TOML text (the resolved config saved with every run).
+    /// The config with every default that depends on other keys written out: `model.hidden`
+    /// (from `model.arch`), `train.layer_epochs`, a synthetic set's `data.noise`.
+    pub fn resolved(&self) -> Self {
+        let mut config = self.clone();
+        if let Ok(hidden) = self.hidden_sizes() {
+            config.train.layer_epochs = Some(
+                self.train
+                    .layer_epochs
+                    .unwrap_or(self.train.epochs.div_ceil(hidden.len() + 1)),
+            );
+            config.model.hidden = Some(hidden);
+            config.model.arch = None;
+        }
+        if let Some(set) = crate::data::synthetic::Synthetic::find(&self.data.dataset) {
+            // Through its shortest decimal form: 0.1, not 0.10000000149011612.
+            let default = set.default_noise.to_string().parse().unwrap_or_default();
+            let noise = self.data.noise.unwrap_or(default);
+            config.data.noise = Some(noise);
+        }
+        config
+    }
+
+    /// The resolved config as TOML text (what every run saves as `config.toml`): every key
+    /// with its value, defaults included.
     pub fn to_toml(&self) -> String {
-        let mut text = toml::to_string(self).expect("configs serialise to TOML");
+        let mut text = toml::to_string(&self.resolved()).expect("configs serialise to TOML");
         if !self.rule_sections.is_empty() {
             let sections: toml::Table = self
                 .rule_sections

@@ -39,6 +39,81 @@ fn bad_input_exits_2_with_one_line() {
 }
 
 #[test]
+fn settings_the_run_would_ignore_are_rejected_naming_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().to_str().unwrap();
+    let cases: [(&[&str], &[&str]); 4] = [
+        (
+            &["--set", "train.rule=dfa", "--set", "train.feedback=usf"],
+            &["train.feedback", "usf", "feedback_alignment"],
+        ),
+        (&["--set", "train.ff_threshold=3"], &["train.ff_threshold"]),
+        (
+            &["--set", "train.rule=nope"],
+            &[
+                "unknown rule `nope`",
+                "registered: backprop",
+                "dfa",
+                "target_prop",
+            ],
+        ),
+        (
+            &["--set", "train.rules=[\"target_prop\", \"dfa\"]"],
+            &["train.rules", "cannot be mixed"],
+        ),
+    ];
+    for (extra, expected) in cases {
+        let mut args = vec!["train", "--quiet", "--out", out];
+        args.extend_from_slice(extra);
+        let (code, _, stderr) = plasticity(&args);
+        assert_eq!(code, 2, "{extra:?}: {stderr}");
+        assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+        for text in expected {
+            assert!(stderr.contains(text), "{extra:?}: {stderr}");
+        }
+    }
+    assert!(
+        std::fs::read_dir(out).unwrap().next().is_none(),
+        "nothing written"
+    );
+    for flags in [
+        &["--depths", "4"][..],
+        &["--width", "10"],
+        &["--rules", "bp"],
+    ] {
+        let mut args = vec!["bench"];
+        args.extend_from_slice(flags);
+        let (code, _, stderr) = plasticity(&args);
+        assert_eq!(code, 2, "{flags:?}: {stderr}");
+        assert!(stderr.contains("--memory"), "{flags:?}: {stderr}");
+    }
+}
+
+#[test]
+fn rules_lists_every_registered_rule() {
+    let (code, stdout, stderr) = plasticity(&["rules"]);
+    assert_eq!(code, 0, "{stderr}");
+    for rule in [
+        "backprop",
+        "feedback_alignment",
+        "dfa",
+        "drtp",
+        "local_loss",
+        "linear_decoder",
+        "forward_forward",
+        "target_prop",
+        "difference_target_prop",
+    ] {
+        assert!(
+            stdout
+                .lines()
+                .any(|l| l.split_whitespace().next() == Some(rule)),
+            "{rule}: {stdout}"
+        );
+    }
+}
+
+#[test]
 fn train_by_flags_then_eval_the_run() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().to_str().unwrap();

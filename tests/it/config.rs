@@ -38,7 +38,36 @@ fn a_file_round_trips_through_its_saved_form() {
         PerBlock::Many(vec![0.1, 0.05, 0.05, 0.0])
     );
     let saved = write(dir.path(), "saved.toml", config.to_toml().as_bytes());
-    assert_eq!(ExperimentConfig::load(Some(&saved), &[]).unwrap(), config);
+    let reloaded = ExperimentConfig::load(Some(&saved), &[]).unwrap();
+    assert_eq!(reloaded, config.resolved());
+    assert_eq!(reloaded.to_toml(), config.to_toml());
+}
+
+#[test]
+fn the_saved_form_writes_every_default_out() {
+    let config = ExperimentConfig::load(
+        None,
+        &["model.arch=\"8-4\"".into(), "data.dataset=moons".into()],
+    )
+    .unwrap();
+    let text = config.to_toml();
+    let table: toml::Table = toml::from_str(&text).unwrap();
+    assert_eq!(
+        table["model"]["hidden"].as_array().unwrap().len(),
+        2,
+        "{text}"
+    );
+    assert!(table["model"].get("arch").is_none(), "{text}");
+    assert_eq!(
+        table["train"]["layer_epochs"].as_integer(),
+        Some(7),
+        "{text}"
+    );
+    assert_eq!(table["data"]["noise"].as_float(), Some(0.1), "{text}");
+    for key in ["threads", "pipeline_stages", "recalibrate_batchnorm"] {
+        assert!(table["train"].get(key).is_some(), "train.{key} in {text}");
+    }
+    assert!(table["model"].get("batchnorm_affine").is_some(), "{text}");
 }
 
 #[test]

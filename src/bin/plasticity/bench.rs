@@ -18,6 +18,7 @@ use serde::Serialize;
 use crate::ConfigArgs;
 
 #[derive(Args)]
+#[command(group = clap::ArgGroup::new("mode").args(["vs_torch", "memory"]))]
 pub struct BenchArgs {
     #[command(flatten)]
     config: ConfigArgs,
@@ -39,32 +40,41 @@ pub struct BenchArgs {
     #[arg(long)]
     vs_torch: bool,
     /// With --vs-torch: only these variants (comma-separated).
-    #[arg(long, value_delimiter = ',')]
+    #[arg(long, value_delimiter = ',', requires = "mode")]
     rules: Vec<String>,
     /// With --vs-torch: the Python interpreter that has torch and numpy.
-    #[arg(long, default_value = "python3")]
+    #[arg(long, default_value = "python3", requires = "vs_torch")]
     python: PathBuf,
     /// With --vs-torch: the reference script.
-    #[arg(long, default_value = "bench/torch_reference.py")]
+    #[arg(
+        long,
+        default_value = "bench/torch_reference.py",
+        requires = "vs_torch"
+    )]
     torch_script: PathBuf,
     /// With --vs-torch: threads the reference may use (2 = both cores here).
-    #[arg(long, default_value_t = 2)]
+    #[arg(long, default_value_t = 2, requires = "vs_torch")]
     torch_threads: usize,
     /// Peak heap memory of a training step for every variant of a comparison file (default
     /// `experiments/bench_vs_torch.toml`) at each of `--depths`, by rule and depth.
     #[arg(long)]
     memory: bool,
     /// With --memory: hidden blocks of the nets measured (comma-separated).
-    #[arg(long, value_delimiter = ',', default_value = "4,16,64")]
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "4,16,64",
+        requires = "memory"
+    )]
     depths: Vec<usize>,
     /// With --memory: units per hidden block.
-    #[arg(long, default_value_t = 1000)]
+    #[arg(long, default_value_t = 1000, requires = "memory")]
     width: usize,
     /// With --memory: samples per mini-batch.
-    #[arg(long, default_value_t = 1024)]
+    #[arg(long, default_value_t = 1024, requires = "memory")]
     batch: usize,
     /// With --memory: steps measured (after one warm-up step).
-    #[arg(long, default_value_t = 2)]
+    #[arg(long, default_value_t = 2, requires = "memory")]
     memory_steps: usize,
 }
 

@@ -37,6 +37,8 @@ enum Command {
     Eval(eval::EvalArgs),
     /// List the data sets with their shapes and origins.
     Datasets,
+    /// List the registered learning rules (`train.rule` names).
+    Rules,
     /// Time training steps and the backend's matrix product.
     Bench(bench::BenchArgs),
     /// Train the variants of a comparison file from the same start; one table.
@@ -80,6 +82,12 @@ fn main() -> ExitCode {
         Some(Command::Train(args)) => train::run(args),
         Some(Command::Eval(args)) => eval::run(args),
         Some(Command::Datasets) => datasets::run(),
+        Some(Command::Rules) => {
+            for (name, description) in plasticity::rule::registry::registered() {
+                println!("{name:<24} {description}");
+            }
+            Ok(())
+        }
         Some(Command::Bench(args)) => bench::run(args),
         Some(Command::Compare(args)) => compare::run(args),
         Some(Command::Neuron(args)) => neuron::run(args),
