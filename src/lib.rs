@@ -5,16 +5,22 @@
 //! learning rules — backprop and the rules beyond it — and see why one learns and another does
 //! not.
 //!
-//! A training step is always the same four moves (see `DESIGN.md`): **forward** through the
-//! blocks keeping a [`net::Trace`], a **signal** per block chosen by the
-//! [`rule::LearningRule`], a local objective, and an **update** by an optimizer. Blocks own
-//! an explicit backward, so rules differ only in which signal reaches a block.
+//! A training step is always the same four moves (see `ARCHITECTURE.md`): **forward** through
+//! the blocks keeping a [`net::Trace`], a **signal** per block chosen by the rule, a local
+//! objective, and an **update** by an optimizer. Blocks own an explicit backward, so rules
+//! differ only in which signal reaches a block. One [`engine::Trainer`] runs the step for
+//! every front end; rules are looked up by name in the [`rule::registry`], where a rule from
+//! another crate registers exactly as the built-in ones do.
 //!
-//! ```no_run
-//! use plasticity::experiment::{ExperimentConfig, RunOptions, train};
-//! let config = ExperimentConfig::load(None, &["data.dataset=iris".into()])?;
-//! let summary = train(&config, &RunOptions::default())?;
-//! println!("test accuracy {:?}", summary.test_accuracy);
+//! ```
+//! use plasticity::prelude::*;
+//! let config = ExperimentConfig::load(None, &["data.dataset=iris".into(), "train.rule=dfa".into()])?;
+//! let data = plasticity::data::load(&config.data)?;
+//! let mut trainer = Trainer::new(&config, &data)?;
+//! for _ in 0..5 {
+//!     trainer.epoch(&data, &|| {})?;
+//! }
+//! println!("test accuracy {:?}", trainer.evaluate(&data.test).accuracy);
 //! # Ok::<(), plasticity::Error>(())
 //! ```
 
