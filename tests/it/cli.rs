@@ -14,6 +14,20 @@ fn plasticity(args: &[&str]) -> (i32, String, String) {
     )
 }
 
+/// `plasticity train --quiet --out <out> <extra>` exits 2 with one line holding every text
+/// of `expected`, and no panic.
+fn train_fails_with(out: &str, extra: &[&str], expected: &[&str]) {
+    let mut args = vec!["train", "--quiet", "--out", out];
+    args.extend_from_slice(extra);
+    let (code, _, stderr) = plasticity(&args);
+    assert_eq!(code, 2, "{extra:?}: {stderr}");
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+    for text in expected {
+        assert!(stderr.contains(text), "{extra:?}: {stderr}");
+    }
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
 #[test]
 fn bad_input_exits_2_with_one_line() {
     let dir = tempfile::tempdir().unwrap();
@@ -28,13 +42,7 @@ fn bad_input_exits_2_with_one_line() {
         (&["--set", "data.dataset=csv:/missing.csv"], "/missing.csv"),
     ];
     for (extra, expected) in cases {
-        let mut args = vec!["train", "--quiet", "--out", out];
-        args.extend_from_slice(extra);
-        let (code, _, stderr) = plasticity(&args);
-        assert_eq!(code, 2, "{extra:?}: {stderr}");
-        assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
-        assert!(stderr.contains(expected), "{stderr}");
-        assert!(!stderr.contains("panicked"), "{stderr}");
+        train_fails_with(out, extra, &[expected]);
     }
 }
 
@@ -63,14 +71,7 @@ fn settings_the_run_would_ignore_are_rejected_naming_the_key() {
         ),
     ];
     for (extra, expected) in cases {
-        let mut args = vec!["train", "--quiet", "--out", out];
-        args.extend_from_slice(extra);
-        let (code, _, stderr) = plasticity(&args);
-        assert_eq!(code, 2, "{extra:?}: {stderr}");
-        assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
-        for text in expected {
-            assert!(stderr.contains(text), "{extra:?}: {stderr}");
-        }
+        train_fails_with(out, extra, expected);
     }
     assert!(
         std::fs::read_dir(out).unwrap().next().is_none(),
