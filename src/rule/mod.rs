@@ -35,7 +35,8 @@ pub use layered::{Layered, Layerwise, learn_hidden_block, learn_output_block};
 pub use linear_decoder::LinearDecoder;
 pub use local_loss::LocalLoss;
 pub use registry::{
-    BuildContext, NoSettings, RuleKind, register_chained, register_local, register_net,
+    BuildContext, ModelCheck, ModelView, NoSettings, Registration, RuleKind, register,
+    register_chained, register_local, register_net,
 };
 pub use target_prop::{Inverse, ReconstructionLoss, TargetProp, TargetPropSettings};
 

@@ -80,8 +80,11 @@ enum Factory {
     Net(Build<Box<dyn LearningRule>>),
 }
 
-/// One registered rule.
-pub(crate) struct Registration {
+/// A rule's entry in the registry: its name, description, kind, settings type, optional model
+/// check and factory. Made by [`local`], [`chained`] or [`net`] (then optionally
+/// [`Registration::checking`]) and added with [`register`]; the built-in rules make theirs the
+/// same way.
+pub struct Registration {
     name: String,
     description: String,
     kind: RuleKind,
@@ -91,8 +94,9 @@ pub(crate) struct Registration {
 }
 
 impl Registration {
-    /// The same, with a check of the net it is asked to train.
-    pub(crate) fn checking(mut self, check: ModelCheck) -> Self {
+    /// The same, with a check of the net it is asked to train, run when a config naming the
+    /// rule is read (before any tensor is made) and when the rule is built.
+    pub fn checking(mut self, check: ModelCheck) -> Self {
         self.model_check = Some(check);
         self
     }
@@ -162,7 +166,7 @@ where
 }
 
 /// A local per-block rule with settings of type `S` (its `[name]` section).
-pub(crate) fn local<S, F>(name: &str, description: &str, factory: F) -> Registration
+pub fn local<S, F>(name: &str, description: &str, factory: F) -> Registration
 where
     S: DeserializeOwned + Default + 'static,
     F: Fn(&mut BuildContext<'_>, &S) -> Result<Box<dyn LocalRule>> + Send + Sync + 'static,
@@ -171,7 +175,7 @@ where
 }
 
 /// A chained per-block rule with settings of type `S`.
-pub(crate) fn chained<S, F>(name: &str, description: &str, factory: F) -> Registration
+pub fn chained<S, F>(name: &str, description: &str, factory: F) -> Registration
 where
     S: DeserializeOwned + Default + 'static,
     F: Fn(&mut BuildContext<'_>, &S) -> Result<Box<dyn ChainedRule>> + Send + Sync + 'static,
@@ -186,12 +190,27 @@ where
 }
 
 /// A whole-net rule of `kind` with settings of type `S`.
-pub(crate) fn net<S, F>(name: &str, description: &str, kind: RuleKind, factory: F) -> Registration
+pub fn net<S, F>(name: &str, description: &str, kind: RuleKind, factory: F) -> Registration
 where
     S: DeserializeOwned + Default + 'static,
     F: Fn(&mut BuildContext<'_>, &S) -> Result<Box<dyn LearningRule>> + Send + Sync + 'static,
 {
     registration(name, description, kind, Factory::Net, factory)
+}
+
+/// Adds `registration` to the registry; an error if its name is taken or is not a rule name
+/// (lowercase letters, digits, `_`), or if a whole-net factory was given a per-block kind.
+pub fn register(registration: Registration) -> Result<()> {
+    let name = registration.name.clone();
+    if matches!(registration.factory, Factory::Net(_))
+        && !matches!(registration.kind, RuleKind::Net { .. })
+    {
+        return Err(Error::config(
+            "train.rule",
+            format!("`{name}`: a whole-net rule registers with RuleKind::Net"),
+        ));
+    }
+    insert(&name, registration)
 }
 
 fn insert(name: &str, registration: Registration) -> Result<()> {
@@ -227,7 +246,7 @@ where
     S: DeserializeOwned + Default + 'static,
     F: Fn(&mut BuildContext<'_>, &S) -> Result<Box<dyn LocalRule>> + Send + Sync + 'static,
 {
-    insert(name, local(name, description, factory))
+    register(local(name, description, factory))
 }
 
 /// Registers a chained per-block rule (see [`ChainedRule`]) under `name`, as
@@ -237,7 +256,7 @@ where
     S: DeserializeOwned + Default + 'static,
     F: Fn(&mut BuildContext<'_>, &S) -> Result<Box<dyn ChainedRule>> + Send + Sync + 'static,
 {
-    insert(name, chained(name, description, factory))
+    register(chained(name, description, factory))
 }
 
 /// Registers a whole-net rule (see [`LearningRule`]) of `kind` (a [`RuleKind::Net`]) under
@@ -247,13 +266,7 @@ where
     S: DeserializeOwned + Default + 'static,
     F: Fn(&mut BuildContext<'_>, &S) -> Result<Box<dyn LearningRule>> + Send + Sync + 'static,
 {
-    if !matches!(kind, RuleKind::Net { .. }) {
-        return Err(Error::config(
-            "train.rule",
-            format!("`{name}`: a whole-net rule registers with RuleKind::Net"),
-        ));
-    }
-    insert(name, net(name, description, kind, factory))
+    register(net(name, description, kind, factory))
 }
 
 fn lookup(name: &str, key: &str) -> Result<Arc<Registration>> {
@@ -295,7 +308,7 @@ pub fn check_section(name: &str, section: Option<&toml::Table>) -> Result<()> {
 }
 
 /// The model check of rules that need class labels (DRTP, forward-forward).
-pub(crate) fn needs_classes(view: &ModelView<'_>) -> Result<()> {
+pub fn needs_classes(view: &ModelView<'_>) -> Result<()> {
     if view.problem == crate::task::Problem::Reconstruction {
         return Err(Error::config(
             "train.problem",

@@ -6,6 +6,7 @@ pub mod kolen_pollack;
 
 use crate::host;
 use plasticity::prelude::*;
+use plasticity::rule::ModelView;
 
 fn config(overrides: &[&str]) -> ExperimentConfig {
     kolen_pollack::register().unwrap();
@@ -107,5 +108,40 @@ fn kolen_pollack_settings_are_checked_when_the_config_is_read() {
             .unwrap_err()
             .to_string()
             .contains("already registered")
+    );
+}
+
+#[test]
+fn an_outside_rule_registers_a_model_check_like_the_built_ins() {
+    use plasticity::rule::{Registration, register, registry};
+    /// Refuses nets with more than one hidden block, naming `model.hidden`.
+    fn one_hidden_block(view: &ModelView<'_>) -> Result<()> {
+        match view.specs.len() {
+            2 => Ok(()),
+            n => Err(Error::config(
+                "model.hidden",
+                format!("{} takes one hidden block, not {}", view.name, n - 1),
+            )),
+        }
+    }
+    let registration: Registration = registry::chained(
+        "shallow_backprop_for_tests",
+        "backprop on one hidden block",
+        |_, _: &NoSettings| Ok(Box::new(plasticity::rule::Backprop)),
+    )
+    .checking(one_hidden_block);
+    register(registration).unwrap();
+    let load = |hidden: &str| {
+        let overrides = vec![
+            "train.rule=shallow_backprop_for_tests".to_string(),
+            format!("model.hidden={hidden}"),
+        ];
+        ExperimentConfig::load(None, &overrides)
+    };
+    assert!(load("[8]").is_ok());
+    let error = load("[8, 8]").unwrap_err().to_string();
+    assert!(
+        error.contains("model.hidden") && error.contains("not 2"),
+        "{error}"
     );
 }
