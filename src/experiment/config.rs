@@ -860,15 +860,7 @@ impl ExperimentConfig {
     }
 
     fn uses_target_prop(&self) -> bool {
-        self.rule_names().iter().any(|r| {
-            matches!(
-                rule::registry::kind(r, "train.rule"),
-                Ok(RuleKind::Net {
-                    target_prop_optimizer: true,
-                    ..
-                })
-            )
-        })
+        rule::registry::any_net_rule(&self.rule_names(), |_, target_prop| target_prop)
     }
 
     /// The rules named, per block or for all.
@@ -881,11 +873,7 @@ impl ExperimentConfig {
 
     /// Whether the net's input carries the label (forward-forward).
     pub fn embeds_label(&self) -> bool {
-        RuleSettings {
-            rules: self.rule_names(),
-            ..RuleSettings::default()
-        }
-        .embeds_label()
+        rule::registry::any_net_rule(&self.rule_names(), |embeds_label, _| embeds_label)
     }
 
     /// The forward net's optimizer settings, for a run of `total_iterations`.

@@ -230,15 +230,7 @@ impl RuleSettings {
 impl RuleSettings {
     /// Whether the net's input carries the label (forward-forward).
     pub fn embeds_label(&self) -> bool {
-        self.rules.iter().any(|r| {
-            matches!(
-                registry::kind(r, "train.rule"),
-                Ok(RuleKind::Net {
-                    embeds_label: true,
-                    ..
-                })
-            )
-        })
+        registry::any_net_rule(&self.rules, |embeds_label, _| embeds_label)
     }
 }
 

@@ -286,6 +286,18 @@ pub fn kind(name: &str, key: &str) -> Result<RuleKind> {
     Ok(lookup(name, key)?.kind)
 }
 
+/// Whether any of `names` is a registered whole-net rule whose flags
+/// `(embeds_label, target_prop_optimizer)` satisfy `flag`.
+pub fn any_net_rule(names: &[String], flag: impl Fn(bool, bool) -> bool) -> bool {
+    names.iter().any(|name| match kind(name, "train.rule") {
+        Ok(RuleKind::Net {
+            embeds_label,
+            target_prop_optimizer,
+        }) => flag(embeds_label, target_prop_optimizer),
+        _ => false,
+    })
+}
+
 /// Whether `name` is a registered rule.
 pub fn is_registered(name: &str) -> bool {
     REGISTRY
