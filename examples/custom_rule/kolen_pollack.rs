@@ -41,7 +41,7 @@ impl KolenPollack {
                 format!("{} is not a non-negative number", settings.decay),
             ));
         }
-        let above = &ctx.net.blocks[ctx.index + 1].linear.weight;
+        let above = ctx.net.blocks[ctx.index + 1].weight();
         let [rows, cols] = above.dims();
         let b = ctx
             .settings
@@ -70,12 +70,12 @@ impl ChainedRule for KolenPollack {
             .grad_z_above
             .clone()
             .transpose()
-            .matmul(cache.linear_input.clone());
+            .matmul(cache.linear_input().clone());
         grads.add(
             self.feedback.name.clone(),
             update + b.clone().mul_scalar(self.decay),
         );
-        let w: &Tensor<2> = &block.linear.weight;
+        let w: &Tensor<2> = block.weight();
         grads.add(
             format!("blocks.{above}.linear.weight"),
             w.clone().mul_scalar(self.decay),
@@ -95,7 +95,7 @@ impl ChainedRule for KolenPollack {
     fn feedback_pair(&self, index: usize, net: &Net) -> Option<(Tensor<2>, Tensor<2>)> {
         Some((
             self.feedback.tensor.clone(),
-            net.blocks[index + 1].linear.weight.clone(),
+            net.blocks[index + 1].weight().clone(),
         ))
     }
 }

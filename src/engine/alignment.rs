@@ -140,8 +140,11 @@ impl AlignmentProbe {
         // through the straight-through estimator.
         let mut straight_through = net.clone();
         for block in &mut straight_through.blocks {
-            if matches!(block.spec.estimator, Estimator::None | Estimator::Reinforce) {
-                block.spec.estimator = Estimator::Ste;
+            if matches!(
+                block.spec().estimator,
+                Estimator::None | Estimator::Reinforce
+            ) {
+                block.set_estimator(Estimator::Ste);
             }
         }
         let truth = probe_grads(

@@ -42,7 +42,7 @@ impl Magnitudes {
 
     /// Every block's weight matrix, to diff against after the optimizer step.
     pub fn weights(net: &Net) -> Vec<Tensor<2>> {
-        net.blocks.iter().map(|b| b.linear.weight.clone()).collect()
+        net.blocks.iter().map(|b| b.weight().clone()).collect()
     }
 
     /// Records the rule's `grads` of one step (before the optimizer takes them); returns the
@@ -72,7 +72,7 @@ impl Magnitudes {
     /// Records the update the optimizer applied: the weights `before` its step against `net`'s.
     pub fn record_updates(&mut self, before: &[Tensor<2>], net: &Net) {
         for (i, old) in before.iter().enumerate() {
-            self.record_block_update(i, old, &net.blocks[i].linear.weight);
+            self.record_block_update(i, old, net.blocks[i].weight());
         }
     }
 

@@ -126,7 +126,7 @@ impl BlockStep<'_> {
         let mut mean_grad = None;
         let before = magnitudes.as_deref_mut().map(|magnitudes| {
             mean_grad = magnitudes.record_block_grad(index, grads);
-            block.block.linear.weight.clone()
+            block.block.weight().clone()
         });
         let (lr, rule_lr) = self.lrs;
         if let Some(own) = own {
@@ -137,7 +137,7 @@ impl BlockStep<'_> {
         }
         self.optimizer.apply_at(lr, block, grads);
         if let (Some(magnitudes), Some(before)) = (magnitudes, before) {
-            magnitudes.record_block_update(index, &before, &block.block.linear.weight);
+            magnitudes.record_block_update(index, &before, block.block.weight());
         }
         mean_grad
     }

@@ -3,6 +3,8 @@
 use burn::tensor::{Device, Tensor};
 
 use crate::host;
+use crate::net::Slot;
+use crate::net::layer::{Layer, LayerCache, LayerGrads, Mode};
 
 /// `y = γ·(z − μ)/√(σ² + ε) + β`, with batch statistics in training and running ones in
 /// evaluation (PyTorch's `BatchNorm1d`: momentum 0.1, ε = 1e-5, unbiased running variance).
@@ -126,5 +128,75 @@ impl BatchNorm {
         let grad_z = (grad_normalized - mean_grad - cache.normalized.clone() * mean_grad_x)
             * cache.inv_std.clone();
         (grads, grad_z)
+    }
+}
+
+impl Layer for BatchNorm {
+    fn name(&self) -> &'static str {
+        "batchnorm"
+    }
+
+    /// Batch statistics in training and calibration (kept in the cache), running ones in
+    /// evaluation.
+    fn forward(&self, x: Tensor<2>, mode: &mut Mode<'_>) -> LayerCache {
+        match mode {
+            Mode::Train(_) | Mode::Calibrate => {
+                let (y, cache) = self.forward_train(x.clone());
+                LayerCache::new(x, y).with_state(cache)
+            }
+            Mode::Eval => {
+                let y = self.forward_eval(x.clone());
+                LayerCache::new(x, y)
+            }
+        }
+    }
+
+    /// `γ`'s and `β`'s gradients (named `weight`, `bias` as in PyTorch) for affine layers;
+    /// after an evaluation pass the gradient passes through unchanged.
+    fn backward(&self, cache: &LayerCache, grad_output: Tensor<2>) -> (LayerGrads, Tensor<2>) {
+        let Some(state) = cache.state::<BatchNormCache>() else {
+            return (Vec::new(), grad_output);
+        };
+        let (grads, grad_z) = BatchNorm::backward(self, state, grad_output);
+        let grads = grads
+            .map(|g| vec![("weight", g.gamma), ("bias", g.beta)])
+            .unwrap_or_default();
+        (grads, grad_z)
+    }
+
+    fn observe(&mut self, cache: &LayerCache) {
+        if let Some(state) = cache.state::<BatchNormCache>() {
+            self.update_running_stats(state, cache.input.dims()[0]);
+        }
+    }
+
+    fn visit(&self, f: &mut dyn FnMut(&str, Slot, &Tensor<2>)) {
+        if self.affine {
+            f("weight", Slot::ROW, &self.gamma);
+            f("bias", Slot::ROW, &self.beta);
+        }
+        f("running_mean", Slot::BUFFER_ROW, &self.running_mean);
+        f("running_var", Slot::BUFFER_ROW, &self.running_var);
+    }
+
+    fn visit_mut(&mut self, f: &mut dyn FnMut(&str, Slot, &mut Tensor<2>)) {
+        if self.affine {
+            f("weight", Slot::ROW, &mut self.gamma);
+            f("bias", Slot::ROW, &mut self.beta);
+        }
+        f("running_mean", Slot::BUFFER_ROW, &mut self.running_mean);
+        f("running_var", Slot::BUFFER_ROW, &mut self.running_var);
+    }
+
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
+
+    fn as_any_mut(&mut self) -> &mut dyn std::any::Any {
+        self
+    }
+
+    fn clone_layer(&self) -> Box<dyn Layer> {
+        Box::new(self.clone())
     }
 }

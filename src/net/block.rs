@@ -1,14 +1,24 @@
-//! One block: `[input activation] → dropout → linear → [batchnorm] → activation [→ L2-normalize]`.
+//! One block: a stack of layers around one weighted layer and one activation, today
+//! `[input activation] → [dropout] → linear → [batchnorm] → activation [→ L2-normalize]`.
+//!
+//! The block is the unit a rule gives a signal to. Its backward is split where rules act: from
+//! the output `h` to the pre-activation `a` ([`Block::pre_activation_grad`]), from `a` to the
+//! weighted layer's output `z` with the parameter gradients on the way
+//! ([`Block::param_grads`]), and from `z` to the input through `W` or a stand-in
+//! ([`Block::input_grad`]).
 
 use burn::tensor::{Device, Tensor};
 
-use crate::activation::estimator::{concrete_backward, concrete_sample};
-use crate::activation::{Activation, Estimator, EvalMode, hard};
+use crate::activation::{Activation, Estimator, EvalMode};
 use crate::host;
-use crate::net::batchnorm::{BatchNorm, BatchNormCache, BatchNormGrads};
+use crate::net::Slot;
+use crate::net::activation_layer::ActivationLayer;
+use crate::net::batchnorm::{BatchNorm, BatchNormCache};
+use crate::net::dropout::Dropout;
 use crate::net::init::Init;
-use crate::net::linear::{Linear, LinearGrads};
-use crate::net::{dropout, normalize};
+use crate::net::layer::{Layer, LayerCache, LayerGrads, Mode, Weighted};
+use crate::net::linear::Linear;
+use crate::net::normalize::Normalize;
 use crate::rng::Rng;
 
 /// The resolved description of one block.
@@ -37,17 +47,6 @@ pub struct BlockSpec {
     pub normalize: bool,
 }
 
-/// Whether a forward pass trains (dropout on, batch statistics) or evaluates.
-pub enum Mode<'a> {
-    /// Training: dropout masks come from this stream; batchnorm uses batch statistics.
-    Train(&'a mut Rng),
-    /// Evaluation: no dropout; batchnorm uses running statistics.
-    Eval,
-    /// As evaluation, except that batchnorm normalises with (and caches) the batch's own
-    /// statistics: what [`crate::net::Net::recalibrate_batchnorm`] measures.
-    Calibrate,
-}
-
 /// What carries a gradient below a block in place of `W` (`δ_in = δ_z·M`).
 pub enum Feedback<'a> {
     /// The block's own weights (backprop).
@@ -56,60 +55,142 @@ pub enum Feedback<'a> {
     Matrix(&'a Tensor<2>),
 }
 
-/// Everything a block's backward needs from its forward pass.
+/// Everything a block's backward needs from its forward pass: one cache per layer.
 ///
 /// # Shapes
-/// `input`: `[batch, in]`; every other tensor `[batch, out]` except `linear_input` (`[batch, in]`).
+/// `input`: `[batch, in]`, `output`: `[batch, out]`; [`BlockCache::linear_input`] `[batch, in]`,
+/// [`BlockCache::pre_activation`] and [`BlockCache::activated`] `[batch, out]`.
 #[derive(Debug, Clone)]
 pub struct BlockCache {
     /// The block's input `h_{i-1}` as received.
     pub input: Tensor<2>,
-    /// The input after the input activation, when there is one.
-    pub activated_input: Option<Tensor<2>>,
-    /// The dropout mask applied to the (activated) input, when dropout is on.
-    pub dropout_mask: Option<Tensor<2>>,
-    /// What the linear layer saw.
-    pub linear_input: Tensor<2>,
-    /// Batchnorm's cache, when the block has one and ran in training mode.
-    pub batchnorm: Option<BatchNormCache>,
-    /// The pre-activation `a_i` (after batchnorm).
-    pub pre_activation: Tensor<2>,
-    /// `f(a_i)`, before normalisation.
-    pub activated: Tensor<2>,
-    /// The relaxed sample behind `activated`, when a concrete estimator drew one.
-    pub relaxed: Option<Tensor<2>>,
-    /// Row norms of `f(a_i)` when the block normalises.
-    pub norms: Option<Tensor<2>>,
     /// The block's output `h_i`.
     pub output: Tensor<2>,
+    /// Each layer's cache, in the block's order.
+    pub layers: Vec<LayerCache>,
+    weighted: usize,
+    activation: usize,
 }
 
-/// Gradients of one block's parameters.
-#[derive(Debug, Clone)]
+impl BlockCache {
+    /// What the weighted layer saw (after the input activation and dropout).
+    pub fn linear_input(&self) -> &Tensor<2> {
+        &self.layers[self.weighted].input
+    }
+
+    /// The pre-activation `a_i` (after batchnorm).
+    pub fn pre_activation(&self) -> &Tensor<2> {
+        &self.layers[self.activation].input
+    }
+
+    /// `f(a_i)`, before normalisation.
+    pub fn activated(&self) -> &Tensor<2> {
+        &self.layers[self.activation].output
+    }
+
+    /// Batchnorm's batch statistics, when the block has one and ran in training or
+    /// calibration mode.
+    pub fn batchnorm(&self) -> Option<&BatchNormCache> {
+        self.layers.iter().find_map(|c| c.state::<BatchNormCache>())
+    }
+}
+
+/// Gradients of one block's parameters under their names in the block (`linear.weight`,
+/// `batchnorm.bias`).
+#[derive(Debug, Clone, Default)]
 pub struct BlockGrads {
-    /// The linear layer's.
-    pub linear: LinearGrads,
-    /// The batchnorm's, when present.
-    pub batchnorm: Option<BatchNormGrads>,
+    entries: Vec<(String, Tensor<2>)>,
 }
 
-/// A block with its parameters.
+impl BlockGrads {
+    /// No gradients.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds `layer`'s gradients under `layer.name`.
+    pub fn push(&mut self, layer: &str, grads: LayerGrads) {
+        self.entries.extend(
+            grads
+                .into_iter()
+                .map(|(name, grad)| (format!("{layer}.{name}"), grad)),
+        );
+    }
+
+    /// Adds every gradient of `other`.
+    pub fn extend(&mut self, other: BlockGrads) {
+        self.entries.extend(other.entries);
+    }
+
+    /// The gradient of `name` (`linear.weight`), if present.
+    pub fn get(&self, name: &str) -> Option<&Tensor<2>> {
+        self.entries.iter().find(|(n, _)| n == name).map(|(_, g)| g)
+    }
+
+    /// Every gradient, by name in the block.
+    pub fn into_entries(self) -> impl Iterator<Item = (String, Tensor<2>)> {
+        self.entries.into_iter()
+    }
+}
+
+/// A block with its parameters: a stack of layers.
 #[derive(Debug, Clone)]
 pub struct Block {
-    /// Its description.
-    pub spec: BlockSpec,
-    /// Its linear layer.
-    pub linear: Linear,
-    /// Its batchnorm, if any.
-    pub batchnorm: Option<BatchNorm>,
+    spec: BlockSpec,
+    layers: Vec<Box<dyn Layer>>,
+    /// Index of the weighted layer in `layers`.
+    weighted: usize,
+    /// Index of the block's activation in `layers`.
+    activation: usize,
     /// Per unit, the smallest and largest output seen in training since the last
     /// [`Block::take_frozen_fraction`] (hard activations only), `[1, out]` each.
     activity: Option<(Tensor<2>, Tensor<2>)>,
 }
 
-/// Seed of the stream stochastic units sample from in evaluation (`eval_mode = "sample"`),
-/// so that evaluations repeat exactly.
-const EVAL_SEED: u64 = 0x5eed;
+impl BlockSpec {
+    /// The layers this description stands for, in order, with the weighted layer drawn with
+    /// `init`; returns them with the weighted layer's and the activation's positions.
+    fn layers(
+        &self,
+        init: Init,
+        scale: Option<f32>,
+        rng: &mut Rng,
+        device: &Device,
+    ) -> (Vec<Box<dyn Layer>>, usize, usize) {
+        let mut layers: Vec<Box<dyn Layer>> = Vec::new();
+        if let Some(activation) = self.input_activation {
+            layers.push(Box::new(ActivationLayer {
+                activation,
+                estimator: self.estimator,
+                eval_mode: self.eval_mode,
+                relaxes: false,
+                name: "input_activation",
+            }));
+        }
+        if self.dropout > 0.0 {
+            layers.push(Box::new(Dropout { rate: self.dropout }));
+        }
+        let weighted = layers.len();
+        let linear = Linear::new(self.inputs, self.outputs, init, scale, rng, device);
+        layers.push(Box::new(linear));
+        if self.batchnorm {
+            let bn = BatchNorm::new(self.outputs, self.batchnorm_affine, device);
+            layers.push(Box::new(bn));
+        }
+        let activation = layers.len();
+        layers.push(Box::new(ActivationLayer {
+            activation: self.activation,
+            estimator: self.estimator,
+            eval_mode: self.eval_mode,
+            relaxes: true,
+            name: "activation",
+        }));
+        if self.normalize {
+            layers.push(Box::new(Normalize));
+        }
+        (layers, weighted, activation)
+    }
+}
 
 impl Block {
     /// A freshly initialised block.
@@ -120,16 +201,91 @@ impl Block {
         rng: &mut Rng,
         device: &Device,
     ) -> Self {
-        let linear = Linear::new(spec.inputs, spec.outputs, init, scale, rng, device);
-        let batchnorm = spec
-            .batchnorm
-            .then(|| BatchNorm::new(spec.outputs, spec.batchnorm_affine, device));
+        let (layers, weighted, activation) = spec.layers(init, scale, rng, device);
         Self {
             spec,
-            linear,
-            batchnorm,
+            layers,
+            weighted,
+            activation,
             activity: None,
         }
+    }
+
+    /// The description the block was built from.
+    pub fn spec(&self) -> &BlockSpec {
+        &self.spec
+    }
+
+    /// Switches how the block's hard units estimate their gradient (the alignment probe
+    /// differentiates blocks without a gradient through the straight-through estimator).
+    pub fn set_estimator(&mut self, estimator: Estimator) {
+        self.spec.estimator = estimator;
+        for layer in &mut self.layers {
+            if let Some(activation) = layer.as_any_mut().downcast_mut::<ActivationLayer>() {
+                activation.estimator = estimator;
+            }
+        }
+    }
+
+    /// The layers, input first.
+    pub fn layers(&self) -> &[Box<dyn Layer>] {
+        &self.layers
+    }
+
+    /// The first layer of concrete type `L` (`block.layer::<BatchNorm>()`), if any.
+    pub fn layer<L: Layer + 'static>(&self) -> Option<&L> {
+        self.layers.iter().find_map(|l| l.as_any().downcast_ref())
+    }
+
+    /// The first layer of concrete type `L`, mutably.
+    pub fn layer_mut<L: Layer + 'static>(&mut self) -> Option<&mut L> {
+        self.layers
+            .iter_mut()
+            .find_map(|l| l.as_any_mut().downcast_mut())
+    }
+
+    /// The block's batchnorm, if it has one.
+    pub fn batchnorm(&self) -> Option<&BatchNorm> {
+        self.layer()
+    }
+
+    /// The block's batchnorm, mutably.
+    pub fn batchnorm_mut(&mut self) -> Option<&mut BatchNorm> {
+        self.layer_mut()
+    }
+
+    /// The weighted layer.
+    pub fn weighted(&self) -> &dyn Weighted {
+        self.layers[self.weighted]
+            .weighted()
+            .expect("a block's weighted layer is weighted")
+    }
+
+    /// The weighted layer, mutably.
+    pub fn weighted_mut(&mut self) -> &mut dyn Weighted {
+        self.layers[self.weighted]
+            .weighted_mut()
+            .expect("a block's weighted layer is weighted")
+    }
+
+    /// The weights `W`, `[out, in]`.
+    pub fn weight(&self) -> &Tensor<2> {
+        self.weighted().weight()
+    }
+
+    /// The weights, mutably.
+    pub fn weight_mut(&mut self) -> &mut Tensor<2> {
+        self.weighted_mut().weight_mut()
+    }
+
+    /// The bias, `[1, out]`.
+    pub fn bias(&self) -> &Tensor<2> {
+        self.weighted().bias()
+    }
+
+    /// The bias, mutably.
+    pub fn bias_mut(&mut self) -> &mut Tensor<2> {
+        self.weighted_mut().bias_mut()
     }
 
     /// Runs the block, keeping what its backward needs.
@@ -137,116 +293,38 @@ impl Block {
     /// # Shapes
     /// `x`: `[batch, in]` → output `[batch, out]` (in the cache).
     pub fn forward(&self, x: Tensor<2>, mode: &mut Mode<'_>) -> BlockCache {
-        let activated_input = self
-            .spec
-            .input_activation
-            .map(|activation| self.apply(&activation, x.clone(), mode));
-        let after_activation = activated_input.clone().unwrap_or_else(|| x.clone());
-        let dropout_mask = match mode {
-            Mode::Train(rng) if self.spec.dropout > 0.0 => {
-                let [batch, units] = after_activation.dims();
-                Some(dropout::mask(
-                    self.spec.dropout,
-                    batch,
-                    units,
-                    rng,
-                    &after_activation.device(),
-                ))
-            }
-            _ => None,
-        };
-        let linear_input = match &dropout_mask {
-            Some(mask) => after_activation * mask.clone(),
-            None => after_activation,
-        };
-        let z = self.linear.forward(linear_input.clone());
-        let (pre_activation, batchnorm) = match (&self.batchnorm, &mode) {
-            (Some(bn), Mode::Train(_) | Mode::Calibrate) => {
-                let (y, cache) = bn.forward_train(z);
-                (y, Some(cache))
-            }
-            (Some(bn), Mode::Eval) => (bn.forward_eval(z), None),
-            (None, _) => (z, None),
-        };
-        let (activated, relaxed) = self.activate(pre_activation.clone(), mode);
-        let (output, norms) = if self.spec.normalize {
-            let (y, norms) = normalize::forward(activated.clone());
-            (y, Some(norms))
-        } else {
-            (activated.clone(), None)
-        };
+        let mut caches = Vec::with_capacity(self.layers.len());
+        let mut h = x.clone();
+        for layer in &self.layers {
+            let cache = layer.forward(h, mode);
+            h = cache.output.clone();
+            caches.push(cache);
+        }
         BlockCache {
             input: x,
-            activated_input,
-            dropout_mask,
-            linear_input,
-            batchnorm,
-            pre_activation,
-            activated,
-            relaxed,
-            norms,
-            output,
+            output: h,
+            layers: caches,
+            weighted: self.weighted,
+            activation: self.activation,
         }
     }
 
-    /// A plain (not relaxed) activation: stochastic units sample in training, and in evaluation
-    /// under `eval_mode = "sample"`.
-    fn apply(&self, activation: &Activation, a: Tensor<2>, mode: &mut Mode<'_>) -> Tensor<2> {
-        match mode {
-            Mode::Train(rng) if activation.is_stochastic() => hard::sample(activation, a, rng),
-            Mode::Eval | Mode::Calibrate
-                if activation.is_stochastic() && self.spec.eval_mode == EvalMode::Sample =>
-            {
-                hard::sample(activation, a, &mut Rng::new(EVAL_SEED))
-            }
-            _ => activation.forward(a),
-        }
-    }
-
-    /// The activation's output (sampled for stochastic units, relaxed under `concrete`) and,
-    /// when relaxed, the relaxed sample.
-    fn activate(&self, a: Tensor<2>, mode: &mut Mode<'_>) -> (Tensor<2>, Option<Tensor<2>>) {
-        let activation = &self.spec.activation;
-        match (mode, self.spec.estimator) {
-            (
-                Mode::Train(rng),
-                Estimator::Concrete {
-                    temperature,
-                    straight_through,
-                },
-            ) if self.spec.estimator.relaxes(activation) => {
-                let (output, relaxed) =
-                    concrete_sample(activation, a, temperature, straight_through, rng);
-                (output, Some(relaxed))
-            }
-            (mode, _) => (self.apply(activation, a, mode), None),
-        }
-    }
-
-    /// The gradient at the pre-activation `a_i` from the gradient at the output `h_i`.
+    /// The gradient at the pre-activation `a_i` from the gradient at the output `h_i`: back
+    /// through the layers after the activation, then the activation (its derivative, or the
+    /// estimator's surrogate).
+    ///
+    /// # Shapes
+    /// `grad_output`: `[batch, out]` → `[batch, out]`.
     pub fn pre_activation_grad(&self, cache: &BlockCache, grad_output: Tensor<2>) -> Tensor<2> {
-        let grad_activated = match &cache.norms {
-            Some(norms) => normalize::backward(&cache.output, norms, grad_output),
-            None => grad_output,
-        };
-        let activation = &self.spec.activation;
-        match (&cache.relaxed, self.spec.estimator) {
-            (Some(relaxed), Estimator::Concrete { temperature, .. }) => {
-                concrete_backward(activation, relaxed, temperature, grad_activated)
-            }
-            _ if activation.is_hard() => {
-                grad_activated
-                    * self
-                        .spec
-                        .estimator
-                        .surrogate_derivative(&cache.pre_activation)
-            }
-            _ => activation.backward(&cache.pre_activation, &cache.activated, grad_activated),
-        }
+        (self.activation..self.layers.len())
+            .rev()
+            .fold(grad_output, |grad, k| {
+                self.layers[k].backward(&cache.layers[k], grad).1
+            })
     }
 
     /// Parameter gradients from the gradient at the pre-activation, and the gradient at the
-    /// linear layer's output `z_i` (what goes below the block, through `W` or a stand-in).
+    /// weighted layer's output `z_i` (what goes below the block, through `W` or a stand-in).
     ///
     /// # Shapes
     /// `grad_pre_activation`: `[batch, out]` → (grads, `[batch, out]`).
@@ -255,14 +333,15 @@ impl Block {
         cache: &BlockCache,
         grad_pre_activation: Tensor<2>,
     ) -> (BlockGrads, Tensor<2>) {
-        let (batchnorm, grad_z) = self.linear_output_grad(cache, grad_pre_activation);
-        let linear = self.linear.param_grads(&cache.linear_input, &grad_z);
-        (BlockGrads { linear, batchnorm }, grad_z)
+        let (mut grads, grad_z) = self.linear_output_grad(cache, grad_pre_activation);
+        grads.extend(self.weighted_grads(cache, &grad_z));
+        (grads, grad_z)
     }
 
-    /// The gradient at the linear output `z_i` from the gradient at the pre-activation: through
-    /// batchnorm, with its parameter gradients, when the block has an affine one. The first half
-    /// of [`Block::param_grads`], for callers that take the linear gradients later.
+    /// The gradient at the weighted layer's output `z_i` from the gradient at the
+    /// pre-activation, with the gradients of the layers between them (an affine batchnorm's):
+    /// the first half of [`Block::param_grads`], for callers that take the weighted layer's
+    /// gradients later ([`Block::weighted_grads`]).
     ///
     /// # Shapes
     /// `grad_pre_activation`: `[batch, out]` → `[batch, out]`.
@@ -270,15 +349,36 @@ impl Block {
         &self,
         cache: &BlockCache,
         grad_pre_activation: Tensor<2>,
-    ) -> (Option<BatchNormGrads>, Tensor<2>) {
-        match (&self.batchnorm, &cache.batchnorm) {
-            (Some(bn), Some(bn_cache)) => bn.backward(bn_cache, grad_pre_activation),
-            _ => (None, grad_pre_activation),
+    ) -> (BlockGrads, Tensor<2>) {
+        let mut grads = BlockGrads::new();
+        let mut grad = grad_pre_activation;
+        for k in (self.weighted + 1..self.activation).rev() {
+            let (layer_grads, below) = self.layers[k].backward(&cache.layers[k], grad);
+            grads.push(self.layers[k].name(), layer_grads);
+            grad = below;
         }
+        (grads, grad)
     }
 
-    /// The gradient at the block's input from the gradient `grad_z` at its linear output, sent
-    /// through `feedback` in place of `W` (then through dropout and the input activation).
+    /// The weighted layer's gradients (`linear.weight`, `linear.bias`) from the gradient at
+    /// its output.
+    ///
+    /// # Shapes
+    /// `grad_z`: `[batch, out]` → `[out, in]`, `[1, out]`.
+    pub fn weighted_grads(&self, cache: &BlockCache, grad_z: &Tensor<2>) -> BlockGrads {
+        let layer = &self.layers[self.weighted];
+        let mut grads = BlockGrads::new();
+        grads.push(
+            layer.name(),
+            self.weighted()
+                .param_grads(&cache.layers[self.weighted], grad_z),
+        );
+        grads
+    }
+
+    /// The gradient at the block's input from the gradient `grad_z` at its weighted layer's
+    /// output, sent through `feedback` in place of `W` (then back through the layers below it:
+    /// dropout, the input activation).
     ///
     /// # Shapes
     /// `grad_z`: `[batch, out]` → `[batch, in]`.
@@ -288,35 +388,27 @@ impl Block {
         grad_z: Tensor<2>,
         feedback: Feedback<'_>,
     ) -> Tensor<2> {
+        let weighted = self.weighted();
         let matrix = match feedback {
-            Feedback::Weights => &self.linear.weight,
+            Feedback::Weights => weighted.weight(),
             Feedback::Matrix(matrix) => matrix,
         };
-        let grad = Linear::input_grad(grad_z, matrix);
-        let grad = match &cache.dropout_mask {
-            Some(mask) => grad * mask.clone(),
-            None => grad,
-        };
-        match (self.spec.input_activation, &cache.activated_input) {
-            (Some(activation), Some(_)) if activation.is_hard() => {
-                grad * self.spec.estimator.surrogate_derivative(&cache.input)
-            }
-            (Some(activation), Some(activated)) => {
-                activation.backward(&cache.input, activated, grad)
-            }
-            _ => grad,
-        }
+        let grad = weighted.input_grad(&cache.layers[self.weighted], grad_z, matrix);
+        (0..self.weighted).rev().fold(grad, |grad, k| {
+            self.layers[k].backward(&cache.layers[k], grad).1
+        })
     }
 
-    /// Records what a training pass saw: batch statistics folded into the running ones, and
-    /// the output range of hard units.
+    /// Records what a training pass saw: each layer's (batch statistics folded into the running
+    /// ones), and the output range of hard units.
     pub fn observe(&mut self, cache: &BlockCache) {
-        if let (Some(bn), Some(bn_cache)) = (&mut self.batchnorm, &cache.batchnorm) {
-            bn.update_running_stats(bn_cache, cache.input.dims()[0]);
+        for (layer, layer_cache) in self.layers.iter_mut().zip(&cache.layers) {
+            layer.observe(layer_cache);
         }
         if self.spec.activation.is_hard() {
-            let low = cache.activated.clone().min_dim(0);
-            let high = cache.activated.clone().max_dim(0);
+            let activated = cache.activated();
+            let low = activated.clone().min_dim(0);
+            let high = activated.clone().max_dim(0);
             self.activity = Some(match self.activity.take() {
                 Some((l, h)) => (l.min_pair(low), h.max_pair(high)),
                 None => (low, high),
@@ -330,5 +422,22 @@ impl Block {
         let (low, high) = self.activity.take()?;
         let frozen = host::values(&(high - low).equal_elem(0.0).float().mean());
         Some(f64::from(frozen[0]))
+    }
+
+    /// Visits every tensor of the block under `prefix.<layer>.<name>` (`blocks.0.linear.weight`),
+    /// layers in order.
+    pub fn visit(&self, prefix: &str, f: &mut dyn FnMut(&str, Slot, &Tensor<2>)) {
+        for layer in &self.layers {
+            let name = layer.name();
+            layer.visit(&mut |local, slot, t| f(&format!("{prefix}.{name}.{local}"), slot, t));
+        }
+    }
+
+    /// Visits every tensor of the block mutably, in the order of [`Block::visit`].
+    pub fn visit_mut(&mut self, prefix: &str, f: &mut dyn FnMut(&str, Slot, &mut Tensor<2>)) {
+        for layer in &mut self.layers {
+            let name = layer.name();
+            layer.visit_mut(&mut |local, slot, t| f(&format!("{prefix}.{name}.{local}"), slot, t));
+        }
     }
 }

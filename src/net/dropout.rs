@@ -3,7 +3,58 @@
 use burn::tensor::{Device, Tensor};
 
 use crate::host;
+use crate::net::layer::{Layer, LayerCache, LayerGrads, Mode};
 use crate::rng::Rng;
+
+/// Inverted dropout on the input of a block's weighted layer: in training each entry is zeroed
+/// with probability `rate` and the survivors scaled by `1/(1 − rate)`; in evaluation the
+/// identity.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Dropout {
+    /// The probability of dropping an entry, in `[0, 1)`.
+    pub rate: f32,
+}
+
+/// The mask a training pass drew, `[batch, units]`.
+struct DropoutMask(Tensor<2>);
+
+impl Layer for Dropout {
+    fn name(&self) -> &'static str {
+        "dropout"
+    }
+
+    fn forward(&self, x: Tensor<2>, mode: &mut Mode<'_>) -> LayerCache {
+        match mode {
+            Mode::Train(rng) if self.rate > 0.0 => {
+                let [batch, units] = x.dims();
+                let m = mask(self.rate, batch, units, rng, &x.device());
+                let y = x.clone() * m.clone();
+                LayerCache::new(x, y).with_state(DropoutMask(m))
+            }
+            _ => LayerCache::new(x.clone(), x),
+        }
+    }
+
+    fn backward(&self, cache: &LayerCache, grad_output: Tensor<2>) -> (LayerGrads, Tensor<2>) {
+        let grad = match cache.state::<DropoutMask>() {
+            Some(DropoutMask(m)) => grad_output * m.clone(),
+            None => grad_output,
+        };
+        (Vec::new(), grad)
+    }
+
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
+
+    fn as_any_mut(&mut self) -> &mut dyn std::any::Any {
+        self
+    }
+
+    fn clone_layer(&self) -> Box<dyn Layer> {
+        Box::new(*self)
+    }
+}
 
 /// A dropout mask: each entry is 0 with probability `rate`, else `1/(1 − rate)`.
 ///

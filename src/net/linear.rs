@@ -3,7 +3,9 @@
 use burn::tensor::{Device, Tensor};
 
 use crate::host;
+use crate::net::Slot;
 use crate::net::init::Init;
+use crate::net::layer::{Layer, LayerCache, LayerGrads, Mode, Weighted};
 use crate::product::matmul;
 use crate::rng::Rng;
 
@@ -16,15 +18,6 @@ pub struct Linear {
     /// The weight matrix `W`, `[out, in]`.
     pub weight: Tensor<2>,
     /// The bias `b`, `[1, out]`.
-    pub bias: Tensor<2>,
-}
-
-/// The gradients of a [`Linear`] layer's parameters.
-#[derive(Debug, Clone)]
-pub struct LinearGrads {
-    /// `∂L/∂W`, `[out, in]`.
-    pub weight: Tensor<2>,
-    /// `∂L/∂b`, `[1, out]`.
     pub bias: Tensor<2>,
 }
 
@@ -62,20 +55,93 @@ impl Linear {
         matmul(x, self.weight.clone().transpose()) + self.bias.clone()
     }
 
-    /// Parameter gradients from the layer's input `x` and the gradient `grad_z` at its output.
-    ///
-    /// # Shapes
-    /// `x`: `[batch, in]`, `grad_z`: `[batch, out]`.
-    pub fn param_grads(&self, x: &Tensor<2>, grad_z: &Tensor<2>) -> LinearGrads {
-        LinearGrads {
-            weight: matmul(grad_z.clone().transpose(), x.clone()),
-            bias: grad_z.clone().sum_dim(0),
-        }
-    }
-
     /// The gradient sent to the input, `grad_z·M`, where `M` is `W` for backprop or a feedback
     /// matrix of the same `[out, in]` shape for feedback alignment.
     pub fn input_grad(grad_z: Tensor<2>, feedback: &Tensor<2>) -> Tensor<2> {
         matmul(grad_z, feedback.clone())
+    }
+}
+
+impl Layer for Linear {
+    fn name(&self) -> &'static str {
+        "linear"
+    }
+
+    fn forward(&self, x: Tensor<2>, _mode: &mut Mode<'_>) -> LayerCache {
+        let z = Linear::forward(self, x.clone());
+        LayerCache::new(x, z)
+    }
+
+    fn backward(&self, cache: &LayerCache, grad_output: Tensor<2>) -> (LayerGrads, Tensor<2>) {
+        let grads = self.param_grads(cache, &grad_output);
+        (grads, Linear::input_grad(grad_output, &self.weight))
+    }
+
+    fn visit(&self, f: &mut dyn FnMut(&str, Slot, &Tensor<2>)) {
+        f("weight", Slot::MATRIX, &self.weight);
+        f("bias", Slot::ROW, &self.bias);
+    }
+
+    fn visit_mut(&mut self, f: &mut dyn FnMut(&str, Slot, &mut Tensor<2>)) {
+        f("weight", Slot::MATRIX, &mut self.weight);
+        f("bias", Slot::ROW, &mut self.bias);
+    }
+
+    fn weighted(&self) -> Option<&dyn Weighted> {
+        Some(self)
+    }
+
+    fn weighted_mut(&mut self) -> Option<&mut dyn Weighted> {
+        Some(self)
+    }
+
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
+
+    fn as_any_mut(&mut self) -> &mut dyn std::any::Any {
+        self
+    }
+
+    fn clone_layer(&self) -> Box<dyn Layer> {
+        Box::new(self.clone())
+    }
+}
+
+impl Weighted for Linear {
+    fn weight(&self) -> &Tensor<2> {
+        &self.weight
+    }
+
+    fn weight_mut(&mut self) -> &mut Tensor<2> {
+        &mut self.weight
+    }
+
+    fn bias(&self) -> &Tensor<2> {
+        &self.bias
+    }
+
+    fn bias_mut(&mut self) -> &mut Tensor<2> {
+        &mut self.bias
+    }
+
+    /// `∂L/∂W = δzᵀ·x`, `∂L/∂b = Σ δz`.
+    fn param_grads(&self, cache: &LayerCache, grad_output: &Tensor<2>) -> LayerGrads {
+        vec![
+            (
+                "weight",
+                matmul(grad_output.clone().transpose(), cache.input.clone()),
+            ),
+            ("bias", grad_output.clone().sum_dim(0)),
+        ]
+    }
+
+    fn input_grad(
+        &self,
+        _cache: &LayerCache,
+        grad_output: Tensor<2>,
+        feedback: &Tensor<2>,
+    ) -> Tensor<2> {
+        Linear::input_grad(grad_output, feedback)
     }
 }

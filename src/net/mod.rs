@@ -1,19 +1,24 @@
 //! Networks as stacks of blocks, each with an explicit forward and backward.
 
+mod activation_layer;
 mod batchnorm;
 mod block;
 pub mod dropout;
 mod init;
+mod layer;
 mod linear;
 pub mod normalize;
 mod params;
 pub mod weights;
 
+pub use activation_layer::ActivationLayer;
 pub use batchnorm::{BatchNorm, BatchNormCache, BatchNormGrads};
-pub use block::{Block, BlockCache, BlockGrads, BlockSpec, Feedback, Mode};
+pub use block::{Block, BlockCache, BlockGrads, BlockSpec, Feedback};
+pub use dropout::Dropout;
 pub use init::Init;
-pub use linear::{Linear, LinearGrads};
-pub(crate) use params::visit_block;
+pub use layer::{Layer, LayerCache, LayerGrads, Mode, Weighted};
+pub use linear::Linear;
+pub use normalize::Normalize;
 pub use params::{BlockParams, Gradients, Parameters, Slot};
 
 use burn::tensor::{Device, Tensor};
@@ -66,18 +71,18 @@ impl Net {
 
     /// Input width.
     pub fn inputs(&self) -> usize {
-        self.blocks[0].spec.inputs
+        self.blocks[0].spec().inputs
     }
 
     /// Output width.
     pub fn outputs(&self) -> usize {
-        self.blocks.last().expect("a net has blocks").spec.outputs
+        self.blocks.last().expect("a net has blocks").spec().outputs
     }
 
     /// The layer sizes as `in-h1-…-out`, e.g. `784-300-300-300-10`.
     pub fn sizes(&self) -> String {
         let mut sizes = vec![self.inputs().to_string()];
-        sizes.extend(self.blocks.iter().map(|b| b.spec.outputs.to_string()));
+        sizes.extend(self.blocks.iter().map(|b| b.spec().outputs.to_string()));
         sizes.join("-")
     }
 
@@ -123,7 +128,7 @@ impl Net {
             let mut h = x;
             for (block, sum) in self.blocks.iter().zip(sums.iter_mut()) {
                 let cache = block.forward(h, &mut Mode::Calibrate);
-                if let Some(bn) = &cache.batchnorm {
+                if let Some(bn) = cache.batchnorm() {
                     let var = bn.var.clone().mul_scalar(unbiased);
                     *sum = Some(match sum.take() {
                         Some((m, v)) => (m + bn.mean.clone(), v + var),
@@ -135,7 +140,7 @@ impl Net {
             count += 1;
         }
         for (block, sum) in self.blocks.iter_mut().zip(sums) {
-            if let (Some(bn), Some((mean, var))) = (&mut block.batchnorm, sum) {
+            if let (Some(bn), Some((mean, var))) = (block.batchnorm_mut(), sum) {
                 bn.running_mean = mean.div_scalar(count as f32);
                 bn.running_var = var.div_scalar(count as f32);
             }

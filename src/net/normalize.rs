@@ -2,6 +2,43 @@
 
 use burn::tensor::Tensor;
 
+use crate::net::layer::{Layer, LayerCache, LayerGrads, Mode};
+
+/// Row-wise L2 normalisation of a block's output (forward-forward's layer normalisation).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Normalize;
+
+/// The row norms of the input, `[batch, 1]`.
+struct Norms(Tensor<2>);
+
+impl Layer for Normalize {
+    fn name(&self) -> &'static str {
+        "normalize"
+    }
+
+    fn forward(&self, x: Tensor<2>, _mode: &mut Mode<'_>) -> LayerCache {
+        let (y, norms) = forward(x.clone());
+        LayerCache::new(x, y).with_state(Norms(norms))
+    }
+
+    fn backward(&self, cache: &LayerCache, grad_output: Tensor<2>) -> (LayerGrads, Tensor<2>) {
+        let Norms(norms) = cache.state::<Norms>().expect("normalize keeps its norms");
+        (Vec::new(), backward(&cache.output, norms, grad_output))
+    }
+
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
+
+    fn as_any_mut(&mut self) -> &mut dyn std::any::Any {
+        self
+    }
+
+    fn clone_layer(&self) -> Box<dyn Layer> {
+        Box::new(*self)
+    }
+}
+
 const EPSILON: f32 = 1e-12;
 
 /// Normalises each row; returns the output and the row norms.

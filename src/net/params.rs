@@ -35,11 +35,8 @@ impl Gradients {
 
     /// Records a block's gradients under `prefix` (`blocks.0`, `feedback.2`).
     pub fn add_prefixed(&mut self, prefix: &str, grads: BlockGrads) {
-        self.add(format!("{prefix}.linear.weight"), grads.linear.weight);
-        self.add(format!("{prefix}.linear.bias"), grads.linear.bias);
-        if let Some(bn) = grads.batchnorm {
-            self.add(format!("{prefix}.batchnorm.weight"), bn.gamma);
-            self.add(format!("{prefix}.batchnorm.bias"), bn.beta);
+        for (name, grad) in grads.into_entries() {
+            self.add(format!("{prefix}.{name}"), grad);
         }
     }
 
@@ -121,35 +118,16 @@ pub trait Parameters {
     }
 }
 
-/// Lists one block's tensors under `prefix` (`blocks.0`, `feedback.2`) once for both visits:
-/// `&` or `&mut` is the optional last token.
-macro_rules! visit_block {
-    ($prefix:expr, $block:expr, $f:ident $(, $m:tt)?) => {{
-        let prefix = $prefix;
-        $f(&format!("{prefix}.linear.weight"), Slot::MATRIX, &$($m)? $block.linear.weight);
-        $f(&format!("{prefix}.linear.bias"), Slot::ROW, &$($m)? $block.linear.bias);
-        if let Some(bn) = &$($m)? $block.batchnorm {
-            if bn.affine {
-                $f(&format!("{prefix}.batchnorm.weight"), Slot::ROW, &$($m)? bn.gamma);
-                $f(&format!("{prefix}.batchnorm.bias"), Slot::ROW, &$($m)? bn.beta);
-            }
-            $f(&format!("{prefix}.batchnorm.running_mean"), Slot::BUFFER_ROW, &$($m)? bn.running_mean);
-            $f(&format!("{prefix}.batchnorm.running_var"), Slot::BUFFER_ROW, &$($m)? bn.running_var);
-        }
-    }};
-}
-pub(crate) use visit_block;
-
 impl Parameters for Net {
     fn visit_mut(&mut self, f: &mut dyn FnMut(&str, Slot, &mut Tensor<2>)) {
         for (i, block) in self.blocks.iter_mut().enumerate() {
-            visit_block!(format!("blocks.{i}"), block, f, mut);
+            block.visit_mut(&format!("blocks.{i}"), f);
         }
     }
 
     fn visit(&self, f: &mut dyn FnMut(&str, Slot, &Tensor<2>)) {
         for (i, block) in self.blocks.iter().enumerate() {
-            visit_block!(format!("blocks.{i}"), block, f);
+            block.visit(&format!("blocks.{i}"), f);
         }
     }
 }
@@ -164,10 +142,10 @@ pub struct BlockParams<'a> {
 
 impl Parameters for BlockParams<'_> {
     fn visit_mut(&mut self, f: &mut dyn FnMut(&str, Slot, &mut Tensor<2>)) {
-        visit_block!(format!("blocks.{}", self.index), self.block, f, mut);
+        self.block.visit_mut(&format!("blocks.{}", self.index), f);
     }
 
     fn visit(&self, f: &mut dyn FnMut(&str, Slot, &Tensor<2>)) {
-        visit_block!(format!("blocks.{}", self.index), self.block, f);
+        self.block.visit(&format!("blocks.{}", self.index), f);
     }
 }

@@ -26,8 +26,13 @@ impl Dfa {
         settings: &FeedbackSettings,
         rng: &mut Rng,
     ) -> Self {
-        let block = &net.blocks[index].linear;
-        let b = settings.draw(task.outputs, block.outputs(), rng, &block.weight.device());
+        let block = &net.blocks[index];
+        let b = settings.draw(
+            task.outputs,
+            block.spec().outputs,
+            rng,
+            &block.weight().device(),
+        );
         Self {
             feedback: NamedMatrix::fixed(format!("feedback.{index}.weight"), b),
         }

@@ -22,7 +22,7 @@ impl Drtp {
     /// The rule for the block a registry build is for, warning about an unbounded
     /// activation.
     pub fn build(ctx: &mut BuildContext<'_>) -> Self {
-        let activation = ctx.net.blocks[ctx.index].spec.activation;
+        let activation = ctx.net.blocks[ctx.index].spec().activation;
         if activation.is_unbounded() {
             eprintln!(
                 "warning: drtp with the unbounded activation `{activation}` on block {}: its \
@@ -48,8 +48,13 @@ impl Drtp {
         settings: &FeedbackSettings,
         rng: &mut Rng,
     ) -> Self {
-        let block = &net.blocks[index].linear;
-        let b = settings.draw(task.outputs, block.outputs(), rng, &block.weight.device());
+        let block = &net.blocks[index];
+        let b = settings.draw(
+            task.outputs,
+            block.spec().outputs,
+            rng,
+            &block.weight().device(),
+        );
         Self {
             projection: NamedMatrix::fixed(format!("feedback.{index}.weight"), b),
         }

@@ -109,7 +109,7 @@ pub fn forward_path(net: &Net, index: usize) -> Tensor<2> {
     let last = net.blocks.len() - 1;
     (index + 1..last)
         .rev()
-        .fold(net.blocks[last].linear.weight.clone(), |path, i| {
-            matmul(path, net.blocks[i].linear.weight.clone())
+        .fold(net.blocks[last].weight().clone(), |path, i| {
+            matmul(path, net.blocks[i].weight().clone())
         })
 }

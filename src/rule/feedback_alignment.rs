@@ -25,10 +25,10 @@ pub enum FeedbackAlignment {
 impl FeedbackAlignment {
     /// Draws the fixed part of the feedback to hidden block `index` (shape of `W_{index+1}`).
     pub fn new(net: &Net, index: usize, settings: &FeedbackSettings, rng: &mut Rng) -> Self {
-        let above = &net.blocks[index + 1].linear;
-        let [rows, cols] = above.weight.dims();
+        let above = net.blocks[index + 1].weight();
+        let [rows, cols] = above.dims();
         let name = format!("feedback.{}.weight", index + 1);
-        let mut draw = || settings.draw(rows, cols, rng, &above.weight.device());
+        let mut draw = || settings.draw(rows, cols, rng, &above.device());
         match settings.variant {
             FeedbackVariant::Random => Self::Random(NamedMatrix::fixed(name, draw())),
             FeedbackVariant::Frsf => Self::Frsf(NamedMatrix::fixed(name, draw().abs())),
@@ -54,7 +54,7 @@ impl FeedbackAlignment {
 impl ChainedRule for FeedbackAlignment {
     fn signal(&mut self, index: usize, ctx: &mut SignalContext<'_>, _: &mut Gradients) -> Signal {
         let above = index + 1;
-        let b = self.feedback(&ctx.net.blocks[above].linear.weight, ctx.rng);
+        let b = self.feedback(ctx.net.blocks[above].weight(), ctx.rng);
         let grad = ctx.net.blocks[above].input_grad(
             &ctx.trace.blocks[above],
             ctx.grad_z_above.clone(),
@@ -67,7 +67,7 @@ impl ChainedRule for FeedbackAlignment {
     }
 
     fn feedback_pair(&self, index: usize, net: &Net) -> Option<(Tensor<2>, Tensor<2>)> {
-        let w = net.blocks[index + 1].linear.weight.clone();
+        let w = net.blocks[index + 1].weight().clone();
         let b = match self {
             Self::Brsf(_) => return None,
             rule => rule.feedback(&w, &mut Rng::new(0)),

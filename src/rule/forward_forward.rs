@@ -80,17 +80,17 @@ impl ForwardForward {
         sign: f32,
         grads: &mut Gradients,
     ) -> Tensor<1> {
-        let [batch, units] = cache.activated.dims();
-        let g = Self::goodness(&cache.activated);
+        let [batch, units] = cache.activated().dims();
+        let g = Self::goodness(cache.activated());
         let margin = (g.clone().sub_scalar(self.threshold)).mul_scalar(-sign * self.sharpness);
         let loss = activation::softplus(margin.clone(), 1.0).mean();
         let grad_g = activation::sigmoid(margin).mul_scalar(-sign * self.sharpness / batch as f32);
-        let grad_activated = cache.activated.clone() * grad_g.mul_scalar(2.0 / units as f32);
-        let grad_a =
-            block
-                .spec
-                .activation
-                .backward(&cache.pre_activation, &cache.activated, grad_activated);
+        let grad_activated = cache.activated().clone() * grad_g.mul_scalar(2.0 / units as f32);
+        let grad_a = block.spec().activation.backward(
+            cache.pre_activation(),
+            cache.activated(),
+            grad_activated,
+        );
         let (block_grads, _) = block.param_grads(cache, grad_a);
         grads.add_block(index, block_grads);
         loss
@@ -125,8 +125,8 @@ impl LearningRule for ForwardForward {
                     None => loss,
                 });
             }
-            positive = pos.activated;
-            negative = neg.activated;
+            positive = pos.activated().clone();
+            negative = neg.activated().clone();
             // Every block learns from its own goodness: step it now, before the next runs.
             match ctx.updater.as_deref_mut() {
                 Some(updater) => {
@@ -155,12 +155,12 @@ impl LearningRule for ForwardForward {
                 let mut total: Option<Tensor<2>> = None;
                 for (i, block) in net.blocks.iter().enumerate() {
                     let cache = block.forward(Self::block_input(i, h), &mut Mode::Eval);
-                    let g = Self::goodness(&cache.activated);
+                    let g = Self::goodness(cache.activated());
                     total = Some(match total {
                         Some(t) => t + g,
                         None => g,
                     });
-                    h = cache.activated;
+                    h = cache.activated().clone();
                 }
                 total.expect("a net has blocks")
             })

@@ -6,10 +6,7 @@ use serde::{Deserialize, Serialize};
 use crate::activation::Estimator;
 use crate::activation::estimator::reinforce_grad;
 use crate::host;
-use crate::net::{
-    BatchNormGrads, BlockCache, BlockGrads, BlockParams, Gradients, LinearGrads, Mode, Net,
-    Parameters, Slot,
-};
+use crate::net::{BlockCache, BlockGrads, BlockParams, Gradients, Mode, Net, Parameters, Slot};
 use crate::product;
 use crate::rng::Rng;
 use crate::rule::{
@@ -106,7 +103,7 @@ impl Layered {
         if net
             .blocks
             .iter()
-            .any(|b| b.spec.estimator == Estimator::Reinforce)
+            .any(|b| b.spec().estimator == Estimator::Reinforce)
         {
             return None;
         }
@@ -161,16 +158,18 @@ impl Layered {
         })
     }
 
-    /// Records block `index`'s gradients in `grads`; `linear` is `None` when the block does not
-    /// learn in this step.
+    /// Records block `index`'s gradients in `grads`: its weighted layer's and those of the
+    /// layers above it (`rest`); `weighted` is `None` when the block does not learn in this
+    /// step.
     fn add_block_grads(
         grads: &mut Gradients,
         index: usize,
-        linear: Option<LinearGrads>,
-        batchnorm: Option<BatchNormGrads>,
+        weighted: Option<BlockGrads>,
+        rest: BlockGrads,
     ) {
-        if let Some(linear) = linear {
-            grads.add_block(index, BlockGrads { linear, batchnorm });
+        if let Some(mut weighted) = weighted {
+            weighted.extend(rest);
+            grads.add_block(index, weighted);
         }
     }
 
@@ -321,7 +320,7 @@ impl LearningRule for Layered {
         let mut advantage = None;
         for above in (1..=last).rev() {
             let i = above - 1;
-            if net.blocks[i].spec.estimator == Estimator::Reinforce && advantage.is_none() {
+            if net.blocks[i].spec().estimator == Estimator::Reinforce && advantage.is_none() {
                 advantage = Some(
                     self.advantage(ctx.task.loss.per_sample(&output, &batch.targets), ctx.probe),
                 );
@@ -331,23 +330,19 @@ impl LearningRule for Layered {
             let (linear_above, (grad_a, rule_grads, local_loss)) = product::join(
                 || {
                     let cache = &trace.blocks[above];
-                    trains_above.then(|| {
-                        net.blocks[above]
-                            .linear
-                            .param_grads(&cache.linear_input, &grad_z)
-                    })
+                    trains_above.then(|| net.blocks[above].weighted_grads(cache, &grad_z))
                 },
                 || {
                     let block = &net.blocks[i];
                     let cache = &trace.blocks[i];
                     let mut rule_grads = Gradients::new();
                     if let (Estimator::Reinforce, Some(advantage)) =
-                        (block.spec.estimator, &advantage)
+                        (block.spec().estimator, &advantage)
                     {
                         let grad_a = reinforce_grad(
-                            &block.spec.activation,
-                            &cache.pre_activation,
-                            &cache.activated,
+                            &block.spec().activation,
+                            cache.pre_activation(),
+                            cache.activated(),
                             advantage,
                         );
                         return (grad_a, rule_grads, None);
@@ -375,10 +370,9 @@ impl LearningRule for Layered {
             }
             (batchnorm_above, grad_z) = net.blocks[i].linear_output_grad(&trace.blocks[i], grad_a);
         }
-        let input = &trace.blocks[0].linear_input;
         let linear = self
             .trains(0)
-            .then(|| net.blocks[0].linear.param_grads(input, &grad_z));
+            .then(|| net.blocks[0].weighted_grads(&trace.blocks[0], &grad_z));
         Self::add_block_grads(&mut grads, 0, linear, batchnorm_above);
         StepOutput {
             loss,

@@ -28,8 +28,13 @@ impl LinearDecoder {
         settings: &FeedbackSettings,
         rng: &mut Rng,
     ) -> Self {
-        let block = &net.blocks[index].linear;
-        let d = settings.draw(task.outputs, block.outputs(), rng, &block.weight.device());
+        let block = &net.blocks[index];
+        let d = settings.draw(
+            task.outputs,
+            block.spec().outputs,
+            rng,
+            &block.weight().device(),
+        );
         Self {
             decoder: NamedMatrix::trainable(format!("decoders.{index}.weight"), d),
         }

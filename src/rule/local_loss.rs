@@ -27,8 +27,13 @@ impl LocalLoss {
         settings: &FeedbackSettings,
         rng: &mut Rng,
     ) -> Self {
-        let block = &net.blocks[index].linear;
-        let p = settings.draw(task.outputs, block.outputs(), rng, &block.weight.device());
+        let block = &net.blocks[index];
+        let p = settings.draw(
+            task.outputs,
+            block.spec().outputs,
+            rng,
+            &block.weight().device(),
+        );
         Self {
             projection: NamedMatrix::fixed(format!("projections.{index}.weight"), p),
         }

@@ -270,7 +270,7 @@ pub fn build(
         settings,
         &net.blocks
             .iter()
-            .map(|b| b.spec.clone())
+            .map(|b| b.spec().clone())
             .collect::<Vec<_>>(),
         task.problem,
     )?;

@@ -27,7 +27,6 @@ use crate::host;
 use crate::linalg::Matrix;
 use crate::net::{
     Block, BlockCache, BlockSpec, Feedback, Gradients, Init, Mode, Net, Parameters, Slot, Trace,
-    visit_block,
 };
 use crate::product::matmul;
 use crate::rng::Rng;
@@ -260,15 +259,15 @@ impl TargetProp {
         init: Init,
         rng: &mut Rng,
     ) -> Result<Self> {
-        let specs: Vec<BlockSpec> = net.blocks.iter().map(|b| b.spec.clone()).collect();
+        let specs: Vec<BlockSpec> = net.blocks.iter().map(|b| b.spec().clone()).collect();
         Self::check(&specs, difference, &settings)?;
         let hidden = net.blocks.len() - 1;
-        let device = net.blocks[0].linear.weight.device();
+        let device = net.blocks[0].weight().device();
         let mut feedback = vec![None];
         if settings.inverse == Inverse::Learned && autoencodes(&settings, 0) {
             let spec = BlockSpec {
-                inputs: net.blocks[0].spec.outputs,
-                outputs: net.blocks[0].spec.inputs,
+                inputs: net.blocks[0].spec().outputs,
+                outputs: net.blocks[0].spec().inputs,
                 input_activation: None,
                 dropout: 0.0,
                 batchnorm: false,
@@ -285,7 +284,7 @@ impl TargetProp {
                 feedback.push(None);
                 continue;
             }
-            let (block, below) = (&net.blocks[i].spec, &net.blocks[i - 1].spec);
+            let (block, below) = (&net.blocks[i].spec(), &net.blocks[i - 1].spec());
             let activation = match &settings.feedback_activation {
                 Some(list) => list[i - 1],
                 None => below.activation,
@@ -334,13 +333,10 @@ impl TargetProp {
             }
             Inverse::Exact | Inverse::Pseudoinverse => {
                 let block = &net.blocks[i];
-                let a = smooth::inverse(&block.spec.activation, h)
+                let a = smooth::inverse(&block.spec().activation, h)
                     .expect("checked invertible when the rule was built");
                 let inverse_t = inverses[i].as_ref().expect("one inverse per block above 0");
-                (
-                    matmul(a - block.linear.bias.clone(), inverse_t.clone()),
-                    None,
-                )
+                (matmul(a - block.bias().clone(), inverse_t.clone()), None)
             }
         }
     }
@@ -353,7 +349,7 @@ impl TargetProp {
                 if i == 0 || self.settings.inverse == Inverse::Learned {
                     return None;
                 }
-                let weight = &net.blocks[i].linear.weight;
+                let weight = net.blocks[i].weight();
                 let w = Matrix::from_tensor(weight);
                 let inverse = match self.settings.inverse {
                     Inverse::Exact => w.inverse().unwrap_or_else(|| w.pseudoinverse()),
@@ -476,7 +472,7 @@ impl Parameters for TargetProp {
     fn visit_mut(&mut self, f: &mut dyn FnMut(&str, Slot, &mut Tensor<2>)) {
         for (i, block) in self.feedback.iter_mut().enumerate() {
             if let Some(block) = block {
-                visit_block!(format!("feedback.{i}"), block, f, mut);
+                block.visit_mut(&format!("feedback.{i}"), f);
             }
         }
     }
@@ -484,7 +480,7 @@ impl Parameters for TargetProp {
     fn visit(&self, f: &mut dyn FnMut(&str, Slot, &Tensor<2>)) {
         for (i, block) in self.feedback.iter().enumerate() {
             if let Some(block) = block {
-                visit_block!(format!("feedback.{i}"), block, f);
+                block.visit(&format!("feedback.{i}"), f);
             }
         }
     }

@@ -52,7 +52,7 @@ fn feedback_alignment_with_b_synced_to_w_is_aligned() {
     let random = probe.measure(rule.as_mut(), &net, task);
     let angles: Vec<f64> = random.weight_angle.iter().map(|a| a.unwrap()).collect();
     assert!(angles.iter().all(|&a| a > 45.0), "random B: {angles:?}");
-    sync(rule.as_mut(), &|k| net.blocks[k].linear.weight.clone());
+    sync(rule.as_mut(), &|k| net.blocks[k].weight().clone());
     let synced = probe.measure(rule.as_mut(), &net, task);
     for block in 0..2 {
         let weight = synced.weight_angle[block].unwrap();
@@ -77,7 +77,7 @@ fn dfa_with_one_hidden_block_and_b_equal_to_w2_is_aligned() {
         &mut plasticity::rng::Rng::new(10),
     )
     .unwrap();
-    sync(rule.as_mut(), &|_| net.blocks[1].linear.weight.clone());
+    sync(rule.as_mut(), &|_| net.blocks[1].weight().clone());
     let mut probe = AlignmentProbe::from_batch(batch(&net, task, 12, 11), 2, 12);
     let record = probe.measure(rule.as_mut(), &net, task);
     assert!(record.weight_angle[0].unwrap() < 1e-3);

@@ -3,9 +3,11 @@
 
 use crate::host;
 use plasticity::activation::Activation;
+use plasticity::backend;
 use plasticity::experiment::ExperimentConfig;
 use plasticity::net::weights::WeightsFile;
-use plasticity::net::{Net, Parameters};
+use plasticity::net::{BlockSpec, Init, Linear, Net, Parameters};
+use plasticity::rng::Rng;
 
 use crate::rules::{backprop_rule, batch, grads, net, task_for};
 
@@ -38,11 +40,23 @@ fn assert_close(got: &[f32], want: &[f64], what: &str) {
 fn recalibrated_statistics_are_those_of_a_thresholded_pass_without_dropout() {
     // 4 → 5 → 3 → 2; block 1 samples bernoulli units from block 0's output in training and
     // thresholds them in evaluation; both hidden blocks drop out half their inputs in training.
-    let mut net: Net = net(&[4, 5, 3, 2], LEAKY, true, 21);
-    net.blocks[1].spec.input_activation = Some(Activation::Bernoulli);
-    for block in &mut net.blocks[..2] {
-        block.spec.dropout = 0.5;
+    let mut specs: Vec<BlockSpec> = net(&[4, 5, 3, 2], LEAKY, true, 21)
+        .blocks
+        .iter()
+        .map(|b| b.spec().clone())
+        .collect();
+    specs[1].input_activation = Some(Activation::Bernoulli);
+    for spec in &mut specs[..2] {
+        spec.dropout = 0.5;
     }
+    // Dropout and input activations draw nothing at initialisation: the same weights.
+    let mut net = Net::new(
+        specs,
+        Init::Xavier,
+        None,
+        &mut Rng::new(21),
+        &backend::device(),
+    );
     let task = task_for(
         &net,
         plasticity::loss::Loss::CrossEntropy,
@@ -52,7 +66,7 @@ fn recalibrated_statistics_are_those_of_a_thresholded_pass_without_dropout() {
     let mut sums = [(vec![0.0; 5], vec![0.0; 5]), (vec![0.0; 3], vec![0.0; 3])];
     for x in &batches {
         // Block 0 by hand: batch statistics of z₀ = x·W₀ᵀ + b₀, then γ = 1, β = 0.
-        let z0 = host::values(&net.blocks[0].linear.forward(x.clone()));
+        let z0 = host::values(&net.blocks[0].layer::<Linear>().unwrap().forward(x.clone()));
         let (mean0, var0) = column_stats(&z0, 6, 5);
         let thresholded: Vec<f32> = z0
             .iter()
@@ -66,7 +80,7 @@ fn recalibrated_statistics_are_those_of_a_thresholded_pass_without_dropout() {
             })
             .collect();
         let s = host::matrix(thresholded, 6, 5, &x.device());
-        let z1 = host::values(&net.blocks[1].linear.forward(s));
+        let z1 = host::values(&net.blocks[1].layer::<Linear>().unwrap().forward(s));
         let (mean1, var1) = column_stats(&z1, 6, 3);
         for (sum, (mean, var)) in sums.iter_mut().zip([(mean0, var0), (mean1, var1)]) {
             for (s, m) in sum.0.iter_mut().zip(mean) {
@@ -77,10 +91,10 @@ fn recalibrated_statistics_are_those_of_a_thresholded_pass_without_dropout() {
             }
         }
     }
-    let trained_before = host::values(&net.blocks[0].batchnorm.as_ref().unwrap().running_mean);
+    let trained_before = host::values(&net.blocks[0].batchnorm().unwrap().running_mean);
     net.recalibrate_batchnorm(batches);
     for (i, (mean, var)) in sums.iter().enumerate() {
-        let bn = net.blocks[i].batchnorm.as_ref().unwrap();
+        let bn = net.blocks[i].batchnorm().unwrap();
         assert_close(
             &host::values(&bn.running_mean),
             mean,
@@ -94,7 +108,7 @@ fn recalibrated_statistics_are_those_of_a_thresholded_pass_without_dropout() {
     }
     assert_ne!(
         trained_before,
-        host::values(&net.blocks[0].batchnorm.as_ref().unwrap().running_mean)
+        host::values(&net.blocks[0].batchnorm().unwrap().running_mean)
     );
 }
 

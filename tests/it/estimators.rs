@@ -52,8 +52,8 @@ fn hard_block(activation: Activation, estimator: Estimator) -> Net {
     for i in 0..n {
         eye[i * n + i] = 1.0;
     }
-    net.blocks[0].linear.weight = host::matrix(eye, n, n, &device);
-    net.blocks[0].linear.bias = host::matrix(vec![0.0; n], 1, n, &device);
+    *net.blocks[0].weight_mut() = host::matrix(eye, n, n, &device);
+    *net.blocks[0].bias_mut() = host::matrix(vec![0.0; n], 1, n, &device);
     net
 }
 
@@ -287,10 +287,10 @@ fn reinforce_is_unbiased_on_one_unit() {
         .collect();
     let mut net = Net::new(specs, Init::Xavier, None, &mut Rng::new(0), &device);
     let scalar = |v: f32| host::matrix(vec![v], 1, 1, &device);
-    net.blocks[0].linear.weight = scalar(w1);
-    net.blocks[0].linear.bias = scalar(b1);
-    net.blocks[1].linear.weight = scalar(w2);
-    net.blocks[1].linear.bias = scalar(b2);
+    *net.blocks[0].weight_mut() = scalar(w1);
+    *net.blocks[0].bias_mut() = scalar(b1);
+    *net.blocks[1].weight_mut() = scalar(w2);
+    *net.blocks[1].bias_mut() = scalar(b2);
     let task = task_for(&net, Loss::MeanSquaredError, Problem::Classification);
     let mut rule = backprop_rule(&net, task);
     let rows = 20_000;
@@ -372,7 +372,7 @@ fn units_that_never_change_output_count_as_frozen() {
     let mut bias = vec![0.0; n];
     bias[0] = -100.0;
     bias[1] = 100.0;
-    net.blocks[0].linear.bias = host::matrix(bias, 1, n, &device);
+    *net.blocks[0].bias_mut() = host::matrix(bias, 1, n, &device);
     let mut rng = Rng::new(3);
     for _ in 0..3 {
         let x = host::matrix(rng.normal_vec(8 * n, 0.0, 1.0), 8, n, &device);

@@ -149,7 +149,7 @@ fn feedback_alignment_with_b_equal_to_w_is_backprop() {
         set(
             fa.as_mut(),
             &format!("feedback.{j}.weight"),
-            &net.blocks[j].linear.weight,
+            net.blocks[j].weight(),
         );
     }
     let synced = grads(fa.as_mut(), &net, &batch, task);
@@ -176,11 +176,7 @@ fn dfa_on_one_hidden_layer_with_b_equal_to_w2_is_backprop() {
     let task = task_for(&net, Loss::CrossEntropy, Problem::Classification);
     let batch = batch(&net, task, 6, 4);
     let mut dfa = build("dfa", &net, task);
-    set(
-        dfa.as_mut(),
-        "feedback.0.weight",
-        &net.blocks[1].linear.weight,
-    );
+    set(dfa.as_mut(), "feedback.0.weight", net.blocks[1].weight());
     let reference = grads(backprop_rule(&net, task).as_mut(), &net, &batch, task);
     let names = [
         "blocks.0.linear.weight",

@@ -169,14 +169,8 @@ fn gradient_magnitudes_match_a_hand_computation() {
     let f = |t: &burn::tensor::Tensor<2>| -> Vec<f64> {
         crate::host::values(t).into_iter().map(f64::from).collect()
     };
-    let (w0, b0) = (
-        f(&net.blocks[0].linear.weight),
-        f(&net.blocks[0].linear.bias),
-    );
-    let (w1, b1) = (
-        f(&net.blocks[1].linear.weight),
-        f(&net.blocks[1].linear.bias),
-    );
+    let (w0, b0) = (f(net.blocks[0].weight()), f(net.blocks[0].bias()));
+    let (w1, b1) = (f(net.blocks[1].weight()), f(net.blocks[1].bias()));
     let split = &data.train;
     let n = split.rows();
     let (mut g0, mut g1) = (vec![0.0f64; 3 * 4], vec![0.0f64; 3 * 3]);
