@@ -13,6 +13,9 @@ pub enum Error {
         /// What is wrong with it.
         message: String,
     },
+    /// A layer cannot be placed in a block as asked.
+    #[error("layer: {0}")]
+    Layer(String),
     /// A configuration key has a bad value or does not exist.
     #[error("config `{key}`: {message}")]
     Config {

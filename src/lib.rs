@@ -54,7 +54,10 @@ pub mod prelude {
         AlignmentRecord, EpochMetrics, EpochReport, Evaluation, StepReport, Trainer, TrainerOptions,
     };
     pub use crate::experiment::{ExperimentConfig, RunOptions, Summary, train};
-    pub use crate::net::{Feedback, Gradients, Net, Parameters, Slot};
+    pub use crate::net::{
+        Block, Feedback, Gradients, Layer, LayerCache, LayerGrads, Mode, Net, Parameters, Place,
+        Slot,
+    };
     pub use crate::rule::{
         BuildContext, ChainedRule, LearningRule, LocalRule, NamedMatrix, NoSettings, RuleKind,
         Signal, SignalContext, register_chained, register_local, register_net,

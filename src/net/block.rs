@@ -10,6 +10,7 @@
 use burn::tensor::{Device, Tensor};
 
 use crate::activation::{Activation, Estimator, EvalMode};
+use crate::error::{Error, Result};
 use crate::host;
 use crate::net::Slot;
 use crate::net::activation_layer::ActivationLayer;
@@ -133,6 +134,20 @@ impl BlockGrads {
     }
 }
 
+/// Where [`Block::insert_layer`] puts a layer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Place {
+    /// Just before the weighted layer (on its input, after dropout); parameterless layers
+    /// only, since local rules never send a gradient below the weighted layer.
+    Input,
+    /// Between the weighted layer (and batchnorm) and the activation: its gradients are taken
+    /// with the weighted layer's, from the signal at the pre-activation, under every rule.
+    PreActivation,
+    /// After the activation (and normalisation), at the block's output; parameterless layers
+    /// only.
+    Output,
+}
+
 /// A block with its parameters: a stack of layers.
 #[derive(Debug, Clone)]
 pub struct Block {
@@ -225,6 +240,41 @@ impl Block {
                 activation.estimator = estimator;
             }
         }
+    }
+
+    /// Adds `layer` to the block at `place`: a layer defined outside the crate joins the
+    /// block's forward, backward, parameters (`blocks.<i>.<name>.<tensor>`, trained by the
+    /// net's optimizer) and weights files. Fails if the block already has a layer of that
+    /// name, or if a layer with parameters to learn is placed anywhere but
+    /// [`Place::PreActivation`].
+    pub fn insert_layer(&mut self, place: Place, layer: Box<dyn Layer>) -> Result<()> {
+        let name = layer.name();
+        if self.layers.iter().any(|l| l.name() == name) {
+            return Err(Error::Layer(format!(
+                "the block already has a layer named `{name}`"
+            )));
+        }
+        let mut trainable = false;
+        layer.visit(&mut |_, slot, _| trainable |= slot.trainable);
+        if trainable && place != Place::PreActivation {
+            return Err(Error::Layer(format!(
+                "layer `{name}` has parameters to learn: it must sit between the weighted layer \
+                 and the activation (Place::PreActivation), where every rule's signal reaches it"
+            )));
+        }
+        match place {
+            Place::Input => {
+                self.layers.insert(self.weighted, layer);
+                self.weighted += 1;
+                self.activation += 1;
+            }
+            Place::PreActivation => {
+                self.layers.insert(self.activation, layer);
+                self.activation += 1;
+            }
+            Place::Output => self.layers.push(layer),
+        }
+        Ok(())
     }
 
     /// The layers, input first.

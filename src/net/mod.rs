@@ -13,7 +13,7 @@ pub mod weights;
 
 pub use activation_layer::ActivationLayer;
 pub use batchnorm::{BatchNorm, BatchNormCache, BatchNormGrads};
-pub use block::{Block, BlockCache, BlockGrads, BlockSpec, Feedback};
+pub use block::{Block, BlockCache, BlockGrads, BlockSpec, Feedback, Place};
 pub use dropout::Dropout;
 pub use init::Init;
 pub use layer::{Layer, LayerCache, LayerGrads, Mode, Weighted};

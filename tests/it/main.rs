@@ -11,6 +11,7 @@ mod estimators;
 mod formats;
 mod gradients;
 mod host;
+mod layers;
 mod memory;
 mod pipeline;
 mod report;

@@ -1,0 +1,417 @@
+//! Every layer's explicit backward against burn's autodiff of its own forward, through one
+//! shared check; whole blocks the same way; a layer defined here, outside the crate, checked
+//! and trained in a net.
+
+use std::any::Any;
+
+use burn::tensor::{Device, Tensor};
+use plasticity::activation::{Activation, Estimator, EvalMode};
+use plasticity::backend;
+use plasticity::net::{
+    ActivationLayer, BatchNorm, Block, BlockSpec, Dropout, Feedback, Init, Layer, LayerCache,
+    LayerGrads, Linear, Mode, Normalize, Place, Slot,
+};
+use plasticity::rng::Rng;
+
+use crate::host;
+
+/// `t` copied onto `device` (an autodiff one), tracked when `track`.
+fn onto(t: &Tensor<2>, device: &Device, track: bool) -> Tensor<2> {
+    let [rows, cols] = t.dims();
+    let copy = host::matrix(host::values(t), rows, cols, device);
+    if track { copy.require_grad() } else { copy }
+}
+
+/// Asserts `got` equals `want` entry by entry up to float32 rounding.
+fn assert_close(got: &Tensor<2>, want: &Tensor<2>, what: &str) -> usize {
+    assert_eq!(got.dims(), want.dims(), "{what}: shapes");
+    let (got, want) = (host::values(got), host::values(want));
+    for (k, (g, w)) in got.iter().zip(&want).enumerate() {
+        assert!(
+            (g - w).abs() <= 1e-4 + 1e-3 * w.abs(),
+            "{what}[{k}]: explicit {g}, autodiff {w}"
+        );
+    }
+    got.len()
+}
+
+/// A visit of mutable named tensors, as [`Layer::visit_mut`] takes.
+type Visitor<'a> = &'a mut dyn FnMut(&str, Slot, &mut Tensor<2>);
+
+/// Runs `forward` (a layer or block's training pass, seeded stream) on an autodiff copy of its
+/// tensors and input, and returns the gradients of `Σ output ⊙ upstream` at the input and at
+/// every trainable tensor, by name.
+fn autodiff_grads(
+    visit_mut: &mut dyn FnMut(Visitor<'_>),
+    forward: &dyn Fn(Tensor<2>) -> Tensor<2>,
+    x: &Tensor<2>,
+    upstream: &Tensor<2>,
+) -> (Tensor<2>, Vec<(String, Tensor<2>)>) {
+    let device = backend::device().autodiff();
+    let mut tracked = Vec::new();
+    visit_mut(&mut |name, slot, t| {
+        *t = onto(t, &device, slot.trainable);
+        if slot.trainable {
+            tracked.push((name.to_string(), t.clone()));
+        }
+    });
+    let x = onto(x, &device, true);
+    let loss = (forward(x.clone()) * onto(upstream, &device, false)).sum();
+    let grads = loss.backward();
+    let input = x.grad(&grads).expect("the input takes part in the forward");
+    let params = tracked
+        .into_iter()
+        .map(|(name, t)| {
+            let grad = t.grad(&grads);
+            (
+                name.clone(),
+                grad.unwrap_or_else(|| panic!("`{name}` takes part")),
+            )
+        })
+        .collect();
+    (input, params)
+}
+
+/// The shared layer check: `layer`'s backward (input gradient and every trainable tensor's)
+/// against burn's autodiff of the same forward, on a `[rows, inputs]` batch in training mode
+/// with the stream seeded alike. Returns how many values agreed.
+pub fn check_layer(layer: &dyn Layer, inputs: usize, rows: usize, seed: u64) -> usize {
+    let device = backend::device();
+    let mut rng = Rng::new(seed);
+    let x = host::matrix(
+        rng.normal_vec(rows * inputs, 0.0, 1.0),
+        rows,
+        inputs,
+        &device,
+    );
+    let cache = layer.forward(x.clone(), &mut Mode::Train(&mut Rng::new(seed + 1)));
+    let [_, outputs] = cache.output.dims();
+    let upstream = host::matrix(
+        rng.normal_vec(rows * outputs, 0.0, 1.0),
+        rows,
+        outputs,
+        &device,
+    );
+    let (explicit_grads, explicit_input) = layer.backward(&cache, upstream.clone());
+    let cell = std::cell::RefCell::new(layer.clone_layer());
+    let (input, params) = autodiff_grads(
+        &mut |f| cell.borrow_mut().visit_mut(f),
+        &|x| {
+            cell.borrow()
+                .forward(x, &mut Mode::Train(&mut Rng::new(seed + 1)))
+                .output
+        },
+        &x,
+        &upstream,
+    );
+    let mut checked = assert_close(&explicit_input, &input, &format!("{} input", layer.name()));
+    assert_eq!(
+        explicit_grads.len(),
+        params.len(),
+        "{}: one explicit gradient per trainable tensor",
+        layer.name()
+    );
+    for (name, want) in &params {
+        let got = explicit_grads
+            .iter()
+            .find(|(n, _)| n == name)
+            .unwrap_or_else(|| panic!("{}: no explicit gradient of `{name}`", layer.name()));
+        checked += assert_close(&got.1, want, &format!("{}.{name}", layer.name()));
+    }
+    checked
+}
+
+fn smooth(activation: Activation, relaxes: bool) -> ActivationLayer {
+    ActivationLayer {
+        activation,
+        estimator: Estimator::Ste,
+        eval_mode: EvalMode::Threshold,
+        relaxes,
+        name: "activation",
+    }
+}
+
+#[test]
+fn linear_backward_matches_autodiff() {
+    let mut rng = Rng::new(1);
+    let linear = Linear::new(5, 4, Init::Xavier, None, &mut rng, &backend::device());
+    assert_eq!(check_layer(&linear, 5, 6, 2), 6 * 5 + 4 * 5 + 4);
+}
+
+#[test]
+fn batchnorm_backward_matches_autodiff_with_and_without_affine() {
+    let device = backend::device();
+    let mut bn = BatchNorm::new(4, true, &device);
+    bn.gamma = host::matrix(vec![0.5, 1.5, -1.0, 2.0], 1, 4, &device);
+    bn.beta = host::matrix(vec![0.1, -0.2, 0.3, 0.0], 1, 4, &device);
+    assert_eq!(check_layer(&bn, 4, 7, 3), 7 * 4 + 4 + 4);
+    let fixed = BatchNorm::new(4, false, &device);
+    assert_eq!(check_layer(&fixed, 4, 7, 4), 7 * 4);
+}
+
+#[test]
+fn dropout_normalize_and_every_smooth_activation_match_autodiff() {
+    assert_eq!(check_layer(&Dropout { rate: 0.4 }, 6, 5, 5), 30);
+    assert_eq!(check_layer(&Normalize, 6, 5, 6), 30);
+    for name in [
+        "identity",
+        "sigmoid",
+        "tanh",
+        "relu",
+        "leaky_relu:0.1",
+        "elu",
+        "mish",
+        "silu",
+        "gelu",
+        "softmax",
+    ] {
+        let activation: Activation = name.parse().unwrap();
+        for relaxes in [false, true] {
+            assert_eq!(
+                check_layer(&smooth(activation, relaxes), 6, 5, 7),
+                30,
+                "{name}"
+            );
+        }
+    }
+}
+
+fn dense(inputs: usize, outputs: usize, activation: Activation) -> BlockSpec {
+    BlockSpec {
+        inputs,
+        outputs,
+        input_activation: None,
+        dropout: 0.0,
+        batchnorm: false,
+        batchnorm_affine: true,
+        activation,
+        estimator: Estimator::Ste,
+        eval_mode: EvalMode::Threshold,
+        normalize: false,
+    }
+}
+
+/// A whole block's split backward (`pre_activation_grad`, `param_grads`, `input_grad` through
+/// `W`) against autodiff of its forward. Returns how many values agreed.
+fn check_block(block: &Block, rows: usize, seed: u64) -> usize {
+    let device = backend::device();
+    let inputs = block.spec().inputs;
+    let mut rng = Rng::new(seed);
+    let x = host::matrix(
+        rng.normal_vec(rows * inputs, 0.0, 1.0),
+        rows,
+        inputs,
+        &device,
+    );
+    let cache = block.forward(x.clone(), &mut Mode::Train(&mut Rng::new(seed + 1)));
+    let [_, outputs] = cache.output.dims();
+    let upstream = host::matrix(
+        rng.normal_vec(rows * outputs, 0.0, 1.0),
+        rows,
+        outputs,
+        &device,
+    );
+    let grad_a = block.pre_activation_grad(&cache, upstream.clone());
+    let (grads, grad_z) = block.param_grads(&cache, grad_a);
+    let explicit_input = block.input_grad(&cache, grad_z, Feedback::Weights);
+    let cell = std::cell::RefCell::new(block.clone());
+    let (input, params) = autodiff_grads(
+        &mut |f| cell.borrow_mut().visit_mut("block", f),
+        &|x| {
+            cell.borrow()
+                .forward(x, &mut Mode::Train(&mut Rng::new(seed + 1)))
+                .output
+        },
+        &x,
+        &upstream,
+    );
+    let mut checked = assert_close(&explicit_input, &input, "block input");
+    for (name, want) in &params {
+        let local = name.strip_prefix("block.").unwrap();
+        let got = grads
+            .get(local)
+            .unwrap_or_else(|| panic!("no gradient of {local}"));
+        checked += assert_close(got, want, name);
+    }
+    checked
+}
+
+#[test]
+fn whole_blocks_match_autodiff_through_every_layer_kind() {
+    let device = backend::device();
+    let mut spec = dense(5, 4, Activation::Mish);
+    spec.input_activation = Some(Activation::Tanh);
+    spec.dropout = 0.3;
+    spec.batchnorm = true;
+    spec.normalize = true;
+    let block = Block::new(spec, Init::Lecun, None, &mut Rng::new(8), &device);
+    let names: Vec<&str> = block.layers().iter().map(|l| l.name()).collect();
+    assert_eq!(
+        names,
+        [
+            "input_activation",
+            "dropout",
+            "linear",
+            "batchnorm",
+            "activation",
+            "normalize"
+        ]
+    );
+    assert_eq!(check_block(&block, 6, 9), 6 * 5 + (4 * 5 + 4) + (4 + 4));
+    let plain = Block::new(
+        dense(3, 2, Activation::Sigmoid),
+        Init::Xavier,
+        None,
+        &mut Rng::new(1),
+        &device,
+    );
+    assert_eq!(check_block(&plain, 4, 2), 4 * 3 + 2 * 3 + 2);
+}
+
+/// A layer written outside the crate: a learned per-unit scale, `y = x ⊙ s`.
+#[derive(Debug, Clone)]
+struct Scale {
+    s: Tensor<2>,
+}
+
+impl Layer for Scale {
+    fn name(&self) -> &'static str {
+        "scale"
+    }
+
+    fn forward(&self, x: Tensor<2>, _mode: &mut Mode<'_>) -> LayerCache {
+        let y = x.clone() * self.s.clone();
+        LayerCache::new(x, y)
+    }
+
+    fn backward(&self, cache: &LayerCache, grad: Tensor<2>) -> (LayerGrads, Tensor<2>) {
+        let grad_s = (grad.clone() * cache.input.clone()).sum_dim(0);
+        (vec![("weight", grad_s)], grad * self.s.clone())
+    }
+
+    fn visit(&self, f: &mut dyn FnMut(&str, Slot, &Tensor<2>)) {
+        f("weight", Slot::ROW, &self.s);
+    }
+
+    fn visit_mut(&mut self, f: &mut dyn FnMut(&str, Slot, &mut Tensor<2>)) {
+        f("weight", Slot::ROW, &mut self.s);
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+
+    fn as_any_mut(&mut self) -> &mut dyn Any {
+        self
+    }
+
+    fn clone_layer(&self) -> Box<dyn Layer> {
+        Box::new(self.clone())
+    }
+}
+
+fn scale(units: usize) -> Scale {
+    let values = (0..units).map(|k| 0.5 + 0.25 * k as f32).collect();
+    Scale {
+        s: host::matrix(values, 1, units, &backend::device()),
+    }
+}
+
+#[test]
+fn a_layer_from_outside_the_crate_is_checked_and_placed_in_a_block() {
+    assert_eq!(check_layer(&scale(4), 4, 5, 10), 5 * 4 + 4);
+    let device = backend::device();
+    let mut block = Block::new(
+        dense(3, 4, Activation::Tanh),
+        Init::Xavier,
+        None,
+        &mut Rng::new(3),
+        &device,
+    );
+    block
+        .insert_layer(Place::PreActivation, Box::new(scale(4)))
+        .unwrap();
+    let mut names = Vec::new();
+    block.visit("blocks.0", &mut |name, _, _| names.push(name.to_string()));
+    assert_eq!(
+        names,
+        [
+            "blocks.0.linear.weight",
+            "blocks.0.linear.bias",
+            "blocks.0.scale.weight"
+        ]
+    );
+    assert_eq!(check_block(&block, 5, 4), 5 * 3 + (4 * 3 + 4) + 4);
+    let twice = block
+        .insert_layer(Place::Input, Box::new(scale(3)))
+        .unwrap_err();
+    assert!(
+        twice
+            .to_string()
+            .contains("already has a layer named `scale`"),
+        "{twice}"
+    );
+    let mut other = Block::new(
+        dense(3, 4, Activation::Tanh),
+        Init::Xavier,
+        None,
+        &mut Rng::new(3),
+        &device,
+    );
+    for place in [Place::Input, Place::Output] {
+        let error = other.insert_layer(place, Box::new(scale(4))).unwrap_err();
+        assert!(error.to_string().contains("parameters to learn"), "{error}");
+    }
+    other
+        .insert_layer(Place::Input, Box::new(Dropout { rate: 0.2 }))
+        .unwrap();
+    other
+        .insert_layer(Place::Output, Box::new(Normalize))
+        .unwrap();
+    let second = smooth(Activation::Sigmoid, false);
+    let error = other
+        .insert_layer(Place::Output, Box::new(second))
+        .unwrap_err();
+    assert!(error.to_string().contains("named `activation`"), "{error}");
+    let names: Vec<&str> = other.layers().iter().map(|l| l.name()).collect();
+    assert_eq!(names, ["dropout", "linear", "activation", "normalize"]);
+    assert_eq!(check_block(&other, 5, 6), 5 * 3 + (4 * 3 + 4));
+}
+
+#[test]
+fn a_layer_from_outside_the_crate_trains_in_a_net_under_backprop_and_dfa() {
+    use plasticity::prelude::{ExperimentConfig, Trainer};
+    for rule in ["backprop", "dfa"] {
+        let settings = [
+            "data.dataset=iris".to_string(),
+            "model.hidden=[8]".into(),
+            "train.epochs=20".into(),
+            "train.batch_size=16".into(),
+            "train.lr=0.02".into(),
+            format!("train.rule={rule}"),
+        ];
+        let config = ExperimentConfig::load(None, &settings).unwrap();
+        let data = plasticity::data::load(&config.data).unwrap();
+        let mut trainer = Trainer::new(&config, &data).unwrap();
+        trainer.net_mut().blocks[0]
+            .insert_layer(Place::PreActivation, Box::new(scale(8)))
+            .unwrap();
+        let before = host::values(&scale(8).s);
+        let mut last = None;
+        for _ in 0..config.train.epochs {
+            last = Some(trainer.epoch(&data, &|| {}).unwrap().metrics);
+        }
+        let block = &trainer.net().blocks[0];
+        let after = host::values(&block.layer::<Scale>().unwrap().s);
+        let moved = before.iter().zip(&after).filter(|(b, a)| b != a).count();
+        assert_eq!(moved, 8, "{rule}: every scale learns");
+        let accuracy = last.unwrap().test_accuracy.unwrap();
+        assert!(accuracy > 0.8, "{rule}: test accuracy {accuracy}");
+        let bytes = plasticity::net::weights::to_bytes(&[trainer.net()], &Default::default());
+        let text = String::from_utf8_lossy(&bytes[..200.min(bytes.len())]).to_string();
+        assert!(
+            text.contains("blocks.0.scale.weight"),
+            "{rule}: saved with the net"
+        );
+    }
+}
