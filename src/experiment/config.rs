@@ -11,6 +11,7 @@ use crate::activation::estimator::EstimatorKind;
 use crate::activation::{Activation, Estimator, EvalMode};
 use crate::data::DataConfig;
 use crate::error::{Error, Result};
+use crate::experiment::layers::{self, BlockLayout};
 use crate::loss::Loss;
 use crate::net::{BlockSpec, Init};
 use crate::optim::{OptimizerKind, OptimizerSettings, ScheduleKind};
@@ -98,12 +99,17 @@ impl<T: Clone> PerBlock<T> {
     }
 }
 
-/// The `[model]` section: hidden sizes and what each block is made of. Per-block lists of
-/// `activation`, `input_activation`, `batchnorm` and `normalize` have one entry per hidden
-/// block; `dropout` has one per block including the output block.
+/// The `[model]` section: the net layer by layer (`layers`), or its shorthand, hidden sizes and
+/// what each block is made of. Per-block lists of `activation`, `input_activation`,
+/// `batchnorm` and `normalize` have one entry per hidden block; `dropout` has one per block
+/// including the output block.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ModelConfig {
+    /// The net layer by layer, e.g. `["linear:300", "batchnorm", "tanh", "dropout:0.2",
+    /// "linear"]` (see the `layers` entries in the README); give it or the shorthand below
+    /// (`hidden` or `arch` with the per-block keys), not both.
+    pub layers: Option<Vec<String>>,
     /// Hidden layer sizes, e.g. `[300, 300, 300]`.
     pub hidden: Option<Vec<usize>>,
     /// The same as a string, `"300-300-300"` (give one of `hidden` and `arch`).
@@ -141,6 +147,7 @@ pub struct ModelConfig {
 impl Default for ModelConfig {
     fn default() -> Self {
         Self {
+            layers: None,
             hidden: None,
             arch: None,
             activation: PerBlock::One(Activation::LeakyRelu { slope: 0.01 }),
@@ -466,8 +473,10 @@ impl ExperimentConfig {
                     .layer_epochs
                     .unwrap_or(self.train.epochs.div_ceil(hidden.len() + 1)),
             );
-            config.model.hidden = Some(hidden);
-            config.model.arch = None;
+            if self.model.layers.is_none() {
+                config.model.hidden = Some(hidden);
+                config.model.arch = None;
+            }
         }
         if let Some(set) = crate::data::synthetic::Synthetic::find(&self.data.dataset) {
             // Through its shortest decimal form: 0.1, not 0.10000000149011612.
@@ -524,15 +533,9 @@ impl ExperimentConfig {
         let settings = self.rule_settings()?;
         self.check_rules(&settings.rules)?;
         // Widths of the input and output come from the data; the rules' checks need the rest.
-        let specs = self.block_specs(1, 1)?;
+        let specs = self.specs(1, None)?;
         rule::check_model(&settings, &specs, t.problem)?;
-        if t.recalibrate_batchnorm
-            && !self
-                .model
-                .batchnorm
-                .resolve(self.hidden_sizes()?.len(), "model.batchnorm")?
-                .contains(&true)
-        {
+        if t.recalibrate_batchnorm && !specs.iter().any(|s| s.batchnorm) {
             return Err(Error::config(
                 "train.recalibrate_batchnorm",
                 "the model has no batchnorm (model.batchnorm) whose statistics it could \
@@ -667,9 +670,14 @@ impl ExperimentConfig {
         Ok(())
     }
 
-    /// The hidden sizes from `model.hidden` or `model.arch`.
+    /// The hidden sizes from `model.layers`, `model.hidden` or `model.arch`.
     pub fn hidden_sizes(&self) -> Result<Vec<usize>> {
         let m = &self.model;
+        if let Some(entries) = &m.layers {
+            let blocks = layers::read(entries)?;
+            let hidden = &blocks[..blocks.len() - 1];
+            return Ok(hidden.iter().filter_map(|b| b.outputs).collect());
+        }
         let sizes = match (&m.hidden, &m.arch) {
             (Some(_), Some(_)) => {
                 return Err(Error::config(
@@ -760,8 +768,72 @@ impl ExperimentConfig {
 
     /// Every block's description, for a data set of `inputs` features and `outputs` outputs.
     pub fn block_specs(&self, inputs: usize, outputs: usize) -> Result<Vec<BlockSpec>> {
-        let hidden = self.hidden_sizes()?;
+        self.specs(inputs, Some(outputs))
+    }
+
+    /// Every block's description; the output width is checked against `model.layers` when
+    /// known (validation runs before the data is read).
+    fn specs(&self, inputs: usize, outputs: Option<usize>) -> Result<Vec<BlockSpec>> {
+        let layouts = self.block_layouts()?;
         let m = &self.model;
+        let n = layouts.len() - 1;
+        let output_width = match (layouts[n].outputs, outputs) {
+            (Some(listed), Some(data)) if listed != data => {
+                return Err(Error::config(
+                    "model.layers",
+                    format!("the last linear layer has {listed} units, the data needs {data}"),
+                ));
+            }
+            (_, Some(data)) => data,
+            (listed, None) => listed.unwrap_or(1),
+        };
+        let estimators = m
+            .estimator
+            .resolve(n, "model.estimator")?
+            .into_iter()
+            .zip(&layouts)
+            .map(|(kind, layout)| {
+                let estimator = Estimator::new(kind, m.temperature as f32, m.straight_through);
+                let activation = layout.activation.unwrap_or(Activation::Identity);
+                estimator
+                    .check(&activation)
+                    .map(|()| estimator)
+                    .map_err(|message| Error::config("model.estimator", message))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let mut width = inputs;
+        Ok(layouts
+            .iter()
+            .enumerate()
+            .map(|(i, layout)| {
+                let outputs = layout.outputs.filter(|_| i < n).unwrap_or(output_width);
+                let spec = BlockSpec {
+                    inputs: width,
+                    outputs,
+                    input_activation: layout.input_activation,
+                    dropout: layout.dropout,
+                    batchnorm: layout.batchnorm.is_some(),
+                    batchnorm_affine: layout.batchnorm.unwrap_or(true),
+                    activation: layout.activation.unwrap_or(Activation::Identity),
+                    normalize: layout.normalize,
+                    estimator: estimators.get(i).copied().unwrap_or(Estimator::Ste),
+                    eval_mode: m.eval_mode,
+                };
+                width = outputs;
+                spec
+            })
+            .collect())
+    }
+
+    /// Every block's layout, output block last: `model.layers` read, or the shorthand
+    /// (`model.hidden`/`model.arch` and the per-block keys) spelled out.
+    fn block_layouts(&self) -> Result<Vec<BlockLayout>> {
+        let m = &self.model;
+        if let Some(entries) = &m.layers {
+            self.check_layers_alone()?;
+            return layers::read(entries);
+        }
+        let hidden = self.hidden_sizes()?;
         let n = hidden.len();
         let activations = m.activation.resolve(n, "model.activation")?;
         let input_activations = m
@@ -786,51 +858,57 @@ impl ExperimentConfig {
         let batchnorm = m.batchnorm.resolve(n, "model.batchnorm")?;
         let batchnorm_affine = m.batchnorm_affine.resolve(n, "model.batchnorm_affine")?;
         let normalize = m.normalize.resolve(n, "model.normalize")?;
-        let estimators = m
-            .estimator
-            .resolve(n, "model.estimator")?
-            .into_iter()
-            .zip(&activations)
-            .map(|(kind, activation)| {
-                let estimator = Estimator::new(kind, m.temperature as f32, m.straight_through);
-                estimator
-                    .check(activation)
-                    .map(|()| estimator)
-                    .map_err(|message| Error::config("model.estimator", message))
+        let mut layouts: Vec<BlockLayout> = (0..n)
+            .map(|i| BlockLayout {
+                outputs: Some(hidden[i]),
+                input_activation: input_activations[i],
+                dropout: dropout[i] as f32,
+                batchnorm: batchnorm[i].then_some(batchnorm_affine[i]),
+                activation: Some(activations[i]),
+                normalize: normalize[i],
             })
-            .collect::<Result<Vec<_>>>()?;
-        let mut sizes = vec![inputs];
-        sizes.extend(&hidden);
-        sizes.push(outputs);
-        Ok((0..=n)
-            .map(|i| {
-                let hidden_block = i < n;
-                BlockSpec {
-                    inputs: sizes[i],
-                    outputs: sizes[i + 1],
-                    input_activation: if hidden_block {
-                        input_activations[i]
-                    } else {
-                        None
-                    },
-                    dropout: dropout[i] as f32,
-                    batchnorm: hidden_block && batchnorm[i],
-                    batchnorm_affine: !hidden_block || batchnorm_affine[i],
-                    activation: if hidden_block {
-                        activations[i]
-                    } else {
-                        m.output_activation
-                    },
-                    normalize: hidden_block && normalize[i],
-                    estimator: if hidden_block {
-                        estimators[i]
-                    } else {
-                        Estimator::Ste
-                    },
-                    eval_mode: m.eval_mode,
-                }
-            })
-            .collect())
+            .collect();
+        layouts.push(BlockLayout {
+            outputs: None,
+            input_activation: None,
+            dropout: dropout[n] as f32,
+            batchnorm: None,
+            activation: Some(m.output_activation),
+            normalize: false,
+        });
+        Ok(layouts)
+    }
+
+    /// With `model.layers`, the shorthand's keys must be left alone: the list says it all.
+    fn check_layers_alone(&self) -> Result<()> {
+        let (m, d) = (&self.model, ModelConfig::default());
+        let shorthand = [
+            ("model.hidden", m.hidden != d.hidden),
+            ("model.arch", m.arch != d.arch),
+            ("model.activation", m.activation != d.activation),
+            (
+                "model.input_activation",
+                m.input_activation != d.input_activation,
+            ),
+            (
+                "model.output_activation",
+                m.output_activation != d.output_activation,
+            ),
+            ("model.dropout", m.dropout != d.dropout),
+            ("model.batchnorm", m.batchnorm != d.batchnorm),
+            (
+                "model.batchnorm_affine",
+                m.batchnorm_affine != d.batchnorm_affine,
+            ),
+            ("model.normalize", m.normalize != d.normalize),
+        ];
+        match shorthand.iter().find(|(_, set)| *set) {
+            Some((key, _)) => Err(Error::config(
+                *key,
+                "model.layers describes the whole net; give this in the list instead",
+            )),
+            None => Ok(()),
+        }
     }
 
     /// The optimizer settings of the rule's own trainable tensors (decoders, feedback

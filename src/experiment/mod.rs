@@ -2,6 +2,7 @@
 
 pub mod compare;
 pub mod config;
+mod layers;
 pub mod snapshot;
 pub mod sweep;
 mod train;

@@ -32,8 +32,16 @@ fn train_fails_with(out: &str, extra: &[&str], expected: &[&str]) {
 fn bad_input_exits_2_with_one_line() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().to_str().unwrap();
-    let cases: [(&[&str], &str); 4] = [
+    let cases: [(&[&str], &str); 6] = [
         (&["--set", "model.activation=nope"], "model.activation"),
+        (
+            &["--set", "model.layers=[\"linear:8\", \"tahn\", \"linear\"]"],
+            "model.layers`: entry 2 `tahn`: unknown layer",
+        ),
+        (
+            &["--set", "model.layers=[\"linear:8\", \"linear:7\"]"],
+            "the last linear layer has 7 units, the data needs 10",
+        ),
         (&["--set", "train.rule=nope"], "train.rule"),
         (
             &["--set", "data.dataset=mnist_idx:/missing/dir"],

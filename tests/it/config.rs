@@ -186,3 +186,93 @@ fn estimators_must_fit_their_activation() {
         assert!(error.contains(expected), "{error}");
     }
 }
+
+/// `model.layers` and the shorthand it generalises, for one net.
+const LAYERS: &str = r#"["linear:24", "batchnorm:fixed", "tanh", "sigmoid", "dropout:0.1", "linear:16", "relu", "normalize", "linear"]"#;
+const SHORTHAND: [&str; 7] = [
+    "model.hidden=[24, 16]",
+    "model.activation=[\"tanh\", \"relu\"]",
+    "model.input_activation=[\"none\", \"sigmoid\"]",
+    "model.dropout=[0.0, 0.1, 0.0]",
+    "model.batchnorm=[true, false]",
+    "model.batchnorm_affine=false",
+    "model.normalize=[false, true]",
+];
+
+#[test]
+fn a_layer_list_builds_the_net_its_shorthand_builds_and_trains_it_alike() {
+    use plasticity::prelude::Trainer;
+    let common = ["data.dataset=digits", "train.epochs=2", "seed=5"];
+    let mut listed: Vec<String> = common.iter().map(|s| s.to_string()).collect();
+    listed.push(format!("model.layers={LAYERS}"));
+    let mut short: Vec<String> = common.iter().map(|s| s.to_string()).collect();
+    short.extend(SHORTHAND.iter().map(|s| s.to_string()));
+    let (listed, short) = (
+        ExperimentConfig::load(None, &listed).unwrap(),
+        ExperimentConfig::load(None, &short).unwrap(),
+    );
+    let (a, b) = (
+        listed.block_specs(64, 10).unwrap(),
+        short.block_specs(64, 10).unwrap(),
+    );
+    assert_eq!(a.len(), 3);
+    for (x, y) in a.iter().zip(&b) {
+        assert_eq!(
+            (x.inputs, x.outputs, x.activation),
+            (y.inputs, y.outputs, y.activation)
+        );
+        assert_eq!(
+            (x.input_activation, x.dropout, x.normalize),
+            (y.input_activation, y.dropout, y.normalize)
+        );
+        assert_eq!(x.batchnorm, y.batchnorm);
+        assert!(!x.batchnorm || x.batchnorm_affine == y.batchnorm_affine);
+    }
+    let data = plasticity::data::load(&listed.data).unwrap();
+    let weights = |config: &ExperimentConfig| {
+        let mut trainer = Trainer::new(config, &data).unwrap();
+        for _ in 0..config.train.epochs {
+            trainer.epoch(&data, &|| {}).unwrap();
+        }
+        plasticity::net::weights::to_bytes(&[trainer.net()], &Default::default())
+    };
+    assert_eq!(
+        weights(&listed),
+        weights(&short),
+        "the same net, trained alike"
+    );
+    // The saved config keeps the list, and loads back to the same config.
+    let dir = tempfile::tempdir().unwrap();
+    let saved = write(dir.path(), "saved.toml", listed.to_toml().as_bytes());
+    let again = ExperimentConfig::load(Some(&saved), &[]).unwrap();
+    assert_eq!(again.model.layers, listed.model.layers);
+    assert_eq!(again.model.hidden, None);
+    assert_eq!(again.hidden_sizes().unwrap(), [24, 16]);
+}
+
+#[test]
+fn a_layer_list_rejects_the_shorthand_beside_it_and_a_wrong_output_width() {
+    let layers = "model.layers=[\"linear:8\", \"tanh\", \"linear:4\"]".to_string();
+    for key in [
+        "model.hidden=[8]",
+        "model.batchnorm=true",
+        "model.activation=relu",
+    ] {
+        let error = ExperimentConfig::load(None, &[layers.clone(), key.into()]).unwrap_err();
+        let name = key.split('=').next().unwrap();
+        assert!(
+            error.to_string().starts_with(&format!("config `{name}`")),
+            "{error}"
+        );
+        assert!(
+            error.to_string().contains("model.layers describes"),
+            "{error}"
+        );
+    }
+    let config = ExperimentConfig::load(None, &[layers]).unwrap();
+    let error = config.block_specs(4, 3).unwrap_err().to_string();
+    assert_eq!(
+        error,
+        "config `model.layers`: the last linear layer has 4 units, the data needs 3"
+    );
+}
