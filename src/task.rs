@@ -1,5 +1,5 @@
-//! What the network's output is trained to produce: class labels or a reconstruction of the
-//! input, with which loss, on how many output units.
+//! What the network's output is trained to produce: class labels, a reconstruction of the
+//! input or float targets, with which loss, on how many output units.
 
 use burn::tensor::{Device, Tensor};
 use serde::{Deserialize, Serialize};
@@ -18,6 +18,9 @@ pub enum Problem {
     Classification,
     /// Reproduce the input (MSE); the reconstruction error is the metric.
     Reconstruction,
+    /// Predict each sample's float targets (MSE; a data set of float targets:
+    /// `data.target_columns` for CSV, `Dataset::from_arrays_with_targets`).
+    Regression,
 }
 
 /// One mini-batch.
@@ -25,7 +28,8 @@ pub enum Problem {
 pub struct Batch {
     /// Inputs, `[batch, inputs]`.
     pub x: Tensor<2>,
-    /// Loss targets, `[batch, outputs]`: one-hot labels, 0/1 labels for BCE, or the input.
+    /// Loss targets, `[batch, outputs]`: one-hot labels, 0/1 labels for BCE, the input, or
+    /// the float targets.
     pub targets: Tensor<2>,
     /// Class labels, one per sample.
     pub labels: Vec<u32>,
@@ -40,19 +44,21 @@ pub struct Task {
     pub loss: Loss,
     /// Classes of the data set.
     pub classes: usize,
-    /// Output units: classes (1 for BCE), or the input width for reconstruction.
+    /// Output units: classes (1 for BCE), the input width for reconstruction, the target
+    /// width for regression.
     pub outputs: usize,
 }
 
 impl Task {
-    /// The task for a data set of `features` inputs and `classes` classes.
+    /// The task for a data set of `features` inputs and `classes` classes, or (regression)
+    /// `features` float targets per sample.
     pub fn new(problem: Problem, loss: Loss, classes: usize, features: usize) -> Result<Self> {
         let outputs = match (problem, loss) {
-            (Problem::Reconstruction, Loss::MeanSquaredError) => features,
-            (Problem::Reconstruction, other) => {
+            (Problem::Reconstruction | Problem::Regression, Loss::MeanSquaredError) => features,
+            (Problem::Reconstruction | Problem::Regression, other) => {
                 return Err(Error::config(
                     "train.loss",
-                    format!("reconstruction needs the mse loss, not {other}"),
+                    format!("{problem:?} needs the mse loss, not {other}").to_lowercase(),
                 ));
             }
             (Problem::Classification, Loss::BinaryCrossEntropy) if classes != 2 => {
@@ -82,6 +88,13 @@ impl Task {
         let x = host::matrix(x, rows.len(), table.features, device);
         let targets = match self.problem {
             Problem::Reconstruction => x.clone(),
+            Problem::Regression => {
+                let mut t = Vec::with_capacity(rows.len() * table.target_width);
+                for &i in rows {
+                    t.extend_from_slice(table.target_row(i));
+                }
+                host::matrix(t, rows.len(), table.target_width, device)
+            }
             Problem::Classification => {
                 let mut t = vec![0.0f32; rows.len() * self.outputs];
                 for (r, &label) in labels.iter().enumerate() {
@@ -97,12 +110,12 @@ impl Task {
     }
 
     /// Correct predictions among `labels` (argmax, or `logit > 0` for BCE); `None` for
-    /// reconstruction.
+    /// reconstruction and regression.
     ///
     /// # Shapes
     /// `logits`: `[batch, outputs]`.
     pub fn correct(&self, logits: &Tensor<2>, labels: &[u32]) -> Option<usize> {
-        if self.problem == Problem::Reconstruction {
+        if self.problem != Problem::Classification {
             return None;
         }
         let values = host::values(logits);

@@ -64,7 +64,7 @@ impl Embedded {
         } else {
             String::from_utf8(self.bytes.to_vec()).expect("the embedded file is UTF-8")
         };
-        csv::parse(&text, path)
+        csv::parse(&text, path, 0)
     }
 }
 

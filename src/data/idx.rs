@@ -135,6 +135,7 @@ pub fn read_split(dir: &Path, prefix: &str) -> Result<Table> {
         x,
         y,
         features: pixels,
+        ..Table::default()
     })
 }
 

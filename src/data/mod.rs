@@ -60,6 +60,9 @@ pub struct DataConfig {
     /// Keep only the samples of these classes, relabelled `0..k` in the order listed (e.g.
     /// `[0, 1]`: iris's first two classes), before any split.
     pub keep_classes: Option<Vec<u32>>,
+    /// CSV files: the last this many columns are float targets instead of a class label
+    /// (regression, `train.problem = "regression"`); 0 for a label column.
+    pub target_columns: usize,
 }
 
 impl Default for DataConfig {
@@ -75,6 +78,7 @@ impl Default for DataConfig {
             classes: None,
             train_limit: None,
             keep_classes: None,
+            target_columns: 0,
         }
     }
 }
@@ -86,7 +90,7 @@ pub struct Dataset {
     pub name: String,
     /// Where it came from.
     pub source: String,
-    /// Number of classes.
+    /// Number of classes (0 for a set of float targets).
     pub classes: usize,
     /// Training split (scaled).
     pub train: Table,
@@ -100,6 +104,11 @@ impl Dataset {
     /// Features per sample.
     pub fn features(&self) -> usize {
         self.train.features
+    }
+
+    /// Float targets per sample (0 for a set of class labels).
+    pub fn target_width(&self) -> usize {
+        self.train.target_width
     }
 }
 
@@ -157,12 +166,12 @@ fn load_raw(config: &DataConfig) -> Result<Raw> {
                 .next()
                 .ok_or_else(|| Error::config("data.dataset", "`csv:` needs a file name"))?,
         );
-        let train = csv::read(&train_path)?;
+        let train = csv::read(&train_path, config.target_columns)?;
         let test_path = paths.next().map(PathBuf::from);
         let test = test_path
             .as_deref()
             .map(|p| {
-                let test = csv::read(Path::new(p))?;
+                let test = csv::read(Path::new(p), config.target_columns)?;
                 if test.features != train.features {
                     return Err(Error::data(
                         p,
@@ -275,6 +284,43 @@ impl Dataset {
     }
 }
 
+impl Dataset {
+    /// A regression set from arrays in memory: `features` row-major of `shape`
+    /// `[rows, width]`, `targets` row-major of `target_shape` `[rows, outputs]`, optionally a
+    /// test split of its own (a [`Table::with_targets`] of the same widths); split and scaled
+    /// (the features, not the targets) as `config` says. Train it with
+    /// `train.problem = "regression"`.
+    pub fn from_arrays_with_targets(
+        features: Vec<f32>,
+        shape: [usize; 2],
+        targets: Vec<f32>,
+        target_shape: [usize; 2],
+        test: Option<Table>,
+        config: &DataConfig,
+    ) -> Result<Self> {
+        let train = Table::with_targets(features, shape, targets, target_shape, "features")?;
+        if let Some(test) = &test
+            && test.features != train.features
+        {
+            return Err(Error::data(
+                "test features",
+                format!(
+                    "{} columns, the training features have {}",
+                    test.features, train.features
+                ),
+            ));
+        }
+        let raw = Raw {
+            train,
+            test,
+            source: "arrays in memory".into(),
+            label_file: PathBuf::from("targets"),
+            test_label_file: PathBuf::from("test targets"),
+        };
+        prepare(raw, config)
+    }
+}
+
 /// Splits, checks and scales a loaded set as `config` says.
 fn prepare(mut raw: Raw, config: &DataConfig) -> Result<Dataset> {
     check_fraction("data.validation_fraction", config.validation_fraction)?;
@@ -289,6 +335,18 @@ fn prepare(mut raw: Raw, config: &DataConfig) -> Result<Dataset> {
         }
         raw.train = keep_only(&raw.train, keep);
         raw.test = raw.test.map(|test| keep_only(&test, keep));
+    }
+    if raw.train.target_width > 0 {
+        return prepare_targets(raw, config);
+    }
+    if config.target_columns > 0 {
+        return Err(Error::config(
+            "data.target_columns",
+            format!(
+                "`{}` has class labels; float target columns are read from CSV files only",
+                config.dataset
+            ),
+        ));
     }
     let classes = match config.classes {
         Some(classes) => classes,
@@ -315,11 +373,55 @@ fn prepare(mut raw: Raw, config: &DataConfig) -> Result<Dataset> {
         }
     };
     check_labels(&raw.train, &raw.label_file)?;
-    let (train, test) = match raw.test {
+    let test = match raw.test.take() {
         Some(test) => {
             check_labels(&test, &raw.test_label_file)?;
-            (raw.train, test)
+            Some(test)
         }
+        None => None,
+    };
+    split_and_scale(raw, test, classes, config)
+}
+
+/// A set of float targets (regression): no classes to check; split and scaled like any set
+/// (the targets are not scaled).
+fn prepare_targets(mut raw: Raw, config: &DataConfig) -> Result<Dataset> {
+    for (key, set) in [
+        ("data.keep_classes", config.keep_classes.is_some()),
+        ("data.classes", config.classes.is_some()),
+    ] {
+        if set {
+            return Err(Error::config(
+                key,
+                "the data set has float targets, not classes",
+            ));
+        }
+    }
+    let test = raw.test.take();
+    if let Some(test) = &test
+        && test.target_width != raw.train.target_width
+    {
+        return Err(Error::data(
+            &raw.test_label_file,
+            format!(
+                "{} target columns, the training set has {}",
+                test.target_width, raw.train.target_width
+            ),
+        ));
+    }
+    split_and_scale(raw, test, 0, config)
+}
+
+/// Carves the test split (when the set has none) and the validation split, applies the
+/// training limit and fits the scaling on the training split.
+fn split_and_scale(
+    raw: Raw,
+    test: Option<Table>,
+    classes: usize,
+    config: &DataConfig,
+) -> Result<Dataset> {
+    let (train, test) = match test {
+        Some(test) => (raw.train, test),
         None => carve(
             &raw.train,
             config.test_fraction,

@@ -74,7 +74,12 @@ fn table(points: Vec<(f32, f32, u32)>, noise: f32, rng: &mut Rng) -> Table {
         x.extend([a + da, b + db]);
         y.push(label);
     }
-    Table { x, y, features: 2 }
+    Table {
+        x,
+        y,
+        features: 2,
+        ..Table::default()
+    }
 }
 
 fn signed_xor(n: usize, noise: f32, rng: &mut Rng) -> Table {

@@ -1,14 +1,19 @@
-//! A table of samples: row-major features and integer class labels.
+//! A table of samples: row-major features with integer class labels or float targets.
 
-/// Samples as rows of `features` values, each with a class label.
+/// Samples as rows of `features` values, each with a class label, or with `target_width`
+/// float targets (regression).
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Table {
     /// Row-major features, `rows × features` values.
     pub x: Vec<f32>,
-    /// One class label per row, from 0.
+    /// One class label per row, from 0 (all 0 for a table of float targets).
     pub y: Vec<u32>,
     /// Number of features per row.
     pub features: usize,
+    /// Row-major float targets, `rows × target_width` values (empty for class labels).
+    pub targets: Vec<f32>,
+    /// Float targets per row (0: the table has class labels).
+    pub target_width: usize,
 }
 
 impl Table {
@@ -42,7 +47,58 @@ impl Table {
                 x[i]
             ));
         }
-        Ok(Self { x, y, features })
+        Ok(Self {
+            x,
+            y,
+            features,
+            targets: Vec::new(),
+            target_width: 0,
+        })
+    }
+
+    /// A table of float targets (regression): row-major `x` of `shape` `[rows, features]` and
+    /// `targets` of `target_shape` `[rows, width]`; `what` names the arrays in errors.
+    pub fn with_targets(
+        x: Vec<f32>,
+        shape: [usize; 2],
+        targets: Vec<f32>,
+        target_shape: [usize; 2],
+        what: &str,
+    ) -> crate::Result<Self> {
+        let [rows, width] = target_shape;
+        let bad = |message: String| Err(crate::Error::data(format!("{what} targets"), message));
+        if rows != shape[0] {
+            return bad(format!(
+                "{rows} rows of targets for {} rows of features",
+                shape[0]
+            ));
+        }
+        if width == 0 {
+            return bad("a sample needs at least one target".into());
+        }
+        if rows.checked_mul(width) != Some(targets.len()) {
+            return bad(format!(
+                "{} values do not fill the shape [{rows}, {width}]",
+                targets.len()
+            ));
+        }
+        if let Some(i) = targets.iter().position(|v| !v.is_finite()) {
+            return bad(format!(
+                "row {}, column {}: {} is not a finite number",
+                i / width,
+                i % width,
+                targets[i]
+            ));
+        }
+        let mut table = Self::from_arrays(x, shape, vec![0; rows], what)?;
+        table.targets = targets;
+        table.target_width = width;
+        Ok(table)
+    }
+
+    /// Row `i`'s float targets (empty for a table of class labels).
+    pub fn target_row(&self, i: usize) -> &[f32] {
+        &self.targets[i * self.target_width..(i + 1) * self.target_width]
     }
 
     /// Number of rows.
@@ -61,10 +117,16 @@ impl Table {
         for &i in indices {
             x.extend_from_slice(self.row(i));
         }
+        let mut targets = Vec::with_capacity(indices.len() * self.target_width);
+        for &i in indices {
+            targets.extend_from_slice(self.target_row(i));
+        }
         Table {
             x,
             y: indices.iter().map(|&i| self.y[i]).collect(),
             features: self.features,
+            targets,
+            target_width: self.target_width,
         }
     }
 

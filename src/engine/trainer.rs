@@ -24,7 +24,7 @@ use crate::net::weights::WeightsFile;
 use crate::optim::ParamOptimizer;
 use crate::rng::Rng;
 use crate::rule::{self, LearningRule, StepContext};
-use crate::task::{Batch, Task};
+use crate::task::{Batch, Problem, Task};
 
 /// What a [`Trainer`] does besides stepping.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -93,12 +93,13 @@ pub fn build_model(
     data: &Dataset,
     device: &Device,
 ) -> Result<(Task, Net, Box<dyn LearningRule>)> {
-    let task = Task::new(
-        config.train.problem,
-        config.train.loss,
-        data.classes,
-        data.features(),
-    )?;
+    let problem = config.train.problem;
+    check_targets(problem, data)?;
+    let width = match problem {
+        Problem::Regression => data.target_width(),
+        _ => data.features(),
+    };
+    let task = Task::new(problem, config.train.loss, data.classes, width)?;
     let settings = config.rule_settings()?;
     let embeds_label = settings.embeds_label();
     let inputs = data.features() + if embeds_label { data.classes } else { 0 };
@@ -120,6 +121,28 @@ pub fn build_model(
         &mut Rng::derived(config.seed, "feedback"),
     )?;
     Ok((task, net, rule))
+}
+
+/// Regression needs float targets, and float targets need regression.
+fn check_targets(problem: Problem, data: &Dataset) -> Result<()> {
+    match (problem, data.target_width() > 0) {
+        (Problem::Regression, false) => Err(Error::config(
+            "train.problem",
+            format!(
+                "regression needs float targets; `{}` has class labels (CSV: \
+                 data.target_columns)",
+                data.name
+            ),
+        )),
+        (Problem::Classification | Problem::Reconstruction, true) => Err(Error::config(
+            "train.problem",
+            format!(
+                "`{}` has float targets: set train.problem = \"regression\"",
+                data.name
+            ),
+        )),
+        _ => Ok(()),
+    }
 }
 
 impl Trainer {

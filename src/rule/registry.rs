@@ -321,13 +321,14 @@ pub fn check_section(name: &str, section: Option<&toml::Table>) -> Result<()> {
 
 /// The model check of rules that need class labels (DRTP, forward-forward).
 pub fn needs_classes(view: &ModelView<'_>) -> Result<()> {
-    if view.problem == crate::task::Problem::Reconstruction {
+    if view.problem != crate::task::Problem::Classification {
         return Err(Error::config(
             "train.problem",
             format!(
-                "{} needs class targets and has no reconstruction variant",
-                view.name
-            ),
+                "{} needs class targets and has no {:?} variant",
+                view.name, view.problem
+            )
+            .to_lowercase(),
         ));
     }
     Ok(())

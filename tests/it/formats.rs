@@ -159,8 +159,8 @@ fn idx_malformed_files_are_named_errors() {
 
 #[test]
 fn csv_reads_with_and_without_header() {
-    let with_header = csv::parse("a,b,label\n1,2,0\n3.5,-4,1\n", "x.csv".as_ref()).unwrap();
-    let without = csv::parse("1,2,0\n3.5,-4,1\n", "x.csv".as_ref()).unwrap();
+    let with_header = csv::parse("a,b,label\n1,2,0\n3.5,-4,1\n", "x.csv".as_ref(), 0).unwrap();
+    let without = csv::parse("1,2,0\n3.5,-4,1\n", "x.csv".as_ref(), 0).unwrap();
     assert_eq!(with_header, without);
     assert_eq!(with_header.features, 2);
     assert_eq!(with_header.x, vec![1.0, 2.0, 3.5, -4.0]);
@@ -177,7 +177,7 @@ fn csv_malformed_rows_are_named_errors() {
         ("a,b,c\n", "no data rows"),
     ];
     for (text, expected) in cases {
-        let error = csv::parse(text, "bad.csv".as_ref())
+        let error = csv::parse(text, "bad.csv".as_ref(), 0)
             .unwrap_err()
             .to_string();
         assert!(error.starts_with("bad.csv: "), "{error}");
@@ -223,4 +223,31 @@ fn splits_are_disjoint_seeded_and_standardized_on_train_only() {
     }
     let other = data::load(&DataConfig { seed: 1, ..config }).unwrap();
     assert_ne!(a.test, other.test);
+}
+
+#[test]
+fn csv_target_columns_are_read_as_float_targets() {
+    let table = csv::parse(
+        "a,b,y1,y2\n1,2,0.5,-3\n3.5,-4,2.25,7\n",
+        "r.csv".as_ref(),
+        2,
+    )
+    .unwrap();
+    assert_eq!(table.features, 2);
+    assert_eq!(table.x, vec![1.0, 2.0, 3.5, -4.0]);
+    assert_eq!(table.target_width, 2);
+    assert_eq!(table.targets, vec![0.5, -3.0, 2.25, 7.0]);
+    assert_eq!(table.target_row(1), [2.25, 7.0]);
+    let picked = table.select(&[1]);
+    assert_eq!(
+        (picked.x, picked.targets),
+        (vec![3.5, -4.0], vec![2.25, 7.0])
+    );
+    let error = csv::parse("1,2\n", "r.csv".as_ref(), 2)
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        error,
+        "r.csv: line 1: needs at least one feature and 2 target column(s) (data.target_columns)"
+    );
 }

@@ -14,6 +14,7 @@ mod host;
 mod layers;
 mod memory;
 mod pipeline;
+mod regression;
 mod report;
 mod rules;
 mod sweep;
