@@ -37,14 +37,21 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
         checkpoint: true,
     };
     let summary = train(&config, &options)?;
+    // Reconstruction and regression have no accuracy: their loss is the MSE.
+    let result = match summary.test_accuracy {
+        Some(accuracy) => format!(
+            "test accuracy {}, test loss {:.4}",
+            crate::accuracy(Some(accuracy)),
+            summary.test_loss
+        ),
+        None => format!("test MSE {:.4}", summary.test_loss),
+    };
     println!(
-        "{}: {} {} on {} — test accuracy {}, test loss {:.4}, {:.1} s training ({:.0} samples/s)",
+        "{}: {} {} on {} — {result}, {:.1} s training ({:.0} samples/s)",
         summary.name,
         summary.rule,
         summary.sizes,
         summary.dataset,
-        crate::accuracy(summary.test_accuracy),
-        summary.test_loss,
         summary.train_seconds,
         summary.samples_per_second
     );
