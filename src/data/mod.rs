@@ -262,25 +262,7 @@ impl Dataset {
         let test = test
             .map(|(x, shape, y)| Table::from_arrays(x, shape, y, "test features"))
             .transpose()?;
-        if let Some(test) = &test
-            && test.features != train.features
-        {
-            return Err(Error::data(
-                "test features",
-                format!(
-                    "{} columns, the training features have {}",
-                    test.features, train.features
-                ),
-            ));
-        }
-        let raw = Raw {
-            train,
-            test,
-            source: "arrays in memory".into(),
-            label_file: PathBuf::from("labels"),
-            test_label_file: PathBuf::from("test labels"),
-        };
-        prepare(raw, config)
+        from_tables(train, test, "labels", config)
     }
 }
 
@@ -299,26 +281,36 @@ impl Dataset {
         config: &DataConfig,
     ) -> Result<Self> {
         let train = Table::with_targets(features, shape, targets, target_shape, "features")?;
-        if let Some(test) = &test
-            && test.features != train.features
-        {
-            return Err(Error::data(
-                "test features",
-                format!(
-                    "{} columns, the training features have {}",
-                    test.features, train.features
-                ),
-            ));
-        }
-        let raw = Raw {
-            train,
-            test,
-            source: "arrays in memory".into(),
-            label_file: PathBuf::from("targets"),
-            test_label_file: PathBuf::from("test targets"),
-        };
-        prepare(raw, config)
+        from_tables(train, test, "targets", config)
     }
+}
+
+/// A set of tables in memory, `what` (`labels`, `targets`) naming their labels in errors.
+fn from_tables(
+    train: Table,
+    test: Option<Table>,
+    what: &str,
+    config: &DataConfig,
+) -> Result<Dataset> {
+    if let Some(test) = &test
+        && test.features != train.features
+    {
+        return Err(Error::data(
+            "test features",
+            format!(
+                "{} columns, the training features have {}",
+                test.features, train.features
+            ),
+        ));
+    }
+    let raw = Raw {
+        train,
+        test,
+        source: "arrays in memory".into(),
+        label_file: PathBuf::from(what),
+        test_label_file: PathBuf::from(format!("test {what}")),
+    };
+    prepare(raw, config)
 }
 
 /// Splits, checks and scales a loaded set as `config` says.

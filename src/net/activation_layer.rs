@@ -97,16 +97,4 @@ impl Layer for ActivationLayer {
         };
         (Vec::new(), grad)
     }
-
-    fn as_any(&self) -> &dyn std::any::Any {
-        self
-    }
-
-    fn as_any_mut(&mut self) -> &mut dyn std::any::Any {
-        self
-    }
-
-    fn clone_layer(&self) -> Box<dyn Layer> {
-        Box::new(*self)
-    }
 }

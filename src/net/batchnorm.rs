@@ -187,16 +187,4 @@ impl Layer for BatchNorm {
         f("running_mean", Slot::BUFFER_ROW, &mut self.running_mean);
         f("running_var", Slot::BUFFER_ROW, &mut self.running_var);
     }
-
-    fn as_any(&self) -> &dyn std::any::Any {
-        self
-    }
-
-    fn as_any_mut(&mut self) -> &mut dyn std::any::Any {
-        self
-    }
-
-    fn clone_layer(&self) -> Box<dyn Layer> {
-        Box::new(self.clone())
-    }
 }

@@ -163,6 +163,24 @@ pub struct Block {
 }
 
 impl BlockSpec {
+    /// A plain `linear → activation` block from `inputs` to `outputs` units: no input
+    /// activation, dropout, batchnorm or normalisation; hard units estimated straight through
+    /// and thresholded in evaluation. Set the other fields to add those.
+    pub fn dense(inputs: usize, outputs: usize, activation: Activation) -> Self {
+        Self {
+            inputs,
+            outputs,
+            input_activation: None,
+            dropout: 0.0,
+            batchnorm: false,
+            batchnorm_affine: true,
+            activation,
+            estimator: Estimator::Ste,
+            eval_mode: EvalMode::Threshold,
+            normalize: false,
+        }
+    }
+
     /// The layers this description stands for, in order, with the weighted layer drawn with
     /// `init`; returns them with the weighted layer's and the activation's positions.
     fn layers(

@@ -42,18 +42,6 @@ impl Layer for Dropout {
         };
         (Vec::new(), grad)
     }
-
-    fn as_any(&self) -> &dyn std::any::Any {
-        self
-    }
-
-    fn as_any_mut(&mut self) -> &mut dyn std::any::Any {
-        self
-    }
-
-    fn clone_layer(&self) -> Box<dyn Layer> {
-        Box::new(*self)
-    }
 }
 
 /// A dropout mask: each entry is 0 with probability `rate`, else `1/(1 − rate)`.

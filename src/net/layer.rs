@@ -77,8 +77,36 @@ impl fmt::Debug for LayerCache {
 /// `[1, n]` as the parameters.
 pub type LayerGrads = Vec<(&'static str, Tensor<2>)>;
 
+/// What every layer type gets for free (a blanket impl for `Clone` layers): reaching its
+/// concrete type and copying it behind a `Box`.
+pub trait LayerObject {
+    /// The layer as `Any`, to reach its concrete type ([`crate::net::Block::layer`]).
+    fn as_any(&self) -> &dyn Any;
+
+    /// The layer as `Any`, mutably.
+    fn as_any_mut(&mut self) -> &mut dyn Any;
+
+    /// A boxed copy.
+    fn clone_layer(&self) -> Box<dyn Layer>;
+}
+
+impl<L: Layer + Clone + 'static> LayerObject for L {
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+
+    fn as_any_mut(&mut self) -> &mut dyn Any {
+        self
+    }
+
+    fn clone_layer(&self) -> Box<dyn Layer> {
+        Box::new(self.clone())
+    }
+}
+
 /// One layer of a block: a forward that keeps what its backward needs, and the backward.
-pub trait Layer: fmt::Debug + Send + Sync {
+/// A `Clone` type implementing it is a layer ([`LayerObject`] comes with it).
+pub trait Layer: LayerObject + fmt::Debug + Send + Sync {
     /// The layer's name in parameter names (`blocks.0.<name>.weight`) and listings:
     /// `linear`, `batchnorm`, `dropout`, `activation`, `input_activation`, `normalize`.
     fn name(&self) -> &'static str;
@@ -114,15 +142,6 @@ pub trait Layer: fmt::Debug + Send + Sync {
     fn weighted_mut(&mut self) -> Option<&mut dyn Weighted> {
         None
     }
-
-    /// The layer as `Any`, to reach its concrete type ([`crate::net::Block::layer`]).
-    fn as_any(&self) -> &dyn Any;
-
-    /// The layer as `Any`, mutably.
-    fn as_any_mut(&mut self) -> &mut dyn Any;
-
-    /// A boxed copy.
-    fn clone_layer(&self) -> Box<dyn Layer>;
 }
 
 impl Clone for Box<dyn Layer> {

@@ -94,18 +94,6 @@ impl Layer for Linear {
     fn weighted_mut(&mut self) -> Option<&mut dyn Weighted> {
         Some(self)
     }
-
-    fn as_any(&self) -> &dyn std::any::Any {
-        self
-    }
-
-    fn as_any_mut(&mut self) -> &mut dyn std::any::Any {
-        self
-    }
-
-    fn clone_layer(&self) -> Box<dyn Layer> {
-        Box::new(self.clone())
-    }
 }
 
 impl Weighted for Linear {

@@ -16,7 +16,7 @@ pub use batchnorm::{BatchNorm, BatchNormCache, BatchNormGrads};
 pub use block::{Block, BlockCache, BlockGrads, BlockSpec, Feedback, Place};
 pub use dropout::Dropout;
 pub use init::Init;
-pub use layer::{Layer, LayerCache, LayerGrads, Mode, Weighted};
+pub use layer::{Layer, LayerCache, LayerGrads, LayerObject, Mode, Weighted};
 pub use linear::Linear;
 pub use normalize::Normalize;
 pub use params::{BlockParams, Gradients, Parameters, Slot};

@@ -25,18 +25,6 @@ impl Layer for Normalize {
         let Norms(norms) = cache.state::<Norms>().expect("normalize keeps its norms");
         (Vec::new(), backward(&cache.output, norms, grad_output))
     }
-
-    fn as_any(&self) -> &dyn std::any::Any {
-        self
-    }
-
-    fn as_any_mut(&mut self) -> &mut dyn std::any::Any {
-        self
-    }
-
-    fn clone_layer(&self) -> Box<dyn Layer> {
-        Box::new(*self)
-    }
 }
 
 const EPSILON: f32 = 1e-12;

@@ -26,13 +26,7 @@ impl Dfa {
         settings: &FeedbackSettings,
         rng: &mut Rng,
     ) -> Self {
-        let block = &net.blocks[index];
-        let b = settings.draw(
-            task.outputs,
-            block.spec().outputs,
-            rng,
-            &block.weight().device(),
-        );
+        let b = settings.draw_for_block(net, index, task, rng);
         Self {
             feedback: NamedMatrix::fixed(format!("feedback.{index}.weight"), b),
         }

@@ -48,13 +48,7 @@ impl Drtp {
         settings: &FeedbackSettings,
         rng: &mut Rng,
     ) -> Self {
-        let block = &net.blocks[index];
-        let b = settings.draw(
-            task.outputs,
-            block.spec().outputs,
-            rng,
-            &block.weight().device(),
-        );
+        let b = settings.draw_for_block(net, index, task, rng);
         Self {
             projection: NamedMatrix::fixed(format!("feedback.{index}.weight"), b),
         }

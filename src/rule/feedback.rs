@@ -8,6 +8,7 @@ use crate::host;
 use crate::net::{Init, Net, Parameters, Slot};
 use crate::product::matmul;
 use crate::rng::Rng;
+use crate::task::Task;
 
 /// How feedback alignment's matrices relate to the forward weights.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -55,6 +56,15 @@ impl FeedbackSettings {
             cols,
             device,
         )
+    }
+
+    /// Draws the `[outputs, units]` matrix between the task's outputs and the units of hidden
+    /// block `index` (DFA's feedback, DRTP's projection, a local loss's projection, a
+    /// decoder's initial value), on the block's device.
+    pub fn draw_for_block(&self, net: &Net, index: usize, task: Task, rng: &mut Rng) -> Tensor<2> {
+        let block = &net.blocks[index];
+        let device = block.weight().device();
+        self.draw(task.outputs, block.spec().outputs, rng, &device)
     }
 }
 

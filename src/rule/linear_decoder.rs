@@ -28,13 +28,7 @@ impl LinearDecoder {
         settings: &FeedbackSettings,
         rng: &mut Rng,
     ) -> Self {
-        let block = &net.blocks[index];
-        let d = settings.draw(
-            task.outputs,
-            block.spec().outputs,
-            rng,
-            &block.weight().device(),
-        );
+        let d = settings.draw_for_block(net, index, task, rng);
         Self {
             decoder: NamedMatrix::trainable(format!("decoders.{index}.weight"), d),
         }

@@ -27,13 +27,7 @@ impl LocalLoss {
         settings: &FeedbackSettings,
         rng: &mut Rng,
     ) -> Self {
-        let block = &net.blocks[index];
-        let p = settings.draw(
-            task.outputs,
-            block.spec().outputs,
-            rng,
-            &block.weight().device(),
-        );
+        let p = settings.draw_for_block(net, index, task, rng);
         Self {
             projection: NamedMatrix::fixed(format!("projections.{index}.weight"), p),
         }

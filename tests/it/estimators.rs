@@ -3,7 +3,7 @@
 use crate::host;
 use burn::tensor::Tensor;
 use plasticity::activation::estimator::{concrete_backward, concrete_sample, reinforce_grad};
-use plasticity::activation::{Activation, Estimator, EvalMode, hard};
+use plasticity::activation::{Activation, Estimator, hard};
 use plasticity::backend;
 use plasticity::loss::Loss;
 use plasticity::net::{BlockSpec, Init, Mode, Net};
@@ -35,16 +35,8 @@ fn close(actual: &[f32], expected: &[f32], tolerance: f32, what: &str) {
 fn hard_block(activation: Activation, estimator: Estimator) -> Net {
     let n = POINTS.len();
     let spec = BlockSpec {
-        inputs: n,
-        outputs: n,
-        input_activation: None,
-        dropout: 0.0,
-        batchnorm: false,
-        batchnorm_affine: true,
-        activation,
         estimator,
-        eval_mode: EvalMode::Threshold,
-        normalize: false,
+        ..BlockSpec::dense(n, n, activation)
     };
     let device = backend::device();
     let mut net = Net::new(vec![spec], Init::Xavier, None, &mut Rng::new(0), &device);
@@ -273,16 +265,8 @@ fn reinforce_is_unbiased_on_one_unit() {
     let specs = [Activation::StochasticBinary, Activation::Identity]
         .into_iter()
         .map(|activation| BlockSpec {
-            inputs: 1,
-            outputs: 1,
-            input_activation: None,
-            dropout: 0.0,
-            batchnorm: false,
-            batchnorm_affine: true,
-            activation,
             estimator: Estimator::Reinforce,
-            eval_mode: EvalMode::Threshold,
-            normalize: false,
+            ..BlockSpec::dense(1, 1, activation)
         })
         .collect();
     let mut net = Net::new(specs, Init::Xavier, None, &mut Rng::new(0), &device);

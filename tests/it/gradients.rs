@@ -2,7 +2,7 @@
 
 use crate::host;
 use burn::tensor::Tensor;
-use plasticity::activation::{Activation, Estimator, EvalMode};
+use plasticity::activation::Activation;
 use plasticity::backend;
 use plasticity::loss::Loss;
 use plasticity::net::{BlockSpec, Init, Net, Parameters};
@@ -11,21 +11,6 @@ use plasticity::rule::StepContext;
 use plasticity::task::{Batch, Problem};
 
 use crate::rules::{backprop_rule, task_for};
-
-fn spec(inputs: usize, outputs: usize, activation: Activation) -> BlockSpec {
-    BlockSpec {
-        inputs,
-        outputs,
-        input_activation: None,
-        dropout: 0.0,
-        batchnorm: false,
-        batchnorm_affine: true,
-        activation,
-        estimator: Estimator::Ste,
-        eval_mode: EvalMode::Threshold,
-        normalize: false,
-    }
-}
 
 /// The loss of `net` on `batch` in training mode (batch statistics, no dropout here).
 fn loss_of(net: &Net, batch: &Batch, loss: Loss) -> f64 {
@@ -104,9 +89,9 @@ fn one_hot(labels: &[usize], classes: usize) -> Vec<f32> {
 fn backprop_matches_finite_differences_on_a_smooth_net() {
     let device = backend::device();
     let specs = vec![
-        spec(3, 4, Activation::Tanh),
-        spec(4, 4, Activation::Gelu),
-        spec(4, 3, Activation::Identity),
+        BlockSpec::dense(3, 4, Activation::Tanh),
+        BlockSpec::dense(4, 4, Activation::Gelu),
+        BlockSpec::dense(4, 3, Activation::Identity),
     ];
     let net = Net::new(specs, Init::Xavier, None, &mut Rng::new(1), &device);
     check(net, Loss::CrossEntropy, one_hot(&[0, 2, 1, 1, 0], 3));
@@ -115,13 +100,13 @@ fn backprop_matches_finite_differences_on_a_smooth_net() {
 #[test]
 fn backprop_matches_finite_differences_through_batchnorm_normalize_and_input_activation() {
     let device = backend::device();
-    let mut first = spec(3, 4, Activation::Mish);
+    let mut first = BlockSpec::dense(3, 4, Activation::Mish);
     first.batchnorm = true;
     first.normalize = true;
-    let mut second = spec(4, 4, Activation::Elu { alpha: 1.0 });
+    let mut second = BlockSpec::dense(4, 4, Activation::Elu { alpha: 1.0 });
     second.input_activation = Some(Activation::Sigmoid);
     second.batchnorm = true;
-    let specs = vec![first, second, spec(4, 2, Activation::Identity)];
+    let specs = vec![first, second, BlockSpec::dense(4, 2, Activation::Identity)];
     let net = Net::new(specs, Init::Lecun, None, &mut Rng::new(2), &device);
     check(net, Loss::MeanSquaredError, one_hot(&[0, 1, 1, 0, 1], 2));
 }
@@ -130,31 +115,33 @@ fn backprop_matches_finite_differences_through_batchnorm_normalize_and_input_act
 fn backprop_matches_finite_differences_with_binary_cross_entropy() {
     let device = backend::device();
     let specs = vec![
-        spec(3, 5, Activation::Silu),
-        spec(5, 1, Activation::Identity),
+        BlockSpec::dense(3, 5, Activation::Silu),
+        BlockSpec::dense(5, 1, Activation::Identity),
     ];
     let net = Net::new(specs, Init::Kaiming, None, &mut Rng::new(3), &device);
     check(net, Loss::BinaryCrossEntropy, vec![1.0, 0.0, 0.0, 1.0, 1.0]);
 }
 
+/// Every smooth element-wise activation, by config name.
+pub const SMOOTH_ACTIVATIONS: [&str; 11] = [
+    "identity",
+    "sigmoid",
+    "tanh",
+    "relu",
+    "leaky_relu:0.1",
+    "elu",
+    "mish",
+    "silu",
+    "gelu",
+    "hardtanh",
+    "hardsigmoid",
+];
+
 #[test]
 fn every_smooth_activation_derivative_matches_finite_differences() {
     let device = backend::device();
     let points: Vec<f32> = vec![-2.5, -1.2, -0.4, 0.3, 0.9, 2.2, 3.5];
-    let names = [
-        "identity",
-        "sigmoid",
-        "tanh",
-        "relu",
-        "leaky_relu:0.1",
-        "elu",
-        "mish",
-        "silu",
-        "gelu",
-        "hardtanh",
-        "hardsigmoid",
-    ];
-    for name in names {
+    for name in SMOOTH_ACTIVATIONS {
         let activation: Activation = name.parse().unwrap();
         let a = host::matrix(points.clone(), 1, points.len(), &device);
         let h = activation.forward(a.clone());

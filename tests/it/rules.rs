@@ -1,7 +1,7 @@
 //! Learning rules against exact references, and end to end on iris.
 
 use crate::host;
-use plasticity::activation::{Activation, Estimator, EvalMode};
+use plasticity::activation::Activation;
 use plasticity::backend;
 use plasticity::experiment::{ExperimentConfig, RunOptions, train};
 use plasticity::loss::Loss;
@@ -57,21 +57,14 @@ pub fn net(sizes: &[usize], activation: Activation, batchnorm: bool, seed: u64) 
         .enumerate()
         .map(|(i, w)| {
             let hidden = i + 2 < sizes.len();
+            let activation = if hidden {
+                activation
+            } else {
+                Activation::Identity
+            };
             BlockSpec {
-                inputs: w[0],
-                outputs: w[1],
-                input_activation: None,
-                dropout: 0.0,
                 batchnorm: batchnorm && hidden,
-                batchnorm_affine: true,
-                activation: if hidden {
-                    activation
-                } else {
-                    Activation::Identity
-                },
-                estimator: Estimator::Ste,
-                eval_mode: EvalMode::Threshold,
-                normalize: false,
+                ..BlockSpec::dense(w[0], w[1], activation)
             }
         })
         .collect();
