@@ -13,6 +13,9 @@ pub enum Error {
         /// What is wrong with it.
         message: String,
     },
+    /// Training diverged: a loss, gradient or tensor stopped being a finite number.
+    #[error("{0}")]
+    Diverged(Box<crate::engine::Divergence>),
     /// A layer cannot be placed in a block as asked.
     #[error("layer: {0}")]
     Layer(String),

@@ -5,6 +5,7 @@
 
 pub mod alignment;
 pub mod checkpoint;
+mod divergence;
 mod evaluate;
 mod magnitudes;
 mod metrics;
@@ -14,6 +15,7 @@ mod updates;
 
 pub use alignment::{AlignmentLine, AlignmentProbe, AlignmentRecord, cosine_angle};
 pub use checkpoint::{Checkpoint, TrainerState};
+pub use divergence::{Divergence, first_non_finite};
 pub use evaluate::{Evaluation, Split, evaluate, evaluate_weights};
 pub use metrics::{EpochMetrics, EpochReport, IterationLine, StepReport};
 pub use pipeline::stage_ranges;

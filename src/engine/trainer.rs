@@ -12,6 +12,7 @@ use crate::backend;
 use crate::data::{Dataset, Table};
 use crate::engine::alignment::{AlignmentLine, AlignmentProbe, AlignmentRecord};
 use crate::engine::checkpoint::{Checkpoint, TrainerState};
+use crate::engine::divergence::{self, Divergence, first_non_finite};
 use crate::engine::evaluate::{Evaluation, evaluate};
 use crate::engine::magnitudes::Magnitudes;
 use crate::engine::metrics::{EpochMetrics, EpochReport, IterationLine, StepReport};
@@ -248,8 +249,10 @@ impl Trainer {
         let mut tally = Tally::default();
         let (mut iterations, mut alignment) = (Vec::new(), Vec::new());
         if self.schedule.pipeline_stages > 0 {
+            let first = self.iteration;
             let reports = self.train_pipelined(&data.train, &batches, epoch, progress)?;
-            for (report, rows) in reports.iter().zip(&batches) {
+            for (k, (report, rows)) in reports.iter().zip(&batches).enumerate() {
+                self.check_step(epoch, first + k + 1, report)?;
                 let labels: Vec<u32> = rows.iter().map(|&i| data.train.y[i]).collect();
                 tally.add(self.task, report, &labels);
             }
@@ -257,6 +260,7 @@ impl Trainer {
             for rows in &batches {
                 let batch = self.task.batch(&data.train, rows, &self.device);
                 let report = self.step(&batch);
+                self.check_step(epoch, self.iteration, &report)?;
                 let weighted = tally.add(self.task, &report, &batch.labels);
                 self.log_step(epoch, &report, weighted, &mut iterations, &mut alignment);
                 progress();
@@ -265,6 +269,7 @@ impl Trainer {
         let train_seconds = started.elapsed().as_secs_f64();
         let record = self.end_of_epoch_alignment(epoch, &mut alignment);
         let metrics = self.finish_epoch(epoch, data, tally, record);
+        self.check_epoch(&metrics)?;
         self.epoch = epoch;
         Ok(EpochReport {
             metrics,
@@ -272,6 +277,53 @@ impl Trainer {
             alignment,
             train_seconds,
         })
+    }
+
+    /// Stops the epoch when step `iteration` left a loss, a gradient or a tensor that is not
+    /// finite: one host read per step (the loss plus the per-block gradient magnitudes), and a
+    /// search for the culprit only when that is not finite — tensors first (the root cause
+    /// after a bad update), then gradients, then the loss.
+    fn check_step(&self, epoch: usize, iteration: usize, report: &StepReport) -> Result<()> {
+        let grads = report.block_grads.iter().flatten();
+        let sum = grads.fold(report.loss.clone().abs(), |sum, g| sum + g.clone());
+        if crate::host::scalar(&sum).is_finite() {
+            return Ok(());
+        }
+        let gradient = report.block_grads.iter().enumerate().find_map(|(i, g)| {
+            let g = g.as_ref()?;
+            (!divergence::is_finite(g)).then(|| format!("the gradient of blocks.{i}.linear.weight"))
+        });
+        let tensor = first_non_finite(&[&self.net, self.rule.as_ref()])
+            .or(gradient)
+            .unwrap_or_else(|| "the training loss".into());
+        Err(Error::Diverged(Box::new(Divergence {
+            epoch,
+            iteration,
+            tensor,
+        })))
+    }
+
+    /// Stops after an epoch whose end left a tensor, or an evaluation, that is not finite.
+    fn check_epoch(&self, m: &EpochMetrics) -> Result<()> {
+        let losses = [
+            ("the training loss", Some(m.train_loss)),
+            ("the validation loss", m.val_loss),
+            ("the test loss", Some(m.test_loss)),
+        ];
+        let tensor = first_non_finite(&[&self.net, self.rule.as_ref()]).or_else(|| {
+            losses
+                .iter()
+                .find(|(_, loss)| loss.is_some_and(|l| !l.is_finite()))
+                .map(|(name, _)| name.to_string())
+        });
+        match tensor {
+            None => Ok(()),
+            Some(tensor) => Err(Error::Diverged(Box::new(Divergence {
+                epoch: m.epoch,
+                iteration: self.iteration,
+                tensor,
+            }))),
+        }
     }
 
     /// Trains on the mini-batches `batches` (rows of `table`) through the pipelined stages

@@ -246,6 +246,8 @@ pub fn compare(comparison: &Comparison, options: &CompareOptions) -> Result<Repo
             trained,
         });
     }
+    // Diverged variants go last, the others keep the file's order.
+    rows.sort_by_key(|row| row.summary.diverged.is_some());
     let markdown = markdown_table(&rows);
     write_atomic(&dir.join("table.md"), markdown.as_bytes())?;
     write_atomic(&dir.join("table.csv"), csv_table(&rows).as_bytes())?;
@@ -266,6 +268,14 @@ fn cell(value: Option<f64>) -> String {
     value.map_or_else(|| "–".into(), |v| format!("{v:.4}"))
 }
 
+/// A run's test accuracy cell: the figure, `–` where there is none, or where it diverged.
+pub(crate) fn accuracy_cell(s: &Summary) -> String {
+    match &s.diverged {
+        Some(d) => format!("diverged (epoch {}, iteration {})", d.epoch, d.iteration),
+        None => cell(s.test_accuracy),
+    }
+}
+
 /// The comparison as a Markdown table.
 pub fn markdown_table(rows: &[Row]) -> String {
     let mut text = String::from(
@@ -276,11 +286,11 @@ pub fn markdown_table(rows: &[Row]) -> String {
         let s = &row.summary;
         let _ = writeln!(
             text,
-            "| {} | {} | {} | {:.4} | {} | {:.1} | {:.0} | {:.1} |",
+            "| {} | {} | {} | {} | {} | {:.1} | {:.0} | {:.1} |",
             row.variant,
             s.rule,
-            cell(s.test_accuracy),
-            s.test_loss,
+            accuracy_cell(s),
+            cell(s.test_loss),
             s.best_epoch,
             s.train_seconds,
             s.samples_per_second,
@@ -293,22 +303,27 @@ pub fn markdown_table(rows: &[Row]) -> String {
 /// The comparison as CSV.
 pub fn csv_table(rows: &[Row]) -> String {
     let mut text = String::from(
-        "variant,rule,test_accuracy,test_loss,best_epoch,train_seconds,samples_per_second,wall_seconds,shared_init\n",
+        "variant,rule,test_accuracy,test_loss,best_epoch,train_seconds,samples_per_second,wall_seconds,shared_init,status\n",
     );
     for row in rows {
         let s = &row.summary;
         let _ = writeln!(
             text,
-            "{},{},{},{},{},{:.3},{:.1},{:.3},{}",
+            "{},{},{},{},{},{:.3},{:.1},{:.3},{},{}",
             row.variant,
             s.rule,
             s.test_accuracy.map_or(String::new(), |a| a.to_string()),
-            s.test_loss,
+            s.test_loss.map_or(String::new(), |l| l.to_string()),
             s.best_epoch,
             s.train_seconds,
             s.samples_per_second,
             s.wall_seconds,
-            s.shared_init
+            s.shared_init,
+            if s.diverged.is_some() {
+                "diverged"
+            } else {
+                "finished"
+            }
         );
     }
     text

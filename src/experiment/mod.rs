@@ -9,4 +9,4 @@ mod train;
 
 pub use crate::engine::{EpochMetrics, Evaluation, Split, evaluate, evaluate_weights};
 pub use config::{ExperimentConfig, ModelConfig, PerBlock, TrainConfig};
-pub use train::{RunOptions, Summary, train};
+pub use train::{RunOptions, RunStatus, Summary, train};

@@ -26,7 +26,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use crate::error::{Error, Result};
 use crate::experiment::compare::finished;
 use crate::experiment::config::{apply_overrides, read_table, set_path};
-use crate::experiment::{ExperimentConfig, RunOptions, Summary, train};
+use crate::experiment::{ExperimentConfig, RunOptions, RunStatus, Summary, train};
 use crate::io::write_atomic;
 use crate::report::read_metrics;
 use crate::task::Problem;
@@ -190,8 +190,8 @@ pub struct RunResult {
     pub repeat: usize,
     /// Its seed.
     pub seed: u64,
-    /// The objective at its last epoch.
-    pub objective: f64,
+    /// The objective at its last epoch (`None` for a run that diverged).
+    pub objective: Option<f64>,
     /// Its summary.
     pub summary: Summary,
 }
@@ -499,11 +499,34 @@ fn mean_std(values: &[f64]) -> (f64, f64) {
     (mean, var.sqrt())
 }
 
-/// Per trial: `(trial, objective mean, std, test accuracy mean/std if any)`.
+/// Per trial: `(trial, objective mean, std, test accuracy mean/std if any)` over its runs
+/// that did not diverge, and how many did.
 struct TrialRow<'a> {
     trial: &'a Trial,
-    objective: (f64, f64),
+    /// `None` when every run diverged.
+    objective: Option<(f64, f64)>,
     accuracy: Option<(f64, f64)>,
+    diverged: usize,
+}
+
+impl TrialRow<'_> {
+    /// The objective's mean for ranking: a trial whose runs all diverged ranks last.
+    fn rank(&self) -> f64 {
+        self.objective.map_or(f64::INFINITY, |(mean, _)| mean)
+    }
+
+    /// The objective as `mean ± std`, or `diverged`.
+    fn shown(&self) -> String {
+        self.objective.map_or_else(|| "diverged".into(), pm)
+    }
+
+    /// The runs column: the repeats, and how many diverged.
+    fn runs(&self, repeats: usize) -> String {
+        match self.diverged {
+            0 => repeats.to_string(),
+            d => format!("{repeats} ({d} diverged)"),
+        }
+    }
 }
 
 fn trial_rows<'a>(sweep: &'a Sweep, results: &[RunResult]) -> Vec<TrialRow<'a>> {
@@ -511,14 +534,20 @@ fn trial_rows<'a>(sweep: &'a Sweep, results: &[RunResult]) -> Vec<TrialRow<'a>> 
         .trials
         .iter()
         .map(|trial| {
-            let runs: Vec<&RunResult> = results.iter().filter(|r| r.trial == trial.name).collect();
-            let objectives: Vec<f64> = runs.iter().map(|r| r.objective).collect();
+            let all: Vec<&RunResult> = results.iter().filter(|r| r.trial == trial.name).collect();
+            let runs: Vec<&RunResult> = all
+                .iter()
+                .copied()
+                .filter(|r| r.objective.is_some())
+                .collect();
+            let objectives: Vec<f64> = runs.iter().filter_map(|r| r.objective).collect();
             let accuracies: Option<Vec<f64>> =
                 runs.iter().map(|r| r.summary.test_accuracy).collect();
             TrialRow {
                 trial,
-                objective: mean_std(&objectives),
-                accuracy: accuracies.map(|a| mean_std(&a)),
+                objective: (!runs.is_empty()).then(|| mean_std(&objectives)),
+                accuracy: accuracies.filter(|a| !a.is_empty()).map(|a| mean_std(&a)),
+                diverged: all.len() - runs.len(),
             }
         })
         .collect()
@@ -544,9 +573,9 @@ pub fn markdown_table(sweep: &Sweep, results: &[RunResult]) -> String {
             "| {} | {} | {} | {} | {} |",
             row.trial.name,
             values.join(" | "),
-            pm(row.objective),
+            row.shown(),
             row.accuracy.map_or_else(|| "–".into(), pm),
-            sweep.repeats
+            row.runs(sweep.repeats)
         );
     }
     let group_index: Vec<usize> = sweep
@@ -561,7 +590,7 @@ pub fn markdown_table(sweep: &Sweep, results: &[RunResult]) -> String {
             .map(|&i| show(&row.trial.values[i]))
             .collect();
         match groups.iter_mut().find(|(k, _)| *k == key) {
-            Some((_, best)) if row.objective.0 < best.objective.0 => *best = row,
+            Some((_, best)) if row.rank() < best.rank() => *best = row,
             Some(_) => {}
             None => groups.push((key, row)),
         }
@@ -589,7 +618,7 @@ pub fn markdown_table(sweep: &Sweep, results: &[RunResult]) -> String {
             "| {group} | {} | {} | {} | {} |",
             row.trial.name,
             values.join(" | "),
-            pm(row.objective),
+            row.shown(),
             row.accuracy.map_or_else(|| "–".into(), pm)
         );
     }
@@ -608,7 +637,7 @@ fn csv_field(text: &str) -> String {
 fn trials_csv(sweep: &Sweep, results: &[RunResult]) -> String {
     let keys: Vec<String> = sweep.keys.iter().map(|k| csv_field(k)).collect();
     let mut text = format!(
-        "trial,{},objective_mean,objective_std,test_accuracy_mean,test_accuracy_std,runs\n",
+        "trial,{},objective_mean,objective_std,test_accuracy_mean,test_accuracy_std,runs,diverged\n",
         keys.join(",")
     );
     for row in trial_rows(sweep, results) {
@@ -623,14 +652,18 @@ fn trials_csv(sweep: &Sweep, results: &[RunResult]) -> String {
             .map_or((String::new(), String::new()), |(m, s)| {
                 (m.to_string(), s.to_string())
             });
+        let (mean, std) = row
+            .objective
+            .map_or((String::new(), String::new()), |(m, s)| {
+                (m.to_string(), s.to_string())
+            });
         let _ = writeln!(
             text,
-            "{},{},{},{},{acc_mean},{acc_std},{}",
+            "{},{},{mean},{std},{acc_mean},{acc_std},{},{}",
             row.trial.name,
             values.join(","),
-            row.objective.0,
-            row.objective.1,
-            sweep.repeats
+            sweep.repeats,
+            row.diverged
         );
     }
     text
@@ -640,7 +673,7 @@ fn trials_csv(sweep: &Sweep, results: &[RunResult]) -> String {
 fn runs_csv(sweep: &Sweep, results: &[RunResult]) -> String {
     let keys: Vec<String> = sweep.keys.iter().map(|k| csv_field(k)).collect();
     let mut text = format!(
-        "trial,repeat,seed,{},{},test_accuracy,test_loss,best_epoch\n",
+        "trial,repeat,seed,{},{},test_accuracy,test_loss,best_epoch,status\n",
         keys.join(","),
         sweep.objective.name()
     );
@@ -654,15 +687,20 @@ fn runs_csv(sweep: &Sweep, results: &[RunResult]) -> String {
         let s = &result.summary;
         let _ = writeln!(
             text,
-            "{},{},{},{},{},{},{},{}",
+            "{},{},{},{},{},{},{},{},{}",
             result.trial,
             result.repeat,
             result.seed,
             values.join(","),
-            result.objective,
+            result.objective.map_or(String::new(), |o| o.to_string()),
             s.test_accuracy.map_or(String::new(), |a| a.to_string()),
-            s.test_loss,
-            s.best_epoch
+            s.test_loss.map_or(String::new(), |l| l.to_string()),
+            s.best_epoch,
+            if s.diverged.is_some() {
+                "diverged"
+            } else {
+                "finished"
+            }
         );
     }
     text
@@ -680,16 +718,20 @@ fn collect_results(sweep: &Sweep, dir: &Path, units: &[(usize, usize)]) -> Resul
             missing.push(config.name.clone());
             continue;
         };
-        let metrics = read_metrics(&run)?;
-        let objective = metrics
-            .last()
-            .and_then(|m| sweep.objective.read(m))
-            .ok_or_else(|| {
-                Error::data(
-                    run.join("metrics.jsonl"),
-                    format!("no `{}` at the last epoch", sweep.objective.name()),
-                )
-            })?;
+        let objective = match summary.status {
+            RunStatus::Diverged => None,
+            RunStatus::Finished => Some(
+                read_metrics(&run)?
+                    .last()
+                    .and_then(|m| sweep.objective.read(m))
+                    .ok_or_else(|| {
+                        Error::data(
+                            run.join("metrics.jsonl"),
+                            format!("no `{}` at the last epoch", sweep.objective.name()),
+                        )
+                    })?,
+            ),
+        };
         results.push(RunResult {
             trial: sweep.trials[t].name.clone(),
             repeat: r,

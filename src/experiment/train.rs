@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use crate::backend;
 use crate::data::{self, Dataset};
 use crate::engine::checkpoint::{self, Checkpoint};
-use crate::engine::{AlignmentLine, EpochMetrics, EpochReport, IterationLine, Trainer};
+use crate::engine::{AlignmentLine, Divergence, EpochMetrics, EpochReport, IterationLine, Trainer};
 use crate::error::{Error, Result};
 use crate::experiment::{ExperimentConfig, snapshot};
 use crate::io::write_atomic;
@@ -57,9 +57,27 @@ impl Default for RunOptions {
     }
 }
 
+/// How a run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunStatus {
+    /// Every epoch trained.
+    #[default]
+    Finished,
+    /// Training stopped when a loss, gradient or tensor stopped being finite
+    /// ([`Summary::diverged`] says where).
+    Diverged,
+}
+
 /// `summary.json`: the run's final figures.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Summary {
+    /// How the run ended.
+    #[serde(default)]
+    pub status: RunStatus,
+    /// Where it diverged, when it did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub diverged: Option<Divergence>,
     /// The run's name.
     pub name: String,
     /// The data set.
@@ -70,12 +88,12 @@ pub struct Summary {
     pub sizes: String,
     /// Trainable scalars.
     pub parameters: usize,
-    /// Epochs trained.
+    /// Epochs trained to their end.
     pub epochs: usize,
-    /// Final test accuracy (absent for reconstruction).
+    /// Final test accuracy (absent for reconstruction, regression and diverged runs).
     pub test_accuracy: Option<f64>,
-    /// Final test loss (the reconstruction MSE for reconstruction).
-    pub test_loss: f64,
+    /// Final test loss (the MSE for reconstruction and regression; absent for a diverged run).
+    pub test_loss: Option<f64>,
     /// Final validation accuracy (absent without a validation split).
     pub val_accuracy: Option<f64>,
     /// Final validation loss.
@@ -144,6 +162,9 @@ struct RunLog {
     iterations: Vec<IterationLine>,
     /// `alignment.jsonl` so far.
     alignment: Vec<AlignmentLine>,
+    /// Where training diverged, when it did.
+    #[serde(default)]
+    diverged: Option<Divergence>,
 }
 
 impl RunLog {
@@ -192,7 +213,15 @@ fn train_here(config: &ExperimentConfig, options: &RunOptions) -> Result<Summary
     bar.set_position(trainer.iteration() as u64);
     for epoch in trainer.epochs_done() + 1..=t.epochs {
         bar.set_prefix(format!("epoch {epoch}/{}", t.epochs));
-        let report = trainer.epoch(&data, &|| bar.inc(1))?;
+        let report = match trainer.epoch(&data, &|| bar.inc(1)) {
+            Ok(report) => report,
+            Err(Error::Diverged(divergence)) => {
+                log.diverged = Some(*divergence);
+                write_logs(&dir, config, &log)?;
+                break;
+            }
+            Err(error) => return Err(error),
+        };
         let line = epoch_line(&report.metrics);
         bar.set_message(format!("loss {:.4}", report.metrics.train_loss));
         if !options.quiet {
@@ -283,9 +312,26 @@ fn epoch_line(m: &EpochMetrics) -> String {
     )
 }
 
-/// Writes the per-epoch, per-iteration and alignment logs so far.
+/// Writes the per-epoch, per-iteration and alignment logs so far; a diverged run's
+/// `metrics.jsonl` ends with a line `{"status": "diverged", "epoch", "iteration", "tensor"}`.
 fn write_logs(dir: &Path, config: &ExperimentConfig, log: &RunLog) -> Result<()> {
-    write_jsonl(&dir.join("metrics.jsonl"), &log.history)?;
+    let mut lines: Vec<serde_json::Value> = log
+        .history
+        .iter()
+        .map(|m| serde_json::to_value(m).expect("metrics serialise"))
+        .collect();
+    if let Some(divergence) = &log.diverged {
+        let mut line = serde_json::json!({ "status": "diverged" });
+        line.as_object_mut().expect("an object").extend(
+            serde_json::to_value(divergence)
+                .expect("serialises")
+                .as_object()
+                .cloned()
+                .unwrap_or_default(),
+        );
+        lines.push(line);
+    }
+    write_jsonl(&dir.join("metrics.jsonl"), &lines)?;
     if config.train.log_every > 0 {
         write_jsonl(&dir.join("iterations.jsonl"), &log.iterations)?;
     }
@@ -295,7 +341,8 @@ fn write_logs(dir: &Path, config: &ExperimentConfig, log: &RunLog) -> Result<()>
     Ok(())
 }
 
-/// The run's end: weights, snapshots and `summary.json` written, the checkpoint removed.
+/// The run's end: weights, snapshots (of a finished run) and `summary.json` written, the
+/// checkpoint removed.
 fn finish(
     trainer: &Trainer,
     config: &ExperimentConfig,
@@ -312,43 +359,70 @@ fn finish(
         &metadata(config, net),
     )?;
     let device = trainer.device();
-    write_json(
-        &dir.join("activations.json"),
-        &snapshot::activations(net, &data.test, device),
-    )?;
-    if let Some(boundary) = snapshot::boundary(rule, net, data, trainer.task(), device) {
-        write_json(&dir.join("boundary.json"), &boundary)?;
+    if log.diverged.is_none() {
+        write_json(
+            &dir.join("activations.json"),
+            &snapshot::activations(net, &data.test, device),
+        )?;
+        if let Some(boundary) = snapshot::boundary(rule, net, data, trainer.task(), device) {
+            write_json(&dir.join("boundary.json"), &boundary)?;
+        }
     }
-    let last = log.history.last().expect("at least one epoch");
+    // The checkpoint goes before the summary comes: a run killed between the two retrains
+    // (to the same result), where the other order could leave a finished run a checkpoint.
+    let stale = checkpoint::path(dir);
+    if stale.exists() {
+        std::fs::remove_file(&stale).map_err(|e| Error::io(&stale, e))?;
+    }
+    let summary = summarise(trainer, config, data, log, started, shared_init);
+    write_json(&dir.join("summary.json"), &summary)?;
+    Ok(summary)
+}
+
+/// The run's summary: the last epoch's figures, or none for a diverged run.
+fn summarise(
+    trainer: &Trainer,
+    config: &ExperimentConfig,
+    data: &Dataset,
+    log: &RunLog,
+    started: Instant,
+    shared_init: bool,
+) -> Summary {
+    let net = trainer.net();
+    let epochs = log.history.len();
+    let last = log.history.last().filter(|_| log.diverged.is_none());
     let best_epoch = log
         .history
         .iter()
         .filter_map(|m| m.val_loss.map(|loss| (loss, m.epoch)))
         .min_by(|a, b| a.0.total_cmp(&b.0))
-        .map_or(last.epoch, |(_, epoch)| epoch);
-    let epochs = config.train.epochs;
-    let summary = Summary {
+        .map_or(epochs, |(_, epoch)| epoch);
+    let samples = (data.train.rows() * epochs) as f64;
+    Summary {
+        status: match log.diverged {
+            Some(_) => RunStatus::Diverged,
+            None => RunStatus::Finished,
+        },
+        diverged: log.diverged.clone(),
         name: config.name.clone(),
         dataset: config.data.dataset.clone(),
-        rule: rule.name(),
+        rule: trainer.rule().name(),
         sizes: net.sizes(),
         parameters: net.parameter_count(),
         epochs,
-        test_accuracy: last.test_accuracy,
-        test_loss: last.test_loss,
-        val_accuracy: last.val_accuracy,
-        val_loss: last.val_loss,
+        test_accuracy: last.and_then(|m| m.test_accuracy),
+        test_loss: last.map(|m| m.test_loss),
+        val_accuracy: last.and_then(|m| m.val_accuracy),
+        val_loss: last.and_then(|m| m.val_loss),
         best_epoch,
         train_seconds: log.train_seconds,
-        samples_per_second: (data.train.rows() * epochs) as f64 / log.train_seconds.max(1e-9),
+        samples_per_second: if samples > 0.0 {
+            samples / log.train_seconds.max(1e-9)
+        } else {
+            0.0
+        },
         wall_seconds: started.elapsed().as_secs_f64(),
         backend: backend::name().to_string(),
         shared_init,
-    };
-    write_json(&dir.join("summary.json"), &summary)?;
-    let stale = checkpoint::path(dir);
-    if stale.exists() {
-        std::fs::remove_file(&stale).map_err(|e| Error::io(&stale, e))?;
     }
-    Ok(summary)
 }

@@ -70,12 +70,12 @@ fn table(runs: &[RunRecord], link_reports: bool) -> String {
         let _ = match &run.summary {
             Some(s) => writeln!(
                 html,
-                "<tr><td>{name}</td><td>{}</td><td>{}</td><td>{}</td><td>{:.4}</td><td>{}</td>\
+                "<tr><td>{name}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>\
                  <td>{:.1}</td><td>{:.0}</td></tr>",
                 escape(&s.rule),
                 escape(&s.sizes),
-                cell(s.test_accuracy, 4),
-                s.test_loss,
+                escape(&crate::experiment::compare::accuracy_cell(s)),
+                cell(s.test_loss, 4),
                 s.best_epoch,
                 s.train_seconds,
                 s.samples_per_second

@@ -59,13 +59,23 @@ fn read_optional<T: DeserializeOwned>(path: &Path) -> Result<Option<T>> {
     }
 }
 
-/// Reads a run's `metrics.jsonl`.
+/// Reads a run's `metrics.jsonl`: its epochs (a diverged run's last line, which says where it
+/// diverged, is not an epoch; [`Summary::diverged`] holds it).
 pub fn read_metrics(run_dir: &Path) -> Result<Vec<EpochMetrics>> {
     let path = run_dir.join("metrics.jsonl");
     if !path.is_file() {
         return Err(Error::data(&path, "no such file"));
     }
-    read_lines(&path)
+    let lines: Vec<serde_json::Value> = read_lines(&path)?;
+    lines
+        .into_iter()
+        .enumerate()
+        .filter(|(_, line)| line.get("status").is_none())
+        .map(|(i, line)| {
+            serde_json::from_value(line)
+                .map_err(|e| Error::data(&path, format!("line {}: {e}", i + 1)))
+        })
+        .collect()
 }
 
 impl RunRecord {

@@ -7,6 +7,7 @@ mod compare;
 mod config;
 mod custom_rule;
 mod determinism;
+mod divergence;
 mod estimators;
 mod formats;
 mod gradients;

@@ -379,10 +379,10 @@ fn local_loss_reconstruction_reports_the_mse() {
         ],
     );
     assert_eq!(summary.test_accuracy, None);
+    let mse = summary.test_loss.unwrap();
     assert!(
-        summary.test_loss < 0.9,
-        "standardized inputs: MSE well under 1, got {}",
-        summary.test_loss
+        mse < 0.9,
+        "standardized inputs: MSE well under 1, got {mse}"
     );
 }
 
@@ -433,7 +433,7 @@ fn every_rule_runs_with_every_smooth_activation_batchnorm_and_dropout() {
             };
             let summary = train(&config, &options).unwrap();
             assert!(
-                summary.test_loss.is_finite(),
+                summary.test_loss.is_some_and(f64::is_finite),
                 "{rule} + {activation}: {summary:?}"
             );
         }

@@ -38,6 +38,14 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
         .or_else(|| args.run.as_ref().map(|r| r.join("weights.safetensors")))
         .context("give --weights FILE or --run DIR")?;
     let result = evaluate_weights(&config, &weights, args.split)?;
+    if !result.loss.is_finite() {
+        return Err(crate::Diverged(format!(
+            "{}: the {} loss is not finite (the weights diverged)",
+            weights.display(),
+            format!("{:?}", args.split).to_lowercase()
+        ))
+        .into());
+    }
     if args.json {
         println!("{}", serde_json::to_string(&result)?);
     } else {

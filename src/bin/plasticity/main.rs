@@ -1,5 +1,5 @@
 //! The `plasticity` command line: a thin layer over the library. Every error prints one line
-//! and exits with status 2.
+//! and exits with status 2; a run that diverged exits with status 3.
 
 mod bench;
 mod compare;
@@ -71,6 +71,21 @@ impl ConfigArgs {
     }
 }
 
+/// A run (or weights) whose numbers stopped being finite: exit status 3, not 2 (bad input).
+#[derive(Debug)]
+pub struct Diverged(pub String);
+
+impl std::fmt::Display for Diverged {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Diverged {}
+
+/// Exit status of a run that diverged.
+const DIVERGED: u8 = 3;
+
 /// An accuracy to four places, or `–` where there is none (reconstruction).
 pub fn accuracy(value: Option<f64>) -> String {
     value.map_or_else(|| "–".to_string(), |a| format!("{a:.4}"))
@@ -100,7 +115,12 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("error: {}", format!("{error:#}").replace('\n', " "));
-            ExitCode::from(2)
+            let diverged = error.downcast_ref::<Diverged>().is_some()
+                || matches!(
+                    error.downcast_ref::<plasticity::Error>(),
+                    Some(plasticity::Error::Diverged(_))
+                );
+            ExitCode::from(if diverged { DIVERGED } else { 2 })
         }
     }
 }

@@ -37,14 +37,24 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
         checkpoint: true,
     };
     let summary = train(&config, &options)?;
+    let dir = options.out.join(&config.name);
+    if let Some(divergence) = &summary.diverged {
+        println!(
+            "{}: {} {} on {} — {divergence}; {} epoch(s) finished",
+            summary.name, summary.rule, summary.sizes, summary.dataset, summary.epochs
+        );
+        println!("results in {}", dir.display());
+        println!("report: {}", dir.join("report.html").display());
+        return Err(crate::Diverged(divergence.to_string()).into());
+    }
     // Reconstruction and regression have no accuracy: their loss is the MSE.
+    let loss = summary.test_loss.unwrap_or(f64::NAN);
     let result = match summary.test_accuracy {
         Some(accuracy) => format!(
-            "test accuracy {}, test loss {:.4}",
-            crate::accuracy(Some(accuracy)),
-            summary.test_loss
+            "test accuracy {}, test loss {loss:.4}",
+            crate::accuracy(Some(accuracy))
         ),
-        None => format!("test MSE {:.4}", summary.test_loss),
+        None => format!("test MSE {loss:.4}"),
     };
     println!(
         "{}: {} {} on {} — {result}, {:.1} s training ({:.0} samples/s)",
@@ -55,7 +65,6 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
         summary.train_seconds,
         summary.samples_per_second
     );
-    let dir = options.out.join(&config.name);
     println!("results in {}", dir.display());
     println!("report: {}", dir.join("report.html").display());
     Ok(())
