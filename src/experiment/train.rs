@@ -315,23 +315,27 @@ fn epoch_line(m: &EpochMetrics) -> String {
 /// Writes the per-epoch, per-iteration and alignment logs so far; a diverged run's
 /// `metrics.jsonl` ends with a line `{"status": "diverged", "epoch", "iteration", "tensor"}`.
 fn write_logs(dir: &Path, config: &ExperimentConfig, log: &RunLog) -> Result<()> {
-    let mut lines: Vec<serde_json::Value> = log
-        .history
-        .iter()
-        .map(|m| serde_json::to_value(m).expect("metrics serialise"))
-        .collect();
-    if let Some(divergence) = &log.diverged {
-        let mut line = serde_json::json!({ "status": "diverged" });
-        line.as_object_mut().expect("an object").extend(
-            serde_json::to_value(divergence)
-                .expect("serialises")
-                .as_object()
-                .cloned()
-                .unwrap_or_default(),
-        );
-        lines.push(line);
+    /// The last line of a diverged run's `metrics.jsonl`.
+    #[derive(Serialize)]
+    struct DivergedLine<'a> {
+        status: RunStatus,
+        #[serde(flatten)]
+        divergence: &'a Divergence,
     }
-    write_jsonl(&dir.join("metrics.jsonl"), &lines)?;
+    let mut text = String::new();
+    for line in &log.history {
+        text.push_str(&serde_json::to_string(line).expect("metrics serialise"));
+        text.push('\n');
+    }
+    if let Some(divergence) = &log.diverged {
+        let line = DivergedLine {
+            status: RunStatus::Diverged,
+            divergence,
+        };
+        text.push_str(&serde_json::to_string(&line).expect("serialises"));
+        text.push('\n');
+    }
+    write_atomic(&dir.join("metrics.jsonl"), text.as_bytes())?;
     if config.train.log_every > 0 {
         write_jsonl(&dir.join("iterations.jsonl"), &log.iterations)?;
     }
