@@ -73,12 +73,33 @@ fn serialize(
     out
 }
 
-/// Saves `models` to `path` atomically.
+/// The first name two tensors of `models` share, if any: a file holding both could not be
+/// read back.
+pub fn duplicate_name(models: &[&dyn Parameters]) -> Option<String> {
+    let mut seen = std::collections::BTreeSet::new();
+    let mut duplicate = None;
+    for model in models {
+        model.visit(&mut |name, _, _| {
+            if duplicate.is_none() && !seen.insert(name.to_string()) {
+                duplicate = Some(name.to_string());
+            }
+        });
+    }
+    duplicate
+}
+
+/// Saves `models` to `path` atomically; refuses tensors that share a name.
 pub fn save(
     path: &Path,
     models: &[&dyn Parameters],
     metadata: &BTreeMap<String, String>,
 ) -> Result<()> {
+    if let Some(name) = duplicate_name(models) {
+        return Err(Error::weights(
+            path,
+            format!("two tensors are named `{name}`; a weights file needs unique names"),
+        ));
+    }
     io::write_atomic(path, &to_bytes(models, metadata))
 }
 

@@ -28,7 +28,7 @@ impl Dfa {
     ) -> Self {
         let b = settings.draw_for_block(net, index, task, rng);
         Self {
-            feedback: NamedMatrix::fixed(format!("feedback.{index}.weight"), b),
+            feedback: NamedMatrix::fixed(format!("dfa.{index}.weight"), b),
         }
     }
 }

@@ -50,7 +50,7 @@ impl Drtp {
     ) -> Self {
         let b = settings.draw_for_block(net, index, task, rng);
         Self {
-            projection: NamedMatrix::fixed(format!("feedback.{index}.weight"), b),
+            projection: NamedMatrix::fixed(format!("drtp.{index}.weight"), b),
         }
     }
 }

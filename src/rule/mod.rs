@@ -265,6 +265,27 @@ pub fn build(
     task: Task,
     rng: &mut Rng,
 ) -> Result<Box<dyn LearningRule>> {
+    let rule = build_rule(settings, net, task, rng)?;
+    match crate::net::weights::duplicate_name(&[net, rule.as_ref()]) {
+        Some(name) => Err(Error::config(
+            "train.rules",
+            format!(
+                "two tensors would be named `{name}` ({}): every tensor a rule owns needs a \
+                 name of its own",
+                settings.rules.join(", ")
+            ),
+        )),
+        None => Ok(rule),
+    }
+}
+
+/// [`build`] before the check that every tensor's name is unique.
+fn build_rule(
+    settings: &RuleSettings,
+    net: &Net,
+    task: Task,
+    rng: &mut Rng,
+) -> Result<Box<dyn LearningRule>> {
     let blocks = net.blocks.len();
     check_model(
         settings,

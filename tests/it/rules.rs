@@ -1,6 +1,7 @@
 //! Learning rules against exact references, and end to end on iris.
 
 use crate::host;
+use burn::tensor::Tensor;
 use plasticity::activation::Activation;
 use plasticity::backend;
 use plasticity::experiment::{ExperimentConfig, RunOptions, train};
@@ -169,7 +170,7 @@ fn dfa_on_one_hidden_layer_with_b_equal_to_w2_is_backprop() {
     let task = task_for(&net, Loss::CrossEntropy, Problem::Classification);
     let batch = batch(&net, task, 6, 4);
     let mut dfa = build("dfa", &net, task);
-    set(dfa.as_mut(), "feedback.0.weight", net.blocks[1].weight());
+    set(dfa.as_mut(), "dfa.0.weight", net.blocks[1].weight());
     let reference = grads(backprop_rule(&net, task).as_mut(), &net, &batch, task);
     let names = [
         "blocks.0.linear.weight",
@@ -438,4 +439,70 @@ fn every_rule_runs_with_every_smooth_activation_batchnorm_and_dropout() {
             );
         }
     }
+}
+
+#[test]
+fn every_mix_of_rules_names_each_tensor_once_and_its_weights_read_back() {
+    let mixes: [&[&str]; 4] = [
+        &["feedback_alignment", "dfa", "backprop"],
+        &["feedback_alignment", "drtp", "backprop"],
+        &["dfa", "feedback_alignment", "backprop"],
+        &["drtp", "dfa", "backprop"],
+    ];
+    for mix in mixes {
+        let dir = tempfile::tempdir().unwrap();
+        let rules = format!(
+            "train.rules=[{}]",
+            mix.iter()
+                .map(|r| format!("\"{r}\""))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        let overrides = [
+            "data.dataset=iris".to_string(),
+            "model.hidden=[6, 5]".into(),
+            "train.epochs=1".into(),
+            rules,
+        ];
+        let config = plasticity::experiment::ExperimentConfig::load(None, &overrides).unwrap();
+        let options = plasticity::experiment::RunOptions {
+            out: dir.path().to_path_buf(),
+            ..Default::default()
+        };
+        plasticity::experiment::train(&config, &options).unwrap();
+        let file = dir.path().join("run/weights.safetensors");
+        let weights = plasticity::net::weights::WeightsFile::read(&file).unwrap();
+        let names: Vec<&String> = weights.names().collect();
+        assert_eq!(names.len(), 6 + 2, "{mix:?}: {names:?}");
+        let result = plasticity::experiment::evaluate_weights(
+            &config,
+            &file,
+            plasticity::experiment::Split::Test,
+        );
+        assert!(result.is_ok(), "{mix:?}: {result:?}");
+    }
+}
+
+#[test]
+fn tensors_that_share_a_name_are_refused_by_the_writer() {
+    struct Twice(Tensor<2>);
+    impl plasticity::net::Parameters for Twice {
+        fn visit_mut(&mut self, f: &mut dyn FnMut(&str, plasticity::net::Slot, &mut Tensor<2>)) {
+            f("a.weight", plasticity::net::Slot::MATRIX, &mut self.0);
+        }
+        fn visit(&self, f: &mut dyn FnMut(&str, plasticity::net::Slot, &Tensor<2>)) {
+            f("a.weight", plasticity::net::Slot::MATRIX, &self.0);
+        }
+    }
+    let t = Twice(Tensor::<2>::zeros([2, 2], &backend::device()));
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("w.safetensors");
+    let error = plasticity::net::weights::save(&path, &[&t, &t], &Default::default()).unwrap_err();
+    assert!(
+        error
+            .to_string()
+            .contains("two tensors are named `a.weight`"),
+        "{error}"
+    );
+    assert!(!path.exists(), "nothing written");
 }
