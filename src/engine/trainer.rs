@@ -554,6 +554,16 @@ impl Trainer {
         file.load_into(self.rule.as_mut())
     }
 
+    /// Starts from `file`: every tensor of the net, and those of the rule's own (feedback
+    /// matrices, projections, decoders, inverses) it holds; a tensor of the file with no place
+    /// in this net and rule, or of the wrong shape, is an error naming it.
+    pub fn load_start(&mut self, file: &WeightsFile) -> Result<()> {
+        let what = format!("a {} {} run", self.rule.name(), self.net.sizes());
+        file.check_all_placed(&[&self.net, self.rule.as_ref()], &what)?;
+        file.load_into(&mut self.net)?;
+        file.load_present(self.rule.as_mut())
+    }
+
     /// Loads the net's tensors that `file` holds with the right shape; returns the names of
     /// the others (left as they were).
     pub fn load_matching(&mut self, file: &WeightsFile) -> Vec<String> {

@@ -165,6 +165,10 @@ struct RunLog {
     /// Where training diverged, when it did.
     #[serde(default)]
     diverged: Option<Divergence>,
+    /// The `--init-weights` file the run started from and a fingerprint of its bytes: a
+    /// checkpoint is resumed only from the same start.
+    #[serde(default)]
+    init_weights: Option<String>,
 }
 
 impl RunLog {
@@ -202,6 +206,11 @@ fn train_here(config: &ExperimentConfig, options: &RunOptions) -> Result<Summary
     write_atomic(&dir.join("config.toml"), config_text.as_bytes())?;
     let mut log = RunLog {
         config: config_text,
+        init_weights: options
+            .init_weights
+            .as_deref()
+            .map(fingerprint)
+            .transpose()?,
         ..RunLog::default()
     };
     if options.checkpoint {
@@ -251,7 +260,7 @@ fn start_weights(
     options: &RunOptions,
 ) -> Result<bool> {
     if let Some(path) = &options.init_weights {
-        WeightsFile::read(path)?.load_into(trainer.net_mut())?;
+        trainer.load_start(&WeightsFile::read(path)?)?;
     }
     let mut shared_init = false;
     if let Some(path) = &options.shared_init {
@@ -259,9 +268,19 @@ fn start_weights(
         shared_init = !missing.iter().any(|name| name.contains(".linear."));
     }
     if let Some(path) = &options.save_init {
-        weights::save(path, &[trainer.net()], &metadata(config, trainer.net()))?;
+        let (net, rule) = (trainer.net(), trainer.rule());
+        weights::save(path, &[net, rule], &metadata(config, net))?;
     }
     Ok(shared_init)
+}
+
+/// `path` and a fingerprint of its bytes (FNV-1a, 64 bits), to tell two starts apart.
+fn fingerprint(path: &Path) -> Result<String> {
+    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    let hash = bytes.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    });
+    Ok(format!("{} ({hash:016x})", path.display()))
 }
 
 /// Continues from the checkpoint in `dir` when it was left by a run of the same config; one
@@ -283,6 +302,19 @@ fn resume(
         Ok((checkpoint, run))
     });
     match saved {
+        Ok((_, run)) if run.config == log.config && run.init_weights != log.init_weights => {
+            let shown = |init: &Option<String>| init.clone().unwrap_or_else(|| "none".into());
+            return Err(Error::weights(
+                &path,
+                format!(
+                    "this run started from --init-weights {}, not {}: resuming would mix two \
+                     starts (give the same file, or remove {})",
+                    shown(&run.init_weights),
+                    shown(&log.init_weights),
+                    dir.display()
+                ),
+            ));
+        }
         Ok((checkpoint, run)) if run.config == log.config => {
             trainer.restore(&checkpoint)?;
             *log = run;

@@ -197,6 +197,51 @@ impl WeightsFile {
         }
     }
 
+    /// Loads the tensors of `model` that the file holds; one it holds with another shape is
+    /// an error naming it, one it lacks stays as it was.
+    pub fn load_present(&self, model: &mut dyn Parameters) -> Result<()> {
+        let mut failure = None;
+        model.visit_mut(&mut |name, slot, tensor| {
+            let Some((shape, values)) = self.tensors.get(name) else {
+                return;
+            };
+            let expected: Vec<usize> = if slot.row {
+                vec![tensor.dims()[1]]
+            } else {
+                tensor.dims().to_vec()
+            };
+            if *shape != expected {
+                failure.get_or_insert(format!(
+                    "tensor `{name}` has shape {shape:?}, the run needs {expected:?}"
+                ));
+                return;
+            }
+            let [rows, cols] = tensor.dims();
+            *tensor = host::matrix(values.clone(), rows, cols, &tensor.device());
+        });
+        match failure {
+            Some(message) => Err(Error::weights(&self.path, message)),
+            None => Ok(()),
+        }
+    }
+
+    /// Fails naming the first tensor of the file that none of `models` has.
+    pub fn check_all_placed(&self, models: &[&dyn Parameters], what: &str) -> Result<()> {
+        let mut known = std::collections::BTreeSet::new();
+        for model in models {
+            model.visit(&mut |name, _, _| {
+                known.insert(name.to_string());
+            });
+        }
+        match self.tensors.keys().find(|name| !known.contains(*name)) {
+            Some(name) => Err(Error::weights(
+                &self.path,
+                format!("tensor `{name}` has no place in {what}"),
+            )),
+            None => Ok(()),
+        }
+    }
+
     /// Names of the tensors in the file.
     pub fn names(&self) -> impl Iterator<Item = &String> {
         self.tensors.keys()

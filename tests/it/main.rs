@@ -12,6 +12,7 @@ mod estimators;
 mod formats;
 mod gradients;
 mod host;
+mod init_weights;
 mod layers;
 mod memory;
 mod pipeline;
