@@ -130,7 +130,7 @@ impl Comparison {
                 ));
             };
             let name = match entries.remove("name") {
-                Some(toml::Value::String(name)) if valid_name(&name) => name,
+                Some(toml::Value::String(name)) if super::config::valid_name(&name) => name,
                 Some(_) => {
                     return Err(Error::config(
                         format!("variant[{k}].name"),
@@ -186,15 +186,6 @@ fn flatten(prefix: &str, table: toml::Table, out: &mut Vec<(String, toml::Value)
             value => out.push((key, value)),
         }
     }
-}
-
-fn valid_name(name: &str) -> bool {
-    !name.is_empty()
-        && name != "."
-        && name != ".."
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
 }
 
 /// A finished run's summary, if its directory holds one for exactly `config`.

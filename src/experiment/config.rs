@@ -505,6 +505,16 @@ impl ExperimentConfig {
 
     /// Checks values that types alone do not constrain.
     pub fn validate(&self) -> Result<()> {
+        if !valid_name(&self.name) {
+            return Err(Error::config(
+                "name",
+                format!(
+                    "`{}` is not a plain name (letters, digits, `-`, `_`, `.`): the run's \
+                     directory must stay inside --out",
+                    self.name
+                ),
+            ));
+        }
         let t = &self.train;
         if t.epochs == 0 {
             return Err(Error::config("train.epochs", "must be at least 1"));
@@ -969,6 +979,17 @@ impl ExperimentConfig {
             total_iterations,
         }
     }
+}
+
+/// Whether `name` can name a directory inside another: letters, digits, `-`, `_` and `.`,
+/// not empty, not `.` or `..`.
+pub(crate) fn valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && name != "."
+        && name != ".."
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
 }
 
 /// Parses `"300-300-300"` into hidden sizes.

@@ -32,7 +32,19 @@ fn train_fails_with(out: &str, extra: &[&str], expected: &[&str]) {
 fn bad_input_exits_2_with_one_line() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().to_str().unwrap();
-    let cases: [(&[&str], &str); 6] = [
+    let cases: [(&[&str], &str); 9] = [
+        (
+            &["--set", "name=../escape"],
+            "config `name`: `../escape` is not a plain name",
+        ),
+        (
+            &["--set", "name=/tmp/abs"],
+            "config `name`: `/tmp/abs` is not a plain name",
+        ),
+        (
+            &["-c", "/no/such.toml"],
+            "/no/such.toml: No such file or directory (os error 2)",
+        ),
         (&["--set", "model.activation=nope"], "model.activation"),
         (
             &["--set", "model.layers=[\"linear:8\", \"tahn\", \"linear\"]"],
@@ -52,6 +64,13 @@ fn bad_input_exits_2_with_one_line() {
     for (extra, expected) in cases {
         train_fails_with(out, extra, &[expected]);
     }
+    let (_, _, stderr) = plasticity(&["train", "-q", "-c", "/no/such.toml"]);
+    assert_eq!(
+        stderr.matches("os error 2").count(),
+        1,
+        "the OS message once: {stderr}"
+    );
+    assert!(!dir.path().parent().unwrap().join("escape").exists());
 }
 
 #[test]

@@ -83,6 +83,23 @@ impl std::fmt::Display for Diverged {
 
 impl std::error::Error for Diverged {}
 
+/// The error and its causes on one line, each cause once: a cause whose text the line
+/// already holds (an I/O error inside a library error that quotes it) is not repeated.
+fn one_line(error: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for cause in error.chain() {
+        let text = cause.to_string().replace('\n', " ");
+        if line.contains(&text) {
+            continue;
+        }
+        if !line.is_empty() {
+            line.push_str(": ");
+        }
+        line.push_str(&text);
+    }
+    line
+}
+
 /// Exit status of a run that diverged.
 const DIVERGED: u8 = 3;
 
@@ -114,7 +131,7 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
-            eprintln!("error: {}", format!("{error:#}").replace('\n', " "));
+            eprintln!("error: {}", one_line(&error));
             let diverged = error.downcast_ref::<Diverged>().is_some()
                 || matches!(
                     error.downcast_ref::<plasticity::Error>(),
