@@ -1,18 +1,6 @@
 //! The binary: exit codes and one-line errors.
 
-use std::process::Command;
-
-fn plasticity(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_plasticity"))
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
+use crate::plasticity;
 
 /// `plasticity train --quiet --out <out> <extra>` exits 2 with one line holding every text
 /// of `expected`, and no panic.

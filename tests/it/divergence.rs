@@ -1,29 +1,15 @@
 //! Divergence: a run whose numbers stop being finite stops there, says where, exits 3, and
 //! leaves a report; comparisons and sweeps finish with it shown as diverged.
 
-use std::process::Command;
-
 use plasticity::engine::EpochMetrics;
 use plasticity::experiment::compare::{CompareOptions, Comparison, compare};
 use plasticity::experiment::sweep::{Sweep, SweepOptions, run};
 use plasticity::experiment::{RunStatus, Summary};
 
-use crate::write;
+use crate::{plasticity, write};
 
 /// SGD at a learning rate of a million: the weights overflow within a few steps.
 const EXPLODE: [&str; 4] = ["--set", "train.optimizer=sgd", "--set", "train.lr=1e6"];
-
-fn plasticity(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_plasticity"))
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
 
 fn summary(dir: &std::path::Path) -> Summary {
     serde_json::from_str(&std::fs::read_to_string(dir.join("summary.json")).unwrap()).unwrap()

@@ -8,13 +8,10 @@ use plasticity::experiment::ExperimentConfig;
 use plasticity::net::weights::WeightsFile;
 use plasticity::prelude::{Parameters, Trainer};
 
-fn plasticity(args: &[&str]) -> (i32, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_plasticity"))
-        .args(args)
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    (out.status.code().unwrap_or(-1), stderr)
+/// The binary's exit status and stderr.
+fn run_cli(args: &[&str]) -> (i32, String) {
+    let (code, _, stderr) = crate::plasticity(args);
+    (code, stderr)
 }
 
 /// The values of tensor `name` of `model`.
@@ -50,7 +47,7 @@ fn init_weights_load_the_rules_matrices_too() {
         init.to_str().unwrap(),
     ];
     args.extend(common);
-    assert_eq!(plasticity(&args).0, 0);
+    assert_eq!(run_cli(&args).0, 0);
     let file = WeightsFile::read(&init).unwrap();
     assert!(
         file.names().any(|n| n == "dfa.0.weight"),
@@ -87,7 +84,7 @@ fn init_weights_load_the_rules_matrices_too() {
         init.to_str().unwrap(),
     ];
     args.extend(["--set", "model.hidden=[12]", "--set", "name=bp"]);
-    let (code, stderr) = plasticity(&args);
+    let (code, stderr) = run_cli(&args);
     assert_eq!(code, 2, "{stderr}");
     assert!(
         stderr.contains(
@@ -112,7 +109,7 @@ fn init_weights_load_the_rules_matrices_too() {
         "--set",
         "name=wide",
     ]);
-    let (code, stderr) = plasticity(&args);
+    let (code, stderr) = run_cli(&args);
     assert_eq!(code, 2, "{stderr}");
     assert!(
         stderr.contains("has shape [12, 64], the network needs [13, 64]"),
@@ -143,7 +140,7 @@ fn a_checkpoint_resumes_only_from_the_start_it_was_made_from() {
             "--save-init",
             file.to_str().unwrap(),
         ];
-        assert_eq!(plasticity(&args).0, 0);
+        assert_eq!(run_cli(&args).0, 0);
     }
     let run = |init: &std::path::Path| {
         let mut command = Command::new(env!("CARGO_BIN_EXE_plasticity"));

@@ -27,6 +27,19 @@ use std::path::{Path, PathBuf};
 
 use plasticity::experiment::{ExperimentConfig, RunOptions, Summary, train};
 
+/// Runs the `plasticity` binary with `args`: (exit status, stdout, stderr).
+pub fn plasticity(args: &[&str]) -> (i32, String, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_plasticity"))
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
 /// Writes `bytes` to `dir/name` and returns the path.
 pub fn write(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
     let path = dir.join(name);
