@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::data::Table;
 use crate::engine::Trainer;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::experiment::ExperimentConfig;
 use crate::host;
 use crate::net::Net;
@@ -77,10 +77,20 @@ pub fn evaluate_weights(
     let data = crate::data::load(&config.data)?;
     let mut trainer = Trainer::new(config, &data)?;
     trainer.load_weights(&WeightsFile::read(weights)?)?;
-    let table = match split {
-        Split::Train => &data.train,
-        Split::Validation => &data.validation,
-        Split::Test => &data.test,
+    let (table, key) = match split {
+        Split::Train => (&data.train, "data.train_limit"),
+        Split::Validation => (&data.validation, "data.validation_fraction"),
+        Split::Test => (&data.test, "data.test_fraction"),
     };
+    if table.rows() == 0 {
+        return Err(Error::config(
+            key,
+            format!(
+                "the {} split of `{}` is empty: nothing to evaluate",
+                format!("{split:?}").to_lowercase(),
+                config.data.dataset
+            ),
+        ));
+    }
     Ok(trainer.evaluate(table))
 }

@@ -30,7 +30,7 @@ use crate::error::{Error, Result};
 use crate::experiment::config::{apply_overrides, parse_table, read_table, set_path};
 use crate::experiment::{ExperimentConfig, RunOptions, Summary, train};
 use crate::io::write_atomic;
-use crate::net::weights;
+use crate::net::weights::{self, WeightsFile};
 use crate::report::{self, RunRecord};
 
 /// One variant: its name and resolved config (whose `name` is the variant's).
@@ -205,10 +205,23 @@ pub fn compare(comparison: &Comparison, options: &CompareOptions) -> Result<Repo
     let dir = options.out.join(&comparison.name);
     std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
     let init = dir.join("init.safetensors");
-    if !init.exists() {
+    // The shared start records the base config it was drawn from; one drawn from another
+    // (another seed, another net) is drawn anew rather than reused.
+    let start = comparison.base.to_toml();
+    let current = WeightsFile::read(&init)
+        .ok()
+        .is_some_and(|file| file.metadata("start") == Some(start.as_str()));
+    if !current {
+        if init.exists() && !options.quiet {
+            eprintln!(
+                "{}: drawn from another base config; drawing it anew",
+                init.display()
+            );
+        }
         let data = crate::data::load(&comparison.base.data)?;
         let trainer = Trainer::new(&comparison.base, &data)?;
-        weights::save(&init, &[trainer.net()], &Default::default())?;
+        let metadata = std::collections::BTreeMap::from([("start".to_string(), start)]);
+        weights::save(&init, &[trainer.net()], &metadata)?;
     }
     let mut rows = Vec::new();
     for variant in &comparison.variants {

@@ -159,6 +159,24 @@ fn train_by_flags_then_eval_the_run() {
         (eval["accuracy"].as_f64().unwrap() - summary["test_accuracy"].as_f64().unwrap()).abs()
             < 1e-9
     );
+    // An empty split is an error naming the key that emptied it, not zeros.
+    let run = run.to_str().unwrap();
+    let args = [
+        "eval",
+        "--run",
+        run,
+        "--split",
+        "validation",
+        "--set",
+        "data.validation_fraction=0",
+    ];
+    let (code, _, stderr) = plasticity(&args);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr
+            .contains("config `data.validation_fraction`: the validation split of `wine` is empty"),
+        "{stderr}"
+    );
 }
 
 #[test]

@@ -147,3 +147,38 @@ fn deep_sigmoid_gradients_vanish_and_relu_ones_do_not() {
     assert!(accuracy("relu") > 0.95, "relu: {}", accuracy("relu"));
     assert!(report.dir.join("grad_magnitudes.svg").is_file());
 }
+
+#[test]
+fn a_shared_start_drawn_from_another_base_config_is_drawn_anew() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(dir.path(), "cmp.toml", FILE.as_bytes());
+    let options = CompareOptions {
+        out: dir.path().join("runs"),
+        quiet: true,
+    };
+    let init = dir.path().join("runs/cmp/init.safetensors");
+    let first_weight = |overrides: &[String]| {
+        let comparison = Comparison::load(&path, overrides).unwrap();
+        compare(&comparison, &options).unwrap();
+        let file = WeightsFile::read(&init).unwrap();
+        let device = plasticity::backend::device();
+        crate::host::values(&file.matrix("blocks.0.linear.weight", &device).unwrap())
+    };
+    let one = ["train.epochs=1".to_string()];
+    let seeded = |seed: u64| [one[0].clone(), format!("seed={seed}")];
+    let a = first_weight(&seeded(1));
+    assert_eq!(
+        first_weight(&seeded(1)),
+        a,
+        "the same base reuses its start"
+    );
+    let b = first_weight(&seeded(2));
+    assert_ne!(a, b, "another seed: another start, not the stale one");
+    let report = compare(&Comparison::load(&path, &seeded(2)).unwrap(), &options).unwrap();
+    assert!(
+        report
+            .rows
+            .iter()
+            .all(|r| r.summary.shared_init && !r.trained)
+    );
+}
