@@ -26,25 +26,11 @@ impl Table {
         what: &str,
     ) -> crate::Result<Self> {
         let [rows, features] = shape;
-        let bad = |message: String| Err(crate::Error::data(what, message));
-        if features == 0 {
-            return bad("a sample needs at least one feature".into());
-        }
-        if rows.checked_mul(features) != Some(x.len()) {
-            return bad(format!(
-                "{} values do not fill the shape [{rows}, {features}]",
-                x.len()
-            ));
-        }
+        check_matrix(&x, shape, "feature", what)?;
         if y.len() != rows {
-            return bad(format!("{} labels for {rows} rows", y.len()));
-        }
-        if let Some(i) = x.iter().position(|v| !v.is_finite()) {
-            return bad(format!(
-                "row {}, column {}: {} is not a finite number",
-                i / features,
-                i % features,
-                x[i]
+            return Err(crate::Error::data(
+                what,
+                format!("{} labels for {rows} rows", y.len()),
             ));
         }
         Ok(Self {
@@ -66,30 +52,14 @@ impl Table {
         what: &str,
     ) -> crate::Result<Self> {
         let [rows, width] = target_shape;
-        let bad = |message: String| Err(crate::Error::data(format!("{what} targets"), message));
+        let targets_of = format!("{what} targets");
         if rows != shape[0] {
-            return bad(format!(
-                "{rows} rows of targets for {} rows of features",
-                shape[0]
+            return Err(crate::Error::data(
+                &targets_of,
+                format!("{rows} rows of targets for {} rows of features", shape[0]),
             ));
         }
-        if width == 0 {
-            return bad("a sample needs at least one target".into());
-        }
-        if rows.checked_mul(width) != Some(targets.len()) {
-            return bad(format!(
-                "{} values do not fill the shape [{rows}, {width}]",
-                targets.len()
-            ));
-        }
-        if let Some(i) = targets.iter().position(|v| !v.is_finite()) {
-            return bad(format!(
-                "row {}, column {}: {} is not a finite number",
-                i / width,
-                i % width,
-                targets[i]
-            ));
-        }
+        check_matrix(&targets, target_shape, "target", &targets_of)?;
         let mut table = Self::from_arrays(x, shape, vec![0; rows], what)?;
         table.targets = targets;
         table.target_width = width;
@@ -133,5 +103,34 @@ impl Table {
     /// The largest label plus one (0 for an empty table).
     pub fn label_bound(&self) -> usize {
         self.y.iter().max().map_or(0, |&m| m as usize + 1)
+    }
+}
+
+/// Checks that `values` fill `[rows, width]` (at least one `kind` per row) with finite
+/// numbers; `what` names the arrays in errors.
+fn check_matrix(
+    values: &[f32],
+    [rows, width]: [usize; 2],
+    kind: &str,
+    what: &str,
+) -> crate::Result<()> {
+    let bad = |message: String| Err(crate::Error::data(what, message));
+    if width == 0 {
+        return bad(format!("a sample needs at least one {kind}"));
+    }
+    if rows.checked_mul(width) != Some(values.len()) {
+        return bad(format!(
+            "{} values do not fill the shape [{rows}, {width}]",
+            values.len()
+        ));
+    }
+    match values.iter().position(|v| !v.is_finite()) {
+        Some(i) => bad(format!(
+            "row {}, column {}: {} is not a finite number",
+            i / width,
+            i % width,
+            values[i]
+        )),
+        None => Ok(()),
     }
 }

@@ -293,7 +293,8 @@ impl Trainer {
             let g = g.as_ref()?;
             (!divergence::is_finite(g)).then(|| format!("the gradient of blocks.{i}.linear.weight"))
         });
-        let tensor = first_non_finite(&[&self.net, self.rule.as_ref()])
+        let tensor = self
+            .first_non_finite()
             .or(gradient)
             .unwrap_or_else(|| "the training loss".into());
         Err(Error::Diverged(Box::new(Divergence {
@@ -303,6 +304,11 @@ impl Trainer {
         })))
     }
 
+    /// The first tensor of the net or the rule holding a value that is not finite.
+    fn first_non_finite(&self) -> Option<String> {
+        first_non_finite(&[&self.net, self.rule.as_ref()])
+    }
+
     /// Stops after an epoch whose end left a tensor, or an evaluation, that is not finite.
     fn check_epoch(&self, m: &EpochMetrics) -> Result<()> {
         let losses = [
@@ -310,7 +316,7 @@ impl Trainer {
             ("the validation loss", m.val_loss),
             ("the test loss", Some(m.test_loss)),
         ];
-        let tensor = first_non_finite(&[&self.net, self.rule.as_ref()]).or_else(|| {
+        let tensor = self.first_non_finite().or_else(|| {
             losses
                 .iter()
                 .find(|(_, loss)| loss.is_some_and(|l| !l.is_finite()))

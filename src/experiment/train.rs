@@ -113,14 +113,19 @@ pub struct Summary {
     pub shared_init: bool,
 }
 
-/// Writes JSON lines atomically (the whole file each time, so it is never half-written).
-fn write_jsonl<T: Serialize>(path: &Path, lines: &[T]) -> Result<()> {
+/// `lines` as JSON lines.
+fn jsonl<T: Serialize>(lines: &[T]) -> String {
     let mut text = String::new();
     for line in lines {
         text.push_str(&serde_json::to_string(line).expect("metrics serialise"));
         text.push('\n');
     }
-    write_atomic(path, text.as_bytes())
+    text
+}
+
+/// Writes JSON lines atomically (the whole file each time, so it is never half-written).
+fn write_jsonl<T: Serialize>(path: &Path, lines: &[T]) -> Result<()> {
+    write_atomic(path, jsonl(lines).as_bytes())
 }
 
 fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<()> {
@@ -354,18 +359,12 @@ fn write_logs(dir: &Path, config: &ExperimentConfig, log: &RunLog) -> Result<()>
         #[serde(flatten)]
         divergence: &'a Divergence,
     }
-    let mut text = String::new();
-    for line in &log.history {
-        text.push_str(&serde_json::to_string(line).expect("metrics serialise"));
-        text.push('\n');
-    }
+    let mut text = jsonl(&log.history);
     if let Some(divergence) = &log.diverged {
-        let line = DivergedLine {
+        text.push_str(&jsonl(&[DivergedLine {
             status: RunStatus::Diverged,
             divergence,
-        };
-        text.push_str(&serde_json::to_string(&line).expect("serialises"));
-        text.push('\n');
+        }]));
     }
     write_atomic(&dir.join("metrics.jsonl"), text.as_bytes())?;
     if config.train.log_every > 0 {

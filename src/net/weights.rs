@@ -11,16 +11,21 @@ use crate::host;
 use crate::io;
 use crate::net::Parameters;
 
+/// The shape a tensor has in a file: a row (`[1, n]` in memory) is saved 1-D as `[n]`.
+fn saved_shape(slot: crate::net::Slot, tensor: &burn::tensor::Tensor<2>) -> Vec<usize> {
+    if slot.row {
+        vec![tensor.dims()[1]]
+    } else {
+        tensor.dims().to_vec()
+    }
+}
+
 /// Serialises every tensor of `models` (in order) into safetensors bytes, with `metadata`.
 pub fn to_bytes(models: &[&dyn Parameters], metadata: &BTreeMap<String, String>) -> Vec<u8> {
     let mut entries: Vec<(String, Vec<usize>, Vec<u8>)> = Vec::new();
     for model in models {
         model.visit(&mut |name, slot, tensor| {
-            let shape = if slot.row {
-                vec![tensor.dims()[1]]
-            } else {
-                tensor.dims().to_vec()
-            };
+            let shape = saved_shape(slot, tensor);
             let bytes = host::values(tensor)
                 .into_iter()
                 .flat_map(f32::to_le_bytes)
@@ -150,11 +155,7 @@ impl WeightsFile {
     pub fn load_matching(&self, model: &mut dyn Parameters) -> Vec<String> {
         let mut missing = Vec::new();
         model.visit_mut(&mut |name, slot, tensor| {
-            let expected: Vec<usize> = if slot.row {
-                vec![tensor.dims()[1]]
-            } else {
-                tensor.dims().to_vec()
-            };
+            let expected = saved_shape(slot, tensor);
             match self.tensors.get(name) {
                 Some((shape, values)) if *shape == expected => {
                     let [rows, cols] = tensor.dims();
@@ -173,11 +174,7 @@ impl WeightsFile {
             if failure.is_some() {
                 return;
             }
-            let expected: Vec<usize> = if slot.row {
-                vec![tensor.dims()[1]]
-            } else {
-                tensor.dims().to_vec()
-            };
+            let expected = saved_shape(slot, tensor);
             match self.tensors.get(name) {
                 None => failure = Some(format!("tensor `{name}` is missing")),
                 Some((shape, _)) if *shape != expected => {
@@ -205,11 +202,7 @@ impl WeightsFile {
             let Some((shape, values)) = self.tensors.get(name) else {
                 return;
             };
-            let expected: Vec<usize> = if slot.row {
-                vec![tensor.dims()[1]]
-            } else {
-                tensor.dims().to_vec()
-            };
+            let expected = saved_shape(slot, tensor);
             if *shape != expected {
                 failure.get_or_insert(format!(
                     "tensor `{name}` has shape {shape:?}, the run needs {expected:?}"

@@ -74,46 +74,30 @@ fn init_weights_load_the_rules_matrices_too() {
         tensor(trainer.net(), "blocks.0.linear.weight").len(),
         12 * 64
     );
-    // A backprop run has no place for B: an error naming it, exit 2.
-    let mut args = vec![
-        "train",
-        "-q",
-        "--out",
-        out,
-        "--init-weights",
-        init.to_str().unwrap(),
-    ];
-    args.extend(["--set", "model.hidden=[12]", "--set", "name=bp"]);
-    let (code, stderr) = run_cli(&args);
-    assert_eq!(code, 2, "{stderr}");
-    assert!(
-        stderr.contains(
-            "init.safetensors: tensor `dfa.0.weight` has no place in a backprop 64-12-10 run"
-        ),
-        "{stderr}"
+    // Starting a run from the file, with `extra` settings, fails with exit 2 and `expected`.
+    let refused = |extra: [&str; 4], expected: &str| {
+        let mut args = vec![
+            "train",
+            "-q",
+            "--out",
+            out,
+            "--init-weights",
+            init.to_str().unwrap(),
+        ];
+        args.extend(extra);
+        let (code, stderr) = run_cli(&args);
+        assert_eq!(code, 2, "{stderr}");
+        assert!(stderr.contains(expected), "{stderr}");
+    };
+    // A backprop run has no place for B: an error naming it.
+    refused(
+        ["--set", "model.hidden=[12]", "--set", "name=bp"],
+        "init.safetensors: tensor `dfa.0.weight` has no place in a backprop 64-12-10 run",
     );
     // Nor a wider net for the file's tensors.
-    let mut args = vec![
-        "train",
-        "-q",
-        "--out",
-        out,
-        "--init-weights",
-        init.to_str().unwrap(),
-    ];
-    args.extend([
-        "--set",
-        "train.rule=dfa",
-        "--set",
-        "model.hidden=[13]",
-        "--set",
-        "name=wide",
-    ]);
-    let (code, stderr) = run_cli(&args);
-    assert_eq!(code, 2, "{stderr}");
-    assert!(
-        stderr.contains("has shape [12, 64], the network needs [13, 64]"),
-        "{stderr}"
+    refused(
+        ["--set", "model.hidden=[13]", "--set", "train.rule=dfa"],
+        "has shape [12, 64], the network needs [13, 64]",
     );
 }
 
