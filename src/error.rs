@@ -19,6 +19,14 @@ pub enum Error {
     /// A layer cannot be placed in a block as asked.
     #[error("layer: {0}")]
     Layer(String),
+    /// A run directory is being written by another run.
+    #[error("{path}: in use by {holder}; wait for it to finish or give this run another name")]
+    Busy {
+        /// The run directory.
+        path: PathBuf,
+        /// The process holding it, as its lock file says.
+        holder: String,
+    },
     /// A configuration key has a bad value or does not exist.
     #[error("config `{key}`: {message}")]
     Config {

@@ -42,6 +42,7 @@ mod product;
 pub mod report;
 pub mod rng;
 pub mod rule;
+mod suggest;
 pub mod task;
 
 pub use error::{Error, Result};

@@ -88,7 +88,8 @@ impl FromStr for Loss {
             "bce" | "binary_cross_entropy" => Ok(Loss::BinaryCrossEntropy),
             "mse" | "mean_squared_error" => Ok(Loss::MeanSquaredError),
             _ => Err(format!(
-                "unknown loss `{text}` (expected one of: {})",
+                "unknown loss `{text}`{} (expected one of: {})",
+                crate::suggest::did_you_mean(text, Loss::NAMES.iter().copied()),
                 Loss::NAMES.join(", ")
             )),
         }

@@ -166,7 +166,9 @@ impl FromStr for Activation {
                 let value: f32 = value
                     .trim()
                     .parse()
-                    .map_err(|_| format!("bad parameter `{value}` in activation `{text}`"))?;
+                    .ok()
+                    .filter(|v: &f32| v.is_finite())
+                    .ok_or_else(|| format!("bad parameter `{value}` in activation `{text}`"))?;
                 (name.trim(), Some(value))
             }
             None => (text.trim(), None),
@@ -198,7 +200,8 @@ impl FromStr for Activation {
             "stochastic_hard_sigmoid" => plain(Activation::StochasticHardSigmoid),
             "bernoulli" => plain(Activation::Bernoulli),
             _ => Err(format!(
-                "unknown activation `{name}` (expected one of: {})",
+                "unknown activation `{name}`{} (expected one of: {})",
+                crate::suggest::did_you_mean(name, ACTIVATION_NAMES.iter().copied()),
                 ACTIVATION_NAMES.join(", ")
             )),
         }

@@ -16,6 +16,8 @@ pub struct Embedded {
     pub source: &'static str,
     bytes: &'static [u8],
     gzip: bool,
+    /// Whether its first row is scikit-learn's header (rows, features, class names).
+    header: bool,
 }
 
 /// Every embedded set.
@@ -25,24 +27,28 @@ pub const EMBEDDED: &[Embedded] = &[
         source: "embedded: UCI Iris (Fisher 1936), via scikit-learn",
         bytes: include_bytes!("../../data/iris.csv"),
         gzip: false,
+        header: true,
     },
     Embedded {
         name: "digits",
         source: "embedded: UCI optical handwritten digits 8×8, via scikit-learn",
         bytes: include_bytes!("../../data/digits.csv.gz"),
         gzip: true,
+        header: false,
     },
     Embedded {
         name: "wine",
         source: "embedded: UCI Wine recognition, via scikit-learn",
         bytes: include_bytes!("../../data/wine_data.csv"),
         gzip: false,
+        header: true,
     },
     Embedded {
         name: "breast_cancer",
         source: "embedded: UCI Breast Cancer Wisconsin (diagnostic), via scikit-learn",
         bytes: include_bytes!("../../data/breast_cancer.csv"),
         gzip: false,
+        header: true,
     },
 ];
 
@@ -64,7 +70,16 @@ impl Embedded {
         } else {
             String::from_utf8(self.bytes.to_vec()).expect("the embedded file is UTF-8")
         };
-        csv::parse(&text, path, 0)
+        let header = if self.header {
+            csv::Header::Yes
+        } else {
+            csv::Header::No
+        };
+        let layout = csv::Layout {
+            header,
+            ..csv::Layout::default()
+        };
+        csv::parse(&text, path, layout)
     }
 }
 

@@ -54,17 +54,29 @@ pub fn parse_images(bytes: &[u8], path: &Path) -> Result<(usize, usize, Vec<f32>
             ),
         ));
     }
-    let (count, rows, cols) = (head[1] as usize, head[2] as usize, head[3] as usize);
+    let (count, rows, cols) = (head[1] as u64, head[2] as u64, head[3] as u64);
+    if rows == 0 || cols == 0 {
+        return Err(Error::data(
+            path,
+            format!("the header describes empty images ({rows}×{cols})"),
+        ));
+    }
     let pixels = rows * cols;
+    let promised = count.checked_mul(pixels).ok_or_else(|| {
+        Error::data(
+            path,
+            format!("the header's {count} images of {rows}×{cols} overflow a byte count"),
+        )
+    })?;
     let body = &bytes[16..];
-    if body.len() != count * pixels {
+    if body.len() as u64 != promised {
         return Err(Error::data(
             path,
             format!(
                 "{} data bytes, the header promises {count} images of {rows}×{cols} = {}{}",
                 body.len(),
-                count * pixels,
-                if body.len() < count * pixels {
+                promised,
+                if (body.len() as u64) < promised {
                     " (truncated)"
                 } else {
                     ""
@@ -72,6 +84,10 @@ pub fn parse_images(bytes: &[u8], path: &Path) -> Result<(usize, usize, Vec<f32>
             ),
         ));
     }
+    if count == 0 {
+        return Err(Error::data(path, "the header promises no images"));
+    }
+    let (count, pixels) = (count as usize, pixels as usize);
     Ok((count, pixels, body.iter().map(|&b| f32::from(b)).collect()))
 }
 
@@ -144,5 +160,16 @@ pub fn read_dir(dir: &Path) -> Result<(Table, Table)> {
     if !dir.is_dir() {
         return Err(Error::data(dir, "no such directory"));
     }
-    Ok((read_split(dir, "train")?, read_split(dir, "t10k")?))
+    let train = read_split(dir, "train")?;
+    let test = read_split(dir, "t10k")?;
+    if test.features != train.features {
+        return Err(Error::data(
+            find(dir, "t10k-images-idx3-ubyte")?,
+            format!(
+                "images of {} pixels, the training images have {}",
+                test.features, train.features
+            ),
+        ));
+    }
+    Ok((train, test))
 }

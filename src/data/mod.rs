@@ -63,6 +63,8 @@ pub struct DataConfig {
     /// CSV files: the last this many columns are float targets instead of a class label
     /// (regression, `train.problem = "regression"`); 0 for a label column.
     pub target_columns: usize,
+    /// CSV files: whether the first row is a header (`"auto"`: a row of names only is).
+    pub header: csv::Header,
 }
 
 impl Default for DataConfig {
@@ -79,6 +81,7 @@ impl Default for DataConfig {
             train_limit: None,
             keep_classes: None,
             target_columns: 0,
+            header: csv::Header::Auto,
         }
     }
 }
@@ -125,6 +128,12 @@ struct Raw {
 
 fn load_raw(config: &DataConfig) -> Result<Raw> {
     let name = config.dataset.as_str();
+    if config.header != csv::Header::Auto && !name.starts_with("csv:") {
+        return Err(Error::config(
+            "data.header",
+            format!("`{name}` is not a CSV file: it has no header row to choose"),
+        ));
+    }
     if let Some(set) = Embedded::find(name) {
         return Ok(Raw {
             train: set.load()?,
@@ -166,12 +175,25 @@ fn load_raw(config: &DataConfig) -> Result<Raw> {
                 .next()
                 .ok_or_else(|| Error::config("data.dataset", "`csv:` needs a file name"))?,
         );
-        let train = csv::read(&train_path, config.target_columns)?;
+        let layout = csv::Layout {
+            target_columns: config.target_columns,
+            header: config.header,
+        };
+        let train = csv::read(&train_path, layout)?;
         let test_path = paths.next().map(PathBuf::from);
+        if let Some(extra) = paths.next() {
+            return Err(Error::config(
+                "data.dataset",
+                format!(
+                    "`csv:` takes a training file and optionally a test file; `{extra}` would \
+                     be ignored"
+                ),
+            ));
+        }
         let test = test_path
             .as_deref()
             .map(|p| {
-                let test = csv::read(Path::new(p), config.target_columns)?;
+                let test = csv::read(Path::new(p), layout)?;
                 if test.features != train.features {
                     return Err(Error::data(
                         p,
@@ -194,17 +216,18 @@ fn load_raw(config: &DataConfig) -> Result<Raw> {
             label_file: train_path,
         });
     }
+    let known: Vec<&str> = EMBEDDED
+        .iter()
+        .map(|e| e.name)
+        .chain(SYNTHETIC.iter().map(|s| s.name))
+        .collect();
     Err(Error::config(
         "data.dataset",
         format!(
-            "unknown data set `{name}` (expected one of: {}, fashion_mnist, mnist_idx:<dir>, \
+            "unknown data set `{name}`{} (expected one of: {}, fashion_mnist, mnist_idx:<dir>, \
              csv:<train.csv>[,<test.csv>])",
-            EMBEDDED
-                .iter()
-                .map(|e| e.name)
-                .chain(SYNTHETIC.iter().map(|s| s.name))
-                .collect::<Vec<_>>()
-                .join(", ")
+            crate::suggest::did_you_mean(name, known.iter().copied().chain(["fashion_mnist"])),
+            known.join(", ")
         ),
     ))
 }
@@ -241,8 +264,62 @@ fn check_fraction(key: &str, value: f64) -> Result<()> {
     }
 }
 
+/// At most this many classes.
+pub const MAX_CLASSES: usize = 100_000;
+
+/// At most this many samples drawn for a synthetic data set.
+pub const MAX_SAMPLES: usize = 100_000_000;
+
+impl DataConfig {
+    /// Checks the numeric settings: split fractions in `[0, 1)` leaving training rows, a
+    /// non-negative noise, a sample count a machine can hold, at least 2 classes and 1 row.
+    pub fn check(&self) -> Result<()> {
+        check_fraction("data.validation_fraction", self.validation_fraction)?;
+        check_fraction("data.test_fraction", self.test_fraction)?;
+        if self.validation_fraction + self.test_fraction >= 1.0 {
+            return Err(Error::config(
+                "data.test_fraction",
+                format!(
+                    "{} with data.validation_fraction {} leaves no training rows",
+                    self.test_fraction, self.validation_fraction
+                ),
+            ));
+        }
+        if let Some(noise) = self.noise
+            && !(noise.is_finite() && noise >= 0.0)
+        {
+            return Err(Error::config(
+                "data.noise",
+                format!("{noise} is not a non-negative number"),
+            ));
+        }
+        if self.samples > MAX_SAMPLES {
+            return Err(Error::config(
+                "data.samples",
+                format!(
+                    "{} is more than the {MAX_SAMPLES} a run can use",
+                    self.samples
+                ),
+            ));
+        }
+        if let Some(classes) = self.classes
+            && !(2..=MAX_CLASSES).contains(&classes)
+        {
+            return Err(Error::config(
+                "data.classes",
+                format!("{classes} is not between 2 and {MAX_CLASSES}"),
+            ));
+        }
+        if self.train_limit == Some(0) {
+            return Err(Error::config("data.train_limit", "must be at least 1"));
+        }
+        Ok(())
+    }
+}
+
 /// Loads, splits and scales the configured data set.
 pub fn load(config: &DataConfig) -> Result<Dataset> {
+    config.check()?;
     prepare(load_raw(config)?, config)
 }
 
@@ -315,8 +392,7 @@ fn from_tables(
 
 /// Splits, checks and scales a loaded set as `config` says.
 fn prepare(mut raw: Raw, config: &DataConfig) -> Result<Dataset> {
-    check_fraction("data.validation_fraction", config.validation_fraction)?;
-    check_fraction("data.test_fraction", config.test_fraction)?;
+    config.check()?;
     if let Some(keep) = &config.keep_classes {
         let unique: std::collections::BTreeSet<&u32> = keep.iter().collect();
         if keep.len() < 2 || unique.len() != keep.len() {
@@ -344,6 +420,19 @@ fn prepare(mut raw: Raw, config: &DataConfig) -> Result<Dataset> {
         Some(classes) => classes,
         None => raw.train.label_bound(),
     };
+    if classes > MAX_CLASSES {
+        let (at, label) = (raw.train.y.iter().enumerate())
+            .max_by_key(|(_, y)| **y)
+            .map_or((0, 0), |(i, y)| (i, *y));
+        return Err(Error::data(
+            &raw.label_file,
+            format!(
+                "sample {}: label {label} would make {classes} classes, more than the \
+                 {MAX_CLASSES} a run can hold",
+                at + 1
+            ),
+        ));
+    }
     if classes < 2 {
         return Err(Error::data(
             &raw.label_file,

@@ -105,6 +105,12 @@ pub fn build_model(
     let embeds_label = settings.embeds_label();
     let inputs = data.features() + if embeds_label { data.classes } else { 0 };
     let mut specs = config.block_specs(inputs, task.outputs)?;
+    let samples = [&data.train, &data.validation, &data.test]
+        .map(|t| t.rows())
+        .into_iter()
+        .max()
+        .unwrap_or(0);
+    crate::experiment::limits::check_model_fits(config, &specs, samples)?;
     if embeds_label {
         specs.pop();
     }

@@ -27,7 +27,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::engine::Trainer;
 use crate::error::{Error, Result};
-use crate::experiment::config::{apply_overrides, parse_table, read_table, set_path};
+use crate::experiment::config::{apply_overrides, parse_table, set_path};
+use crate::experiment::located;
 use crate::experiment::{ExperimentConfig, RunOptions, Summary, train};
 use crate::io::write_atomic;
 use crate::net::weights::{self, WeightsFile};
@@ -92,15 +93,23 @@ impl Comparison {
     /// Reads a comparison file; `overrides` (`key=value`) apply to the base and so to every
     /// variant.
     pub fn load(path: &Path, overrides: &[String]) -> Result<Self> {
-        Self::from_table(read_table(path)?, path, overrides)
+        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        Self::parse(&text, path, overrides)
     }
 
     /// Resolves a comparison from TOML text; `path` names it in errors.
     pub fn parse(text: &str, path: &Path, overrides: &[String]) -> Result<Self> {
-        Self::from_table(parse_table(text, path)?, path, overrides)
+        Self::from_table(parse_table(text, path)?, path, text, overrides)
+            .map_err(|e| located::in_file(e, path, text, overrides, &[]))
     }
 
-    fn from_table(mut table: toml::Table, path: &Path, overrides: &[String]) -> Result<Self> {
+    /// The comparison of the parsed `table` read from `text` in the file `path`.
+    fn from_table(
+        mut table: toml::Table,
+        path: &Path,
+        text: &str,
+        overrides: &[String],
+    ) -> Result<Self> {
         let variants = match table.remove("variant") {
             Some(toml::Value::Array(items)) if !items.is_empty() => items,
             Some(toml::Value::Array(_)) | None => {
@@ -156,8 +165,15 @@ impl Comparison {
                 overrides.push((key, value));
             }
             variant_table.insert("name".into(), toml::Value::String(name.clone()));
-            let config = ExperimentConfig::from_table(variant_table)
-                .map_err(|e| Error::config(format!("variant `{name}`"), e.to_string()))?;
+            let config = ExperimentConfig::from_table(variant_table).map_err(|e| {
+                let inner = match &e {
+                    Error::Config { key, .. } => format!("variant[{k}].{key}"),
+                    _ => format!("variant[{k}]"),
+                };
+                let error = Error::config(format!("variant `{name}`"), e.to_string());
+                let whole = format!("variant[{k}]");
+                located::in_file(error, path, text, &[], &[&inner, &whole])
+            })?;
             resolved.push(Variant {
                 name,
                 overrides,

@@ -12,6 +12,7 @@ use crate::activation::{Activation, Estimator, EvalMode};
 use crate::data::DataConfig;
 use crate::error::{Error, Result};
 use crate::experiment::layers::{self, BlockLayout};
+use crate::experiment::{limits, located};
 use crate::loss::Loss;
 use crate::net::{BlockSpec, Init};
 use crate::optim::{OptimizerKind, OptimizerSettings, ScheduleKind};
@@ -359,7 +360,8 @@ fn deserialize<T: DeserializeOwned>(value: toml::Value) -> Result<T> {
         } else {
             path
         };
-        Error::config(key, e.into_inner().message().replace('\n', " "))
+        let message = e.into_inner().message().replace('\n', " ");
+        Error::config(key, crate::suggest::serde_message(&message))
     })
 }
 
@@ -454,13 +456,17 @@ impl ExperimentConfig {
     }
 
     /// Reads `path` (or starts from the defaults) and applies `overrides`.
+    /// A key's error from the file names the file and the line setting the key.
     pub fn load(path: Option<&Path>, overrides: &[String]) -> Result<Self> {
-        let mut table = match path {
-            Some(path) => read_table(path)?,
-            None => toml::Table::new(),
+        let Some(path) = path else {
+            let mut table = toml::Table::new();
+            apply_overrides(&mut table, overrides)?;
+            return Self::from_table(table);
         };
+        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        let mut table = parse_table(&text, path)?;
         apply_overrides(&mut table, overrides)?;
-        Self::from_table(table)
+        Self::from_table(table).map_err(|e| located::in_file(e, path, &text, overrides, &[]))
     }
 
     /// The config with every default that depends on other keys written out: `model.hidden`
@@ -515,6 +521,7 @@ impl ExperimentConfig {
                 ),
             ));
         }
+        limits::check_numbers(self)?;
         let t = &self.train;
         if t.epochs == 0 {
             return Err(Error::config("train.epochs", "must be at least 1"));
@@ -524,12 +531,6 @@ impl ExperimentConfig {
         }
         if t.eval_batch_size == 0 {
             return Err(Error::config("train.eval_batch_size", "must be at least 1"));
-        }
-        if !(t.lr.is_finite() && t.lr > 0.0) {
-            return Err(Error::config(
-                "train.lr",
-                format!("{} is not a positive number", t.lr),
-            ));
         }
         if t.schedule == ScheduleKind::Step && t.step_every == 0 {
             return Err(Error::config("train.step_every", "must be at least 1"));
@@ -741,24 +742,6 @@ impl ExperimentConfig {
     /// Target propagation's settings for a net of `hidden` hidden blocks.
     fn target_prop_settings(&self, hidden: usize) -> Result<TargetPropSettings> {
         let tp = &self.target_prop;
-        if !(tp.x_lr.is_finite() && tp.x_lr >= 0.0) {
-            return Err(Error::config(
-                "target_prop.x_lr",
-                format!("{} is not a non-negative number", tp.x_lr),
-            ));
-        }
-        if !(tp.rec_noise.is_finite() && tp.rec_noise >= 0.0) {
-            return Err(Error::config(
-                "target_prop.rec_noise",
-                format!("{} is not a non-negative number", tp.rec_noise),
-            ));
-        }
-        if !(tp.lr.is_finite() && tp.lr > 0.0) {
-            return Err(Error::config(
-                "target_prop.lr",
-                format!("{} is not a positive number", tp.lr),
-            ));
-        }
         let feedback_activation = match &tp.feedback_activation {
             Some(per_block) => Some(
                 per_block.resolve(hidden.saturating_sub(1), "target_prop.feedback_activation")?,

@@ -3,6 +3,9 @@
 pub mod compare;
 pub mod config;
 mod layers;
+pub mod limits;
+pub mod located;
+pub mod lock;
 pub mod snapshot;
 pub mod sweep;
 mod train;

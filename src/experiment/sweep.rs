@@ -25,7 +25,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use crate::error::{Error, Result};
 use crate::experiment::compare::finished;
-use crate::experiment::config::{apply_overrides, read_table, set_path};
+use crate::experiment::config::{apply_overrides, parse_table, set_path};
+use crate::experiment::located;
 use crate::experiment::{ExperimentConfig, RunOptions, RunStatus, Summary, train};
 use crate::io::write_atomic;
 use crate::report::read_metrics;
@@ -220,7 +221,9 @@ fn show(value: &toml::Value) -> String {
 impl Sweep {
     /// Reads a sweep file; `overrides` apply to the base config.
     pub fn load(path: &Path, overrides: &[String]) -> Result<Self> {
-        Self::from_table(read_table(path)?, path, overrides)
+        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        Self::from_table(parse_table(&text, path)?, path, overrides)
+            .map_err(|e| located::in_file(e, path, &text, overrides, &[]))
     }
 
     fn from_table(mut table: toml::Table, path: &Path, overrides: &[String]) -> Result<Self> {
@@ -286,7 +289,13 @@ impl Grid {
                         Some(objective) => objective,
                         None => {
                             let names = Objective::NAMES.join(", ");
-                            return bad(&format!("unknown objective `{name}`; one of {names}"));
+                            let hint = crate::suggest::did_you_mean(
+                                &name,
+                                Objective::NAMES.iter().copied(),
+                            );
+                            return bad(&format!(
+                                "unknown objective `{name}`{hint}; one of {names}"
+                            ));
                         }
                     };
                 }

@@ -15,6 +15,7 @@ use crate::data::{self, Dataset};
 use crate::engine::checkpoint::{self, Checkpoint};
 use crate::engine::{AlignmentLine, Divergence, EpochMetrics, EpochReport, IterationLine, Trainer};
 use crate::error::{Error, Result};
+use crate::experiment::lock::RunLock;
 use crate::experiment::{ExperimentConfig, snapshot};
 use crate::io::write_atomic;
 use crate::net::weights::{self, WeightsFile};
@@ -202,11 +203,18 @@ pub fn train(config: &ExperimentConfig, options: &RunOptions) -> Result<Summary>
 /// [`train`] on the calling thread's Rayon pool.
 fn train_here(config: &ExperimentConfig, options: &RunOptions) -> Result<Summary> {
     let started = Instant::now();
+    let dir = options.out.join(&config.name);
+    // A directory that exists is locked before the data is read, so a second run into it
+    // fails at once; a new one is made (and locked) once the run is known to start.
+    let early_lock = dir.is_dir().then(|| RunLock::acquire(&dir)).transpose()?;
     let data = data::load(&config.data)?;
     let mut trainer = Trainer::new(config, &data)?;
     let shared_init = start_weights(&mut trainer, config, options)?;
-    let dir = options.out.join(&config.name);
     std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+    let _lock = match early_lock {
+        Some(lock) => lock,
+        None => RunLock::acquire(&dir)?,
+    };
     let config_text = config.to_toml();
     write_atomic(&dir.join("config.toml"), config_text.as_bytes())?;
     let mut log = RunLog {

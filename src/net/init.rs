@@ -120,7 +120,8 @@ impl FromStr for Init {
             "uniform" => Ok(Init::Uniform),
             "normal" | "gaussian" => Ok(Init::Normal),
             _ => Err(format!(
-                "unknown init `{text}` (expected one of: {})",
+                "unknown init `{text}`{} (expected one of: {})",
+                crate::suggest::did_you_mean(text, Init::NAMES.iter().copied()),
                 Init::NAMES.join(", ")
             )),
         }

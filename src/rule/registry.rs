@@ -275,7 +275,11 @@ fn lookup(name: &str, key: &str) -> Result<Arc<Registration>> {
         let known: Vec<&str> = map.keys().map(String::as_str).collect();
         Error::config(
             key,
-            format!("unknown rule `{name}` (registered: {})", known.join(", ")),
+            format!(
+                "unknown rule `{name}`{} (registered: {})",
+                crate::suggest::did_you_mean(name, known.iter().copied()),
+                known.join(", ")
+            ),
         )
     })
 }

@@ -169,10 +169,6 @@ fn estimators_must_fit_their_activation() {
             ["model.activation=step", "model.estimator=concrete"],
             "concrete relaxes",
         ),
-        (
-            ["model.activation=stochastic_binary", "model.temperature=0"],
-            "temperature",
-        ),
     ];
     for (items, expected) in cases {
         let mut overrides: Vec<String> = items.iter().map(|s| s.to_string()).collect();
@@ -185,6 +181,20 @@ fn estimators_must_fit_their_activation() {
         assert!(error.contains("model.estimator"), "{error}");
         assert!(error.contains(expected), "{error}");
     }
+    let error = ExperimentConfig::load(
+        None,
+        &[
+            "model.activation=stochastic_binary".into(),
+            "model.estimator=concrete".into(),
+            "model.temperature=0".into(),
+        ],
+    )
+    .unwrap_err()
+    .to_string();
+    assert_eq!(
+        error,
+        "config `model.temperature`: 0 is not a positive number"
+    );
 }
 
 /// `model.layers` and the shorthand it generalises, for one net.

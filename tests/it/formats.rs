@@ -159,8 +159,18 @@ fn idx_malformed_files_are_named_errors() {
 
 #[test]
 fn csv_reads_with_and_without_header() {
-    let with_header = csv::parse("a,b,label\n1,2,0\n3.5,-4,1\n", "x.csv".as_ref(), 0).unwrap();
-    let without = csv::parse("1,2,0\n3.5,-4,1\n", "x.csv".as_ref(), 0).unwrap();
+    let with_header = csv::parse(
+        "a,b,label\n1,2,0\n3.5,-4,1\n",
+        "x.csv".as_ref(),
+        csv::Layout::default(),
+    )
+    .unwrap();
+    let without = csv::parse(
+        "1,2,0\n3.5,-4,1\n",
+        "x.csv".as_ref(),
+        csv::Layout::default(),
+    )
+    .unwrap();
     assert_eq!(with_header, without);
     assert_eq!(with_header.features, 2);
     assert_eq!(with_header.x, vec![1.0, 2.0, 3.5, -4.0]);
@@ -177,7 +187,7 @@ fn csv_malformed_rows_are_named_errors() {
         ("a,b,c\n", "no data rows"),
     ];
     for (text, expected) in cases {
-        let error = csv::parse(text, "bad.csv".as_ref(), 0)
+        let error = csv::parse(text, "bad.csv".as_ref(), csv::Layout::default())
             .unwrap_err()
             .to_string();
         assert!(error.starts_with("bad.csv: "), "{error}");
@@ -230,7 +240,7 @@ fn csv_target_columns_are_read_as_float_targets() {
     let table = csv::parse(
         "a,b,y1,y2\n1,2,0.5,-3\n3.5,-4,2.25,7\n",
         "r.csv".as_ref(),
-        2,
+        targets(2),
     )
     .unwrap();
     assert_eq!(table.features, 2);
@@ -243,11 +253,143 @@ fn csv_target_columns_are_read_as_float_targets() {
         (picked.x, picked.targets),
         (vec![3.5, -4.0], vec![2.25, 7.0])
     );
-    let error = csv::parse("1,2\n", "r.csv".as_ref(), 2)
+    let error = csv::parse("1,2\n", "r.csv".as_ref(), targets(2))
         .unwrap_err()
         .to_string();
     assert_eq!(
         error,
         "r.csv: line 1: needs at least one feature and 2 target column(s) (data.target_columns)"
+    );
+}
+
+/// A CSV layout of `n` float target columns, its header detected.
+fn targets(n: usize) -> csv::Layout {
+    csv::Layout {
+        target_columns: n,
+        ..csv::Layout::default()
+    }
+}
+
+/// A CSV layout whose header row is `header`.
+fn header(header: csv::Header) -> csv::Layout {
+    csv::Layout {
+        header,
+        ..csv::Layout::default()
+    }
+}
+
+#[test]
+fn csv_header_rows_are_never_dropped_unseen() {
+    let path: &std::path::Path = "h.csv".as_ref();
+    // A numeric first row is data under `auto` and `false`, a header under `true`.
+    let text = "5,6,1\n1,2,0\n";
+    let auto = csv::parse(text, path, header(csv::Header::Auto)).unwrap();
+    let no = csv::parse(text, path, header(csv::Header::No)).unwrap();
+    let yes = csv::parse(text, path, header(csv::Header::Yes)).unwrap();
+    assert_eq!((auto.rows(), no.rows(), yes.rows()), (2, 2, 1));
+    assert_eq!(yes.x, vec![1.0, 2.0]);
+    // A first row of numbers and names is neither, unless the config says.
+    let mixed = "1.0,abc,0\n1,2,0\n";
+    let error = csv::parse(mixed, path, header(csv::Header::Auto))
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        error,
+        "h.csv: line 1 mixes names and numbers: set data.header = true if it is a header, false \
+         if it is a data row"
+    );
+    assert_eq!(
+        csv::parse(mixed, path, header(csv::Header::Yes))
+            .unwrap()
+            .rows(),
+        1
+    );
+    let error = csv::parse("a,b,c\n1,2,0\n", path, header(csv::Header::No))
+        .unwrap_err()
+        .to_string();
+    assert_eq!(error, "h.csv: line 1, column 1: `a` is not a number");
+}
+
+#[test]
+fn csv_byte_order_marks_and_float_ranges() {
+    let path: &std::path::Path = "b.csv".as_ref();
+    let plain = csv::parse("x,y,label\n1,2,0\n", path, csv::Layout::default()).unwrap();
+    let marked = csv::parse("\u{feff}x,y,label\n1,2,0\n", path, csv::Layout::default()).unwrap();
+    assert_eq!(plain, marked);
+    let error = csv::parse("1,2,0\n3,1e300,1\n", path, csv::Layout::default())
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        error,
+        "b.csv: line 2, column 2: `1e300` does not fit a 32-bit float"
+    );
+    let error = csv::parse("1,nan,0\n", path, csv::Layout::default())
+        .unwrap_err()
+        .to_string();
+    assert_eq!(error, "b.csv: line 1, column 2: `nan` is not finite");
+}
+
+#[test]
+fn csv_files_that_are_not_text_or_listed_twice_are_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = write(dir.path(), "bad.csv", b"1,2,0\n3,\xff,1\n");
+    let error = csv::read(&bad, csv::Layout::default())
+        .unwrap_err()
+        .to_string();
+    assert_eq!(error, format!("{}: line 2: not UTF-8 text", bad.display()));
+    let good = write(dir.path(), "good.csv", b"1,2,0\n3,4,1\n");
+    let config = DataConfig {
+        dataset: format!("csv:{0},{0},{0}", good.display()),
+        ..DataConfig::default()
+    };
+    let error = data::load(&config).unwrap_err().to_string();
+    assert!(
+        error.starts_with("config `data.dataset`: `csv:` takes a training file"),
+        "{error}"
+    );
+    let config = DataConfig {
+        header: csv::Header::Yes,
+        ..DataConfig::default()
+    };
+    let error = data::load(&config).unwrap_err().to_string();
+    assert_eq!(
+        error,
+        "config `data.header`: `digits` is not a CSV file: it has no header row to choose"
+    );
+}
+
+#[test]
+fn idx_headers_are_checked_against_each_other_and_their_products() {
+    let empty = idx_error(|d| {
+        write(d, "train-images-idx3-ubyte", &idx_images(3, 0, 2, &[]));
+    });
+    assert!(
+        empty.ends_with("train-images-idx3-ubyte: the header describes empty images (0×2)"),
+        "{empty}"
+    );
+    let overflow = idx_error(|d| {
+        let bytes = idx_images(u32::MAX, u32::MAX, u32::MAX, &[1, 2, 3]);
+        write(d, "train-images-idx3-ubyte", &bytes);
+    });
+    assert!(overflow.contains("overflow a byte count"), "{overflow}");
+    let none = idx_error(|d| {
+        write(d, "train-images-idx3-ubyte", &idx_images(0, 2, 2, &[]));
+        write(d, "train-labels-idx1-ubyte", &idx_labels(&[]));
+    });
+    assert!(
+        none.ends_with("train-images-idx3-ubyte: the header promises no images"),
+        "{none}"
+    );
+    let shapes = idx_error(|d| {
+        write(
+            d,
+            "t10k-images-idx3-ubyte",
+            &idx_images(1, 3, 1, &[1, 2, 3]),
+        );
+        write(d, "t10k-labels-idx1-ubyte", &idx_labels(&[0]));
+    });
+    assert!(
+        shapes.ends_with("t10k-images-idx3-ubyte: images of 3 pixels, the training images have 4"),
+        "{shapes}"
     );
 }
