@@ -1,6 +1,7 @@
 //! The integration-test binary: one file per topic.
 
 mod alignment;
+mod bad_input;
 mod batchnorm;
 mod cli;
 mod compare;
@@ -14,6 +15,7 @@ mod gradients;
 mod host;
 mod init_weights;
 mod layers;
+mod locking;
 mod memory;
 mod pipeline;
 mod regression;

@@ -108,8 +108,37 @@ pub fn accuracy(value: Option<f64>) -> String {
     value.map_or_else(|| "–".to_string(), |a| format!("{a:.4}"))
 }
 
+/// A command-line error as one line (clap's own spreads over several); help and version
+/// print as clap prints them.
+fn parse_args() -> std::result::Result<Cli, ExitCode> {
+    use clap::error::ErrorKind;
+    Cli::try_parse().map_err(|error| {
+        if matches!(
+            error.kind(),
+            ErrorKind::DisplayHelp
+                | ErrorKind::DisplayVersion
+                | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+        ) {
+            let _ = error.print();
+            return ExitCode::from(if error.use_stderr() { 2 } else { 0 });
+        }
+        let text = error.render().to_string();
+        let line: Vec<&str> = text
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty() && !l.starts_with("For more information"))
+            .filter(|l| !l.starts_with("Usage:"))
+            .collect();
+        eprintln!("{} (see --help)", line.join(" "));
+        ExitCode::from(2)
+    })
+}
+
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match parse_args() {
+        Ok(cli) => cli,
+        Err(code) => return code,
+    };
     let result = match cli.command {
         Some(Command::Train(args)) => train::run(args),
         Some(Command::Eval(args)) => eval::run(args),
