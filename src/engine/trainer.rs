@@ -571,6 +571,7 @@ impl Trainer {
     /// in this net and rule, or of the wrong shape, is an error naming it.
     pub fn load_start(&mut self, file: &WeightsFile) -> Result<()> {
         let what = format!("a {} {} run", self.rule.name(), self.net.sizes());
+        file.check_finite()?;
         file.check_all_placed(&[&self.net, self.rule.as_ref()], &what)?;
         file.load_into(&mut self.net)?;
         file.load_present(self.rule.as_mut())

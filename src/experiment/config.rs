@@ -562,6 +562,16 @@ impl ExperimentConfig {
         if t.pipeline_stages > 0 {
             self.check_pipeline(&settings.rules)?;
         }
+        if settings.embeds_label() && settings.rules.len() < 2 {
+            return Err(Error::config(
+                if self.model.layers.is_some() {
+                    "model.layers"
+                } else {
+                    "model.hidden"
+                },
+                "forward_forward trains hidden blocks, and the model has none",
+            ));
+        }
         if t.align_every > 0 && settings.embeds_label() {
             return Err(Error::config(
                 "train.align_every",

@@ -150,6 +150,22 @@ impl WeightsFile {
         })
     }
 
+    /// Refuses a file holding a NaN or infinity, naming the first tensor that does (a start
+    /// from it could only diverge).
+    pub fn check_finite(&self) -> Result<()> {
+        match self
+            .tensors
+            .iter()
+            .find(|(_, (_, values))| values.iter().any(|v| !v.is_finite()))
+        {
+            Some((name, _)) => Err(Error::weights(
+                &self.path,
+                format!("tensor `{name}` holds values that are not finite"),
+            )),
+            None => Ok(()),
+        }
+    }
+
     /// Loads the tensors of `model` that the file holds with the right shape and returns the
     /// names of the others (left as they were).
     pub fn load_matching(&self, model: &mut dyn Parameters) -> Vec<String> {

@@ -11,6 +11,7 @@ mod determinism;
 mod divergence;
 mod estimators;
 mod formats;
+mod fuzz;
 mod gradients;
 mod host;
 mod init_weights;
