@@ -1,6 +1,8 @@
 //! Direct random target projection (Frenkel et al. 2021): every hidden block receives the
-//! one-hot target through a fixed random matrix, `δh_i = −y*·B_i`. No output error is needed
-//! and no block depends on another's backward pass.
+//! one-hot target through a fixed random matrix, `δh_i = −y*·B_i / n` over a batch of `n`
+//! (a batch mean, as every other rule's signal and the output loss's gradient are, so the
+//! rule's effective learning rate does not grow with the batch). No output error is needed and
+//! no block depends on another's backward pass.
 
 use burn::tensor::Tensor;
 
@@ -64,8 +66,10 @@ impl LocalRule for Drtp {
         _: Task,
         _: &mut Gradients,
     ) -> Signal {
+        let [rows, _] = batch.targets.dims();
+        let grad = matmul(batch.targets.clone(), self.projection.tensor.clone());
         Signal {
-            grad: matmul(batch.targets.clone(), self.projection.tensor.clone()).neg(),
+            grad: grad.div_scalar(-(rows as f32)),
             local_loss: None,
         }
     }
@@ -87,7 +91,7 @@ impl LocalRule for Drtp {
 pub(crate) fn registration() -> Registration {
     registry::local(
         "drtp",
-        "the one-hot target projected to each block: −y*·B_i",
+        "the one-hot target projected to each block: −y*·B_i (batch mean)",
         |ctx, _: &NoSettings| Ok(Box::new(Drtp::build(ctx))),
     )
     .checking(registry::needs_classes)

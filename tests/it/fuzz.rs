@@ -80,7 +80,7 @@ fn override_item() -> impl Strategy<Value = String> {
         Just("dfa"),
         Just("drtp"),
         Just("local_loss"),
-        Just("linear_decoders"),
+        Just("linear_decoder"),
         Just("forward_forward"),
         Just("target_prop"),
         Just("difference_target_prop"),

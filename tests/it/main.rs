@@ -10,6 +10,7 @@ mod custom_rule;
 mod determinism;
 mod divergence;
 mod estimators;
+mod first_step;
 mod formats;
 mod fuzz;
 mod gradients;
