@@ -208,6 +208,14 @@ fn train_here(config: &ExperimentConfig, options: &RunOptions) -> Result<Summary
     // fails at once; a new one is made (and locked) once the run is known to start.
     let early_lock = dir.is_dir().then(|| RunLock::acquire(&dir)).transpose()?;
     let data = data::load(&config.data)?;
+    if config.train.batch_size >= data.train.rows() && !options.quiet {
+        eprintln!(
+            "warning: train.batch_size {} covers all {} training rows: one step per epoch \
+             (a smaller batch learns faster)",
+            config.train.batch_size,
+            data.train.rows()
+        );
+    }
     let mut trainer = Trainer::new(config, &data)?;
     let shared_init = start_weights(&mut trainer, config, options)?;
     std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;

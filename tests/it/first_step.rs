@@ -230,8 +230,8 @@ fn dfa_first_step_projects_the_output_error_to_every_block() {
     let got = grads(rule.as_mut(), &s.net, &s.batch, s.task);
     let e = s.h[3].ce_grad(&s.y);
     assert_block(&got, 2, &e, &s.h[2]);
-    for i in 0..2 {
-        let d = through_tanh(&e.mul(&b[i]), &s.h[i + 1]);
+    for (i, b) in b.iter().enumerate() {
+        let d = through_tanh(&e.mul(b), &s.h[i + 1]);
         assert_block(&got, i, &d, &s.h[i]);
     }
 }
@@ -245,8 +245,8 @@ fn drtp_first_step_projects_the_target_as_a_batch_mean() {
     let got = grads(rule.as_mut(), &s.net, &s.batch, s.task);
     let n = s.x.rows as f64;
     assert_block(&got, 2, &s.h[3].ce_grad(&s.y), &s.h[2]);
-    for i in 0..2 {
-        let signal = s.y.mul(&b[i]).map(|v| -v / n);
+    for (i, b) in b.iter().enumerate() {
+        let signal = s.y.mul(b).map(|v| -v / n);
         let d = through_tanh(&signal, &s.h[i + 1]);
         assert_block(&got, i, &d, &s.h[i]);
     }
@@ -260,9 +260,9 @@ fn local_loss_first_step_descends_a_fixed_random_classifier() {
     let p = [0, 1].map(|i| tensor(rule.as_ref(), &format!("projections.{i}.weight")));
     let got = grads(rule.as_mut(), &s.net, &s.batch, s.task);
     assert_block(&got, 2, &s.h[3].ce_grad(&s.y), &s.h[2]);
-    for i in 0..2 {
-        let g = s.h[i + 1].mul(&p[i].t()).ce_grad(&s.y);
-        let d = through_tanh(&g.mul(&p[i]), &s.h[i + 1]);
+    for (i, p) in p.iter().enumerate() {
+        let g = s.h[i + 1].mul(&p.t()).ce_grad(&s.y);
+        let d = through_tanh(&g.mul(p), &s.h[i + 1]);
         assert_block(&got, i, &d, &s.h[i]);
     }
 }
@@ -275,14 +275,14 @@ fn linear_decoders_first_step_trains_each_decoder_and_its_block() {
     let d = [0, 1].map(|i| tensor(rule.as_ref(), &format!("decoders.{i}.weight")));
     let got = grads(rule.as_mut(), &s.net, &s.batch, s.task);
     assert_block(&got, 2, &s.h[3].ce_grad(&s.y), &s.h[2]);
-    for i in 0..2 {
-        let g = s.h[i + 1].mul(&d[i].t()).ce_grad(&s.y);
+    for (i, d) in d.iter().enumerate() {
+        let g = s.h[i + 1].mul(&d.t()).ce_grad(&s.y);
         assert_grad(
             &got,
             &format!("decoders.{i}.weight"),
             &g.t().mul(&s.h[i + 1]),
         );
-        let delta = through_tanh(&g.mul(&d[i]), &s.h[i + 1]);
+        let delta = through_tanh(&g.mul(d), &s.h[i + 1]);
         assert_block(&got, i, &delta, &s.h[i]);
     }
 }
