@@ -58,6 +58,9 @@ pub enum EvalMode {
     Threshold,
     /// Sample, as in training (from a fixed evaluation stream, so evaluations repeat).
     Sample,
+    /// Output the firing probability itself, the unit's mean in training (mean-field
+    /// evaluation: the next linear layer then sees the pre-activation it sees on average).
+    Expectation,
 }
 
 impl Estimator {

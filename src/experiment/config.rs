@@ -137,7 +137,8 @@ pub struct ModelConfig {
     pub temperature: f64,
     /// Concrete: emit the hard sample forward, differentiate the relaxed one.
     pub straight_through: bool,
-    /// Stochastic units in evaluation: `threshold` (1 iff p ≥ 0.5) or `sample`.
+    /// Stochastic units in evaluation: `threshold` (1 iff p ≥ 0.5), `sample`, or
+    /// `expectation` (the firing probability p itself: mean-field evaluation).
     pub eval_mode: EvalMode,
     /// Weight initialisation.
     pub init: Init,

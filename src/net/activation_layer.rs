@@ -49,6 +49,11 @@ impl ActivationLayer {
             {
                 hard::sample(activation, a, &mut Rng::new(EVAL_SEED))
             }
+            Mode::Eval | Mode::Calibrate
+                if activation.is_stochastic() && self.eval_mode == EvalMode::Expectation =>
+            {
+                hard::probability(activation, a)
+            }
             _ => activation.forward(a),
         }
     }
