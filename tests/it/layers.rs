@@ -395,13 +395,22 @@ fn stochastic_units_evaluate_by_threshold_sample_or_expectation() {
         name: "input_activation",
     };
     let eval = |mode| host::values(&unit(mode).forward(a.clone(), &mut Mode::Eval).output);
-    let sigma: Vec<f32> = host::values(&a).iter().map(|x| 1.0 / (1.0 + (-x).exp())).collect();
+    let sigma: Vec<f32> = host::values(&a)
+        .iter()
+        .map(|x| 1.0 / (1.0 + (-x).exp()))
+        .collect();
     let expected = eval(EvalMode::Expectation);
     for (got, want) in expected.iter().zip(&sigma) {
         assert!((got - want).abs() < 1e-6, "{got} vs σ = {want}");
     }
-    assert_eq!(eval(EvalMode::Threshold), vec![0.0, 0.0, 1.0, 1.0, 1.0, 1.0]);
+    assert_eq!(
+        eval(EvalMode::Threshold),
+        vec![0.0, 0.0, 1.0, 1.0, 1.0, 1.0]
+    );
     let sampled = eval(EvalMode::Sample);
-    assert!(sampled.iter().all(|v| *v == 0.0 || *v == 1.0), "{sampled:?}");
+    assert!(
+        sampled.iter().all(|v| *v == 0.0 || *v == 1.0),
+        "{sampled:?}"
+    );
     assert_eq!(sampled, eval(EvalMode::Sample), "evaluation samples repeat");
 }
