@@ -348,3 +348,150 @@ pub fn csv_table(rows: &[Row]) -> String {
     }
     text
 }
+
+/// What [`compare_seeds`] produced: one comparison per seed and the table over them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SeedsReport {
+    /// The directory holding `seed_<s>/` per seed and `seeds.md`, `seeds.csv`.
+    pub dir: PathBuf,
+    /// The seeds, in order.
+    pub seeds: Vec<u64>,
+    /// Each seed's comparison.
+    pub reports: Vec<Report>,
+    /// The Markdown table: per variant, test accuracy and loss as mean ± std over the seeds.
+    pub markdown: String,
+    /// Seconds for all of it.
+    pub wall_seconds: f64,
+}
+
+/// Runs the comparison once per seed (`base seed`, `base seed + 1`, …, `count` of them; every
+/// variant's own seed shifted alike), each from its own shared start in
+/// `<out>/<name>/seed_<s>/`, and writes `seeds.md` and `seeds.csv` beside them: per variant
+/// the mean ± sample std of its test accuracy and loss over the seeds that did not diverge.
+/// Finished runs are reused, as by [`compare`].
+pub fn compare_seeds(
+    comparison: &Comparison,
+    options: &CompareOptions,
+    count: usize,
+) -> Result<SeedsReport> {
+    let started = Instant::now();
+    if count == 0 {
+        return Err(Error::config("--seeds", "must be at least 1"));
+    }
+    let dir = options.out.join(&comparison.name);
+    let seeds: Vec<u64> = (0..count as u64)
+        .map(|k| comparison.base.seed + k)
+        .collect();
+    let mut reports = Vec::new();
+    for (k, seed) in seeds.iter().enumerate() {
+        let mut shifted = comparison.clone();
+        shifted.name = format!("seed_{seed}");
+        shifted.base.seed = *seed;
+        for variant in &mut shifted.variants {
+            variant.config.seed += k as u64;
+        }
+        let at = CompareOptions {
+            out: dir.clone(),
+            quiet: options.quiet,
+        };
+        reports.push(compare(&shifted, &at)?);
+    }
+    let rows = seed_rows(comparison, &reports);
+    let markdown = seeds_markdown(&rows, &seeds);
+    write_atomic(&dir.join("seeds.md"), markdown.as_bytes())?;
+    write_atomic(&dir.join("seeds.csv"), seeds_csv(&rows).as_bytes())?;
+    Ok(SeedsReport {
+        dir,
+        seeds,
+        reports,
+        markdown,
+        wall_seconds: started.elapsed().as_secs_f64(),
+    })
+}
+
+/// One variant over the seeds: accuracy and loss `(mean, std)` of the runs that finished,
+/// and how many diverged.
+struct SeedRow {
+    variant: String,
+    rule: String,
+    accuracy: Option<(f64, f64)>,
+    loss: Option<(f64, f64)>,
+    finished: usize,
+    diverged: usize,
+}
+
+fn seed_rows(comparison: &Comparison, reports: &[Report]) -> Vec<SeedRow> {
+    comparison
+        .variants
+        .iter()
+        .map(|variant| {
+            let summaries: Vec<&Summary> = reports
+                .iter()
+                .filter_map(|r| r.rows.iter().find(|row| row.variant == variant.name))
+                .map(|row| &row.summary)
+                .collect();
+            let finished: Vec<&&Summary> =
+                summaries.iter().filter(|s| s.diverged.is_none()).collect();
+            let of = |get: fn(&Summary) -> Option<f64>| {
+                let values: Option<Vec<f64>> = finished.iter().map(|s| get(s)).collect();
+                values
+                    .filter(|v| !v.is_empty())
+                    .map(|v| super::sweep::mean_std(&v))
+            };
+            SeedRow {
+                variant: variant.name.clone(),
+                rule: summaries.first().map_or(String::new(), |s| s.rule.clone()),
+                accuracy: of(|s| s.test_accuracy),
+                loss: of(|s| s.test_loss),
+                finished: finished.len(),
+                diverged: summaries.len() - finished.len(),
+            }
+        })
+        .collect()
+}
+
+/// The table over seeds as Markdown.
+fn seeds_markdown(rows: &[SeedRow], seeds: &[u64]) -> String {
+    let shown: Vec<String> = seeds.iter().map(u64::to_string).collect();
+    let mut text = String::from(
+        "| variant | rule | test accuracy (mean ± std) | test loss (mean ± std) | seeds |\n\
+         |---|---|---:|---:|---|\n",
+    );
+    for row in rows {
+        let runs = match row.diverged {
+            0 => shown.join(", "),
+            d => format!("{} ({d} diverged)", shown.join(", ")),
+        };
+        let _ = writeln!(
+            text,
+            "| {} | {} | {} | {} | {runs} |",
+            row.variant,
+            row.rule,
+            row.accuracy
+                .map_or_else(|| "diverged".into(), super::sweep::pm),
+            row.loss.map_or_else(|| "–".into(), super::sweep::pm),
+        );
+    }
+    text
+}
+
+/// The table over seeds as CSV.
+fn seeds_csv(rows: &[SeedRow]) -> String {
+    let mut text = String::from(
+        "variant,rule,test_accuracy_mean,test_accuracy_std,test_loss_mean,test_loss_std,finished,diverged\n",
+    );
+    let two = |v: Option<(f64, f64)>| v.map_or(",".into(), |(m, s)| format!("{m},{s}"));
+    for row in rows {
+        let _ = writeln!(
+            text,
+            "{},{},{},{},{},{}",
+            row.variant,
+            row.rule,
+            two(row.accuracy),
+            two(row.loss),
+            row.finished,
+            row.diverged
+        );
+    }
+    text
+}

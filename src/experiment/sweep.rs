@@ -497,7 +497,7 @@ fn train_all(pending: &[&ExperimentConfig], out: &Path, options: &SweepOptions) 
 }
 
 /// `(mean, sample standard deviation)`.
-fn mean_std(values: &[f64]) -> (f64, f64) {
+pub(crate) fn mean_std(values: &[f64]) -> (f64, f64) {
     let n = values.len() as f64;
     let mean = values.iter().sum::<f64>() / n;
     let var = if values.len() > 1 {
@@ -562,7 +562,8 @@ fn trial_rows<'a>(sweep: &'a Sweep, results: &[RunResult]) -> Vec<TrialRow<'a>> 
         .collect()
 }
 
-fn pm((mean, std): (f64, f64)) -> String {
+/// `mean ± std` to four places.
+pub(crate) fn pm((mean, std): (f64, f64)) -> String {
     format!("{mean:.4} ± {std:.4}")
 }
 

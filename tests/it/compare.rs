@@ -182,3 +182,51 @@ fn a_shared_start_drawn_from_another_base_config_is_drawn_anew() {
             .all(|r| r.summary.shared_init && !r.trained)
     );
 }
+
+#[test]
+fn a_comparison_over_seeds_reports_each_variant_as_mean_and_std() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(dir.path(), "cmp.toml", FILE.as_bytes());
+    let out = dir.path().join("runs").display().to_string();
+    let file = path.display().to_string();
+    let args = [
+        "compare",
+        &file,
+        "--seeds",
+        "2",
+        "--out",
+        &out,
+        "-q",
+        "--set",
+        "train.epochs=2",
+        "--set",
+        "seed=4",
+    ];
+    let (code, stdout, stderr) = crate::plasticity(&args);
+    assert_eq!(code, 0, "{stderr}");
+    let root = dir.path().join("runs/cmp");
+    let table = std::fs::read_to_string(root.join("seeds.md")).unwrap();
+    assert!(stdout.contains(&table), "{stdout}");
+    for variant in ["bp", "fa", "bp_norm"] {
+        let accuracy = |seed: u64| -> f64 {
+            let dir = root.join(format!("seed_{seed}/{variant}"));
+            let config = std::fs::read_to_string(dir.join("config.toml")).unwrap();
+            assert!(config.contains(&format!("seed = {seed}\n")), "{config}");
+            let text = std::fs::read_to_string(dir.join("summary.json")).unwrap();
+            let summary: serde_json::Value = serde_json::from_str(&text).unwrap();
+            summary["test_accuracy"].as_f64().unwrap()
+        };
+        let (a, b) = (accuracy(4), accuracy(5));
+        let mean = (a + b) / 2.0;
+        let std = ((a - mean).powi(2) + (b - mean).powi(2)).sqrt();
+        let row = format!("| {variant} | ");
+        let line = table.lines().find(|l| l.starts_with(&row)).unwrap();
+        assert!(line.contains(&format!("{mean:.4} ± {std:.4}")), "{line}");
+        assert!(line.ends_with("| 4, 5 |"), "{line}");
+    }
+    let (code, _, stderr) = crate::plasticity(&["compare", &file, "--seeds", "0", "--out", &out]);
+    assert_eq!(
+        (code, stderr.trim()),
+        (2, "error: config `--seeds`: must be at least 1")
+    );
+}

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use clap::Args;
-use plasticity::experiment::compare::{CompareOptions, Comparison, Report, compare};
+use plasticity::experiment::compare::{CompareOptions, Comparison, Report, compare, compare_seeds};
 
 /// Options of `plasticity compare`.
 #[derive(Args, Debug)]
@@ -19,17 +19,31 @@ pub struct CompareArgs {
     /// No per-epoch lines.
     #[arg(long, short)]
     pub quiet: bool,
+    /// Run the comparison for this many seeds (the file's seed, +1, …) and print each
+    /// variant's test accuracy as mean ± std over them (`seeds.md`).
+    #[arg(long)]
+    pub seeds: Option<usize>,
 }
 
 pub fn run(args: CompareArgs) -> anyhow::Result<()> {
     let comparison = Comparison::load(&args.file, &args.overrides)?;
-    let report = compare(
-        &comparison,
-        &CompareOptions {
-            out: args.out,
-            quiet: args.quiet,
-        },
-    )?;
+    let options = CompareOptions {
+        out: args.out,
+        quiet: args.quiet,
+    };
+    if let Some(count) = args.seeds {
+        let report = compare_seeds(&comparison, &options, count)?;
+        println!("{}", report.markdown);
+        println!(
+            "{} variants × {} seeds in {:.1} s; tables in {}",
+            comparison.variants.len(),
+            report.seeds.len(),
+            report.wall_seconds,
+            report.dir.join("seeds.md").display()
+        );
+        return Ok(());
+    }
+    let report = compare(&comparison, &options)?;
     print_report(&report);
     Ok(())
 }
