@@ -387,12 +387,12 @@ fn from_tables(
         label_file: PathBuf::from(what),
         test_label_file: PathBuf::from(format!("test {what}")),
     };
+    config.check()?;
     prepare(raw, config)
 }
 
 /// Splits, checks and scales a loaded set as `config` says.
 fn prepare(mut raw: Raw, config: &DataConfig) -> Result<Dataset> {
-    config.check()?;
     if let Some(keep) = &config.keep_classes {
         let unique: std::collections::BTreeSet<&u32> = keep.iter().collect();
         if keep.len() < 2 || unique.len() != keep.len() {
