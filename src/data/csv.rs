@@ -2,7 +2,6 @@
 //! last `target_columns` columns float targets, for regression), and a header row or not
 //! ([`Header`]). A UTF-8 byte-order mark is skipped; every value must fit a 32-bit float.
 
-use std::fmt;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
@@ -43,16 +42,6 @@ impl<'de> Deserialize<'de> for Header {
                 "`{other}` is not one of \"auto\", true, false"
             ))),
         }
-    }
-}
-
-impl fmt::Display for Header {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Header::Auto => "auto",
-            Header::Yes => "true",
-            Header::No => "false",
-        })
     }
 }
 

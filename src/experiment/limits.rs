@@ -149,9 +149,8 @@ pub fn available_memory() -> Option<u64> {
 }
 
 /// Refuses, naming `key`, a run whose estimate of `bytes` (`None`: it overflows) exceeds the
-/// memory the machine has free; `what` says what needs it.
-pub fn check_fits(key: &str, what: &str, bytes: Option<u64>) -> Result<()> {
-    let available = available_memory();
+/// `available` memory (when known); `what` says what needs it.
+pub fn check_fits(key: &str, what: &str, bytes: Option<u64>, available: Option<u64>) -> Result<()> {
     match (bytes, available) {
         (None, _) => Err(Error::config(
             key,
@@ -210,7 +209,8 @@ pub fn check_model_fits(
         sum.checked_add(w)
     });
     let weight_bytes = weights.and_then(|w| w.checked_mul(FLOATS_PER_WEIGHT * 4));
-    check_fits(width_key, "the network's weights", weight_bytes)?;
+    let free = available_memory();
+    check_fits(width_key, "the network's weights", weight_bytes, free)?;
     let align = if t.align_every > 0 { t.align_batch } else { 0 };
     let (rows_key, rows) = [
         ("train.batch_size", t.batch_size),
@@ -229,5 +229,10 @@ pub fn check_model_fits(
         .and_then(|u| u.checked_mul(rows as u64))
         .and_then(|u| u.checked_mul(FLOATS_PER_ACTIVATION * 4))
         .and_then(|b| b.checked_add(weight_bytes?));
-    check_fits(rows_key, &format!("a step of {rows} samples"), step_bytes)
+    check_fits(
+        rows_key,
+        &format!("a step of {rows} samples"),
+        step_bytes,
+        free,
+    )
 }

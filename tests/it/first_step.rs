@@ -5,7 +5,6 @@
 use crate::host;
 use crate::rules::{batch, grads, net, settings, task_for};
 use plasticity::activation::Activation;
-use plasticity::backend;
 use plasticity::experiment::ExperimentConfig;
 use plasticity::loss::Loss;
 use plasticity::net::{Gradients, Net};
@@ -362,5 +361,4 @@ fn a_trainer_sgd_step_moves_drtp_weights_by_minus_lr_times_the_formula() {
     for (a, e) in after.v.iter().zip(&expected.v) {
         assert!((a - e).abs() < 1e-5, "{a} vs {e}");
     }
-    let _ = backend::device();
 }
