@@ -18,6 +18,8 @@ pub struct Embedded {
     gzip: bool,
     /// Whether its first row is scikit-learn's header (rows, features, class names).
     header: bool,
+    /// The shape of a sample when the rows are images.
+    volume: Option<[usize; 3]>,
 }
 
 /// Every embedded set.
@@ -28,6 +30,7 @@ pub const EMBEDDED: &[Embedded] = &[
         bytes: include_bytes!("../../data/iris.csv"),
         gzip: false,
         header: true,
+        volume: None,
     },
     Embedded {
         name: "digits",
@@ -35,6 +38,7 @@ pub const EMBEDDED: &[Embedded] = &[
         bytes: include_bytes!("../../data/digits.csv.gz"),
         gzip: true,
         header: false,
+        volume: Some([1, 8, 8]),
     },
     Embedded {
         name: "wine",
@@ -42,6 +46,7 @@ pub const EMBEDDED: &[Embedded] = &[
         bytes: include_bytes!("../../data/wine_data.csv"),
         gzip: false,
         header: true,
+        volume: None,
     },
     Embedded {
         name: "breast_cancer",
@@ -49,6 +54,7 @@ pub const EMBEDDED: &[Embedded] = &[
         bytes: include_bytes!("../../data/breast_cancer.csv"),
         gzip: false,
         header: true,
+        volume: None,
     },
 ];
 
@@ -56,6 +62,11 @@ impl Embedded {
     /// The set by name.
     pub fn find(name: &str) -> Option<&'static Embedded> {
         EMBEDDED.iter().find(|e| e.name == name)
+    }
+
+    /// The shape of a sample when the rows are images (`digits`: 1×8×8).
+    pub fn volume(&self) -> Option<[usize; 3]> {
+        self.volume
     }
 
     /// Parses the set.
@@ -79,7 +90,9 @@ impl Embedded {
             header,
             ..csv::Layout::default()
         };
-        csv::parse(&text, path, layout)
+        let mut table = csv::parse(&text, path, layout)?;
+        table.volume = self.volume;
+        Ok(table)
     }
 }
 

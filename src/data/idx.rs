@@ -135,7 +135,9 @@ fn find(dir: &Path, stem: &str) -> Result<PathBuf> {
 pub fn read_split(dir: &Path, prefix: &str) -> Result<Table> {
     let images_path = find(dir, &format!("{prefix}-images-idx3-ubyte"))?;
     let labels_path = find(dir, &format!("{prefix}-labels-idx1-ubyte"))?;
-    let (count, pixels, x) = parse_images(&read_maybe_gzip(&images_path)?, &images_path)?;
+    let bytes = read_maybe_gzip(&images_path)?;
+    let (count, pixels, x) = parse_images(&bytes, &images_path)?;
+    let head = header(&bytes, 4, &images_path)?;
     let y = parse_labels(&read_maybe_gzip(&labels_path)?, &labels_path)?;
     if y.len() != count {
         return Err(Error::data(
@@ -151,6 +153,7 @@ pub fn read_split(dir: &Path, prefix: &str) -> Result<Table> {
         x,
         y,
         features: pixels,
+        volume: Some([1, head[2] as usize, head[3] as usize]),
         ..Table::default()
     })
 }

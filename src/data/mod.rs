@@ -65,6 +65,10 @@ pub struct DataConfig {
     pub target_columns: usize,
     /// CSV files: whether the first row is a header (`"auto"`: a row of names only is).
     pub header: csv::Header,
+    /// The shape of a sample, `[channels, height, width]`, for CSV files whose rows are
+    /// images (flattened channel-major, as `numpy`'s `reshape(len, -1)` of `NCHW` arrays); the
+    /// image sets know their own.
+    pub image_shape: Option<Vec<usize>>,
 }
 
 impl Default for DataConfig {
@@ -82,6 +86,7 @@ impl Default for DataConfig {
             keep_classes: None,
             target_columns: 0,
             header: csv::Header::Auto,
+            image_shape: None,
         }
     }
 }
@@ -104,6 +109,11 @@ pub struct Dataset {
 }
 
 impl Dataset {
+    /// The shape of a sample, `[channels, height, width]`, when the samples are images.
+    pub fn volume(&self) -> Option<[usize; 3]> {
+        self.train.volume
+    }
+
     /// Features per sample.
     pub fn features(&self) -> usize {
         self.train.features
@@ -313,7 +323,34 @@ impl DataConfig {
         if self.train_limit == Some(0) {
             return Err(Error::config("data.train_limit", "must be at least 1"));
         }
+        self.volume()?;
         Ok(())
+    }
+
+    /// `data.image_shape` read, if given: three positive sizes.
+    pub fn volume(&self) -> Result<Option<[usize; 3]>> {
+        match self.image_shape.as_deref() {
+            None => Ok(None),
+            Some(&[c, h, w]) if c > 0 && h > 0 && w > 0 => Ok(Some([c, h, w])),
+            Some(other) => Err(Error::config(
+                "data.image_shape",
+                format!("{other:?} is not [channels, height, width] of positive sizes"),
+            )),
+        }
+    }
+
+    /// The shape of a sample as known before the data is read: `data.image_shape`, or an
+    /// image set's own (`fashion_mnist` and IDX directories 1×28×28, `digits` 1×8×8); `None`
+    /// for flat features. The loaded set has the final word.
+    pub fn volume_hint(&self) -> Option<[usize; 3]> {
+        if let Ok(Some(volume)) = self.volume() {
+            return Some(volume);
+        }
+        let name = self.dataset.as_str();
+        if name == "fashion_mnist" || name.starts_with("mnist_idx:") {
+            return Some([1, 28, 28]);
+        }
+        Embedded::find(name).and_then(|set| set.volume())
     }
 }
 
@@ -393,6 +430,22 @@ fn from_tables(
 
 /// Splits, checks and scales a loaded set as `config` says.
 fn prepare(mut raw: Raw, config: &DataConfig) -> Result<Dataset> {
+    if let Some(volume) = config.volume()? {
+        let pixels: usize = volume.iter().product();
+        if pixels != raw.train.features {
+            return Err(Error::config(
+                "data.image_shape",
+                format!(
+                    "{volume:?} is {pixels} values per sample, `{}` has {} features",
+                    config.dataset, raw.train.features
+                ),
+            ));
+        }
+        raw.train.volume = Some(volume);
+        if let Some(test) = &mut raw.test {
+            test.volume = Some(volume);
+        }
+    }
     if let Some(keep) = &config.keep_classes {
         let unique: std::collections::BTreeSet<&u32> = keep.iter().collect();
         if keep.len() < 2 || unique.len() != keep.len() {

@@ -14,6 +14,9 @@ pub struct Table {
     pub targets: Vec<f32>,
     /// Float targets per row (0: the table has class labels).
     pub target_width: usize,
+    /// The shape of a sample, `[channels, height, width]`, when the rows are images
+    /// (flattened channel-major); `None` for flat features.
+    pub volume: Option<[usize; 3]>,
 }
 
 impl Table {
@@ -39,6 +42,7 @@ impl Table {
             features,
             targets: Vec::new(),
             target_width: 0,
+            volume: None,
         })
     }
 
@@ -97,6 +101,7 @@ impl Table {
             features: self.features,
             targets,
             target_width: self.target_width,
+            volume: self.volume,
         }
     }
 

@@ -104,7 +104,8 @@ pub fn build_model(
     let settings = config.rule_settings()?;
     let embeds_label = settings.embeds_label();
     let inputs = data.features() + if embeds_label { data.classes } else { 0 };
-    let mut specs = config.block_specs(inputs, task.outputs)?;
+    let volume = data.volume().filter(|_| !embeds_label);
+    let mut specs = config.block_specs_on(inputs, volume, task.outputs)?;
     let samples = [&data.train, &data.validation, &data.test]
         .map(|t| t.rows())
         .into_iter()

@@ -11,10 +11,10 @@ use crate::activation::estimator::EstimatorKind;
 use crate::activation::{Activation, Estimator, EvalMode};
 use crate::data::DataConfig;
 use crate::error::{Error, Result};
-use crate::experiment::layers::{self, BlockLayout};
+use crate::experiment::layers::{self, ArchBlock, BlockLayout, ConvLayout};
 use crate::experiment::{limits, located};
 use crate::loss::Loss;
-use crate::net::{BlockSpec, Init};
+use crate::net::{BlockSpec, ConvGeometry, ConvSpec, Init, Volume, shape};
 use crate::optim::{OptimizerKind, OptimizerSettings, ScheduleKind};
 use crate::rule::{
     self, FeedbackSettings, FeedbackVariant, Inverse, Layerwise, ReconstructionLoss, RuleKind,
@@ -480,7 +480,7 @@ impl ExperimentConfig {
                     .layer_epochs
                     .unwrap_or(self.train.epochs.div_ceil(hidden.len() + 1)),
             );
-            if self.model.layers.is_none() {
+            if self.model.layers.is_none() && !self.has_conv_arch() {
                 config.model.hidden = Some(hidden);
                 config.model.arch = None;
             }
@@ -545,7 +545,9 @@ impl ExperimentConfig {
         let settings = self.rule_settings()?;
         self.check_rules(&settings.rules)?;
         // Widths of the input and output come from the data; the rules' checks need the rest.
-        let specs = self.specs(1, None)?;
+        let volume = self.data.volume_hint();
+        let inputs = volume.map_or(1, shape::features);
+        let specs = self.specs(inputs, volume, None)?;
         rule::check_model(&settings, &specs, t.problem)?;
         if t.recalibrate_batchnorm && !specs.iter().any(|s| s.batchnorm) {
             return Err(Error::config(
@@ -772,14 +774,29 @@ impl ExperimentConfig {
 
     /// Every block's description, for a data set of `inputs` features and `outputs` outputs.
     pub fn block_specs(&self, inputs: usize, outputs: usize) -> Result<Vec<BlockSpec>> {
-        self.specs(inputs, Some(outputs))
+        self.specs(inputs, None, Some(outputs))
+    }
+
+    /// Every block's description for samples of `inputs` features that are `volume`s
+    /// (`[channels, height, width]`, image data) when given: what convolutions need.
+    pub fn block_specs_on(
+        &self,
+        inputs: usize,
+        volume: Option<Volume>,
+        outputs: usize,
+    ) -> Result<Vec<BlockSpec>> {
+        self.specs(inputs, volume, Some(outputs))
     }
 
     /// Every block's description; the output width is checked against `model.layers` when
     /// known (validation runs before the data is read).
-    fn specs(&self, inputs: usize, outputs: Option<usize>) -> Result<Vec<BlockSpec>> {
+    fn specs(
+        &self,
+        inputs: usize,
+        volume: Option<Volume>,
+        outputs: Option<usize>,
+    ) -> Result<Vec<BlockSpec>> {
         let layouts = self.block_layouts()?;
-        let m = &self.model;
         let n = layouts.len() - 1;
         let output_width = match (layouts[n].outputs, outputs) {
             (Some(listed), Some(data)) if listed != data => {
@@ -791,11 +808,84 @@ impl ExperimentConfig {
             (_, Some(data)) => data,
             (listed, None) => listed.unwrap_or(1),
         };
-        let estimators = m
-            .estimator
-            .resolve(n, "model.estimator")?
+        let estimators = self.estimators(&layouts)?;
+        let mut width = inputs;
+        let mut volume = volume;
+        let mut specs = Vec::with_capacity(layouts.len());
+        for (i, layout) in layouts.iter().enumerate() {
+            let outputs = layout.outputs.filter(|_| i < n).unwrap_or(output_width);
+            let flatten = layouts.get(i + 1).is_some_and(|next| next.conv.is_none());
+            let conv = match layout.conv {
+                Some(conv) => Some(self.conv_spec(i, conv, volume, flatten)?),
+                None => None,
+            };
+            let spec = BlockSpec {
+                inputs: conv.map_or(width, |c| shape::features(c.geometry().input)),
+                outputs: conv.map_or(outputs, |c| shape::features(c.output())),
+                input_activation: layout.input_activation,
+                dropout: layout.dropout,
+                batchnorm: layout.batchnorm.is_some(),
+                batchnorm_affine: layout.batchnorm.unwrap_or(true),
+                activation: layout.activation.unwrap_or(Activation::Identity),
+                normalize: layout.normalize,
+                estimator: estimators.get(i).copied().unwrap_or(Estimator::Ste),
+                eval_mode: self.model.eval_mode,
+                conv,
+            };
+            width = spec.outputs;
+            volume = conv.map(|c| c.output());
+            specs.push(spec);
+        }
+        Ok(specs)
+    }
+
+    /// Block `index`'s convolution on samples of `volume`; fails when the samples are not
+    /// images or the kernel or pool does not fit.
+    fn conv_spec(
+        &self,
+        index: usize,
+        conv: ConvLayout,
+        volume: Option<Volume>,
+        flatten: bool,
+    ) -> Result<ConvSpec> {
+        let key = self.model_key();
+        let Some(input) = volume else {
+            return Err(Error::config(
+                key,
+                format!(
+                    "block {index} is a convolution, but data.dataset `{}` has flat samples: \
+                     set data.image_shape = [channels, height, width]",
+                    self.data.dataset
+                ),
+            ));
+        };
+        let geometry = ConvGeometry {
+            input,
+            channels: conv.channels,
+            kernel: conv.kernel,
+            stride: conv.stride,
+            padding: conv.padding,
+        };
+        ConvSpec::new(geometry, conv.pool, conv.spatial_dropout, flatten)
+            .map_err(|why| Error::config(key, format!("block {index}: {why}")))
+    }
+
+    /// The key that describes the net: `model.layers`, else `model.arch`.
+    fn model_key(&self) -> &'static str {
+        if self.model.layers.is_some() {
+            "model.layers"
+        } else {
+            "model.arch"
+        }
+    }
+
+    /// Each hidden block's estimator, checked against its activation.
+    fn estimators(&self, layouts: &[BlockLayout]) -> Result<Vec<Estimator>> {
+        let m = &self.model;
+        m.estimator
+            .resolve(layouts.len() - 1, "model.estimator")?
             .into_iter()
-            .zip(&layouts)
+            .zip(layouts)
             .map(|(kind, layout)| {
                 let estimator = Estimator::new(kind, m.temperature as f32, m.straight_through);
                 let activation = layout.activation.unwrap_or(Activation::Identity);
@@ -804,29 +894,7 @@ impl ExperimentConfig {
                     .map(|()| estimator)
                     .map_err(|message| Error::config("model.estimator", message))
             })
-            .collect::<Result<Vec<_>>>()?;
-        let mut width = inputs;
-        Ok(layouts
-            .iter()
-            .enumerate()
-            .map(|(i, layout)| {
-                let outputs = layout.outputs.filter(|_| i < n).unwrap_or(output_width);
-                let spec = BlockSpec {
-                    inputs: width,
-                    outputs,
-                    input_activation: layout.input_activation,
-                    dropout: layout.dropout,
-                    batchnorm: layout.batchnorm.is_some(),
-                    batchnorm_affine: layout.batchnorm.unwrap_or(true),
-                    activation: layout.activation.unwrap_or(Activation::Identity),
-                    normalize: layout.normalize,
-                    estimator: estimators.get(i).copied().unwrap_or(Estimator::Ste),
-                    eval_mode: m.eval_mode,
-                };
-                width = outputs;
-                spec
-            })
-            .collect())
+            .collect()
     }
 
     /// Every block's layout, output block last: `model.layers` read, or the shorthand
@@ -862,6 +930,7 @@ impl ExperimentConfig {
         let batchnorm = m.batchnorm.resolve(n, "model.batchnorm")?;
         let batchnorm_affine = m.batchnorm_affine.resolve(n, "model.batchnorm_affine")?;
         let normalize = m.normalize.resolve(n, "model.normalize")?;
+        let convs = self.arch_convs()?;
         let mut layouts: Vec<BlockLayout> = (0..n)
             .map(|i| BlockLayout {
                 outputs: Some(hidden[i]),
@@ -870,6 +939,7 @@ impl ExperimentConfig {
                 batchnorm: batchnorm[i].then_some(batchnorm_affine[i]),
                 activation: Some(activations[i]),
                 normalize: normalize[i],
+                conv: convs.get(i).copied().flatten(),
             })
             .collect();
         layouts.push(BlockLayout {
@@ -879,8 +949,35 @@ impl ExperimentConfig {
             batchnorm: None,
             activation: Some(m.output_activation),
             normalize: false,
+            conv: None,
         });
         Ok(layouts)
+    }
+
+    /// Per hidden block of `model.arch`, its convolution (none without an arch).
+    fn arch_convs(&self) -> Result<Vec<Option<ConvLayout>>> {
+        let Some(arch) = &self.model.arch else {
+            return Ok(Vec::new());
+        };
+        Ok(layers::parse_arch(arch)?
+            .into_iter()
+            .map(|block| match block {
+                ArchBlock::Conv(conv) => Some(conv),
+                ArchBlock::Linear(_) => None,
+            })
+            .collect())
+    }
+
+    /// Whether `model.arch` has convolutions (it then stays as written in `config.toml`).
+    fn has_conv_arch(&self) -> bool {
+        self.arch_convs()
+            .is_ok_and(|convs| convs.iter().any(Option::is_some))
+    }
+
+    /// Whether the net has a convolutional block.
+    pub fn has_conv(&self) -> bool {
+        self.block_layouts()
+            .is_ok_and(|layouts| layouts.iter().any(|l| l.conv.is_some()))
     }
 
     /// With `model.layers`, the shorthand's keys must be left alone: the list says it all.
@@ -986,18 +1083,13 @@ pub(crate) fn valid_name(name: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
 }
 
-/// Parses `"300-300-300"` into hidden sizes.
+/// Parses `"300-300-300"` into hidden sizes (a convolution's channel count for each of its
+/// blocks: `"6c5p2-mp2-16c5-mp2-120-84"` gives 6, 16, 120, 84).
 pub fn parse_arch(arch: &str) -> Result<Vec<usize>> {
-    arch.split('-')
-        .map(|part| {
-            part.trim().parse::<usize>().map_err(|_| {
-                Error::config(
-                    "model.arch",
-                    format!("`{arch}` is not a list of sizes like 300-300-300"),
-                )
-            })
-        })
-        .collect()
+    Ok(layers::parse_arch(arch)?
+        .iter()
+        .map(ArchBlock::width)
+        .collect())
 }
 
 /// A serde enum's config name (`usf`).

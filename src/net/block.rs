@@ -1,5 +1,7 @@
 //! One block: a stack of layers around one weighted layer and one activation, today
-//! `[input activation] → [dropout] → linear → [batchnorm] → activation [→ L2-normalize]`.
+//! `[input activation] → [dropout] → linear → [batchnorm] → activation [→ L2-normalize]`, or
+//! for a convolutional block `[input activation] → [dropout or spatial dropout] → conv →
+//! [2-D batchnorm] → activation → [max or average pool] [→ flatten]`.
 //!
 //! The block is the unit a rule gives a signal to. Its backward is split where rules act: from
 //! the output `h` to the pre-activation `a` ([`Block::pre_activation_grad`]), from `a` to the
@@ -20,6 +22,8 @@ use crate::net::init::Init;
 use crate::net::layer::{Layer, LayerCache, LayerGrads, Mode, Weighted};
 use crate::net::linear::Linear;
 use crate::net::normalize::Normalize;
+use crate::net::shape::{self, ConvGeometry, PoolGeometry, Volume};
+use crate::net::{AvgPool, Conv2d, Flatten, MaxPool, SpatialDropout};
 use crate::rng::Rng;
 
 /// The resolved description of one block.
@@ -46,6 +50,123 @@ pub struct BlockSpec {
     pub eval_mode: EvalMode,
     /// Whether the output is L2-normalised per sample.
     pub normalize: bool,
+    /// The convolution, when the weighted layer is one (`None`: a fully connected layer);
+    /// `inputs` and `outputs` are then its input volume's and the block's output volume's
+    /// feature counts.
+    pub conv: Option<ConvSpec>,
+}
+
+/// How a pooling window reduces its cells.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PoolKind {
+    /// The largest (PyTorch's `MaxPool2d`).
+    Max,
+    /// The mean (`AvgPool2d`).
+    Avg,
+}
+
+/// A pooling layer after a convolutional block's activation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Pool {
+    /// Max or average.
+    pub kind: PoolKind,
+    /// Window height and width.
+    pub size: usize,
+    /// Stride (the window's size for non-overlapping pools).
+    pub stride: usize,
+}
+
+/// A convolutional block: `[input activation] → [dropout] → conv → [batchnorm] → activation →
+/// [pool] [→ flatten]`, its shapes checked when made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConvSpec {
+    geometry: ConvGeometry,
+    pool: Option<Pool>,
+    spatial_dropout: bool,
+    flatten: bool,
+    conv_output: Volume,
+    output: Volume,
+}
+
+impl ConvSpec {
+    /// The layers after the activation: the pool, then the flatten.
+    fn output_layers(&self) -> Vec<Box<dyn Layer>> {
+        let mut layers: Vec<Box<dyn Layer>> = Vec::new();
+        if let Some(pool) = self.pool {
+            let geometry = PoolGeometry {
+                input: self.conv_output,
+                size: pool.size,
+                stride: pool.stride,
+            };
+            layers.push(match pool.kind {
+                PoolKind::Max => Box::new(MaxPool::new(geometry).expect("checked in new")),
+                PoolKind::Avg => Box::new(AvgPool::new(geometry).expect("checked in new")),
+            });
+        }
+        if self.flatten {
+            layers.push(Box::new(Flatten { input: self.output }));
+        }
+        layers
+    }
+
+    /// A block of convolution `geometry`, then `pool`; its dropout drops whole channels when
+    /// `spatial_dropout`; `flatten` ends the convolutional part (a fully connected block
+    /// follows). Fails, saying why, when the kernel or the pool does not fit.
+    pub fn new(
+        geometry: ConvGeometry,
+        pool: Option<Pool>,
+        spatial_dropout: bool,
+        flatten: bool,
+    ) -> std::result::Result<Self, String> {
+        let conv_output = geometry.output()?;
+        let output = match pool {
+            Some(pool) => PoolGeometry {
+                input: conv_output,
+                size: pool.size,
+                stride: pool.stride,
+            }
+            .output()?,
+            None => conv_output,
+        };
+        Ok(Self {
+            geometry,
+            pool,
+            spatial_dropout,
+            flatten,
+            conv_output,
+            output,
+        })
+    }
+
+    /// The convolution.
+    pub fn geometry(&self) -> ConvGeometry {
+        self.geometry
+    }
+
+    /// The pool after the activation, if any.
+    pub fn pool(&self) -> Option<Pool> {
+        self.pool
+    }
+
+    /// Whether the block's dropout drops whole channels.
+    pub fn spatial_dropout(&self) -> bool {
+        self.spatial_dropout
+    }
+
+    /// Whether the block ends the net's convolutional part.
+    pub fn flatten(&self) -> bool {
+        self.flatten
+    }
+
+    /// The convolution's output volume (before pooling).
+    pub fn conv_output(&self) -> Volume {
+        self.conv_output
+    }
+
+    /// The block's output volume (after pooling).
+    pub fn output(&self) -> Volume {
+        self.output
+    }
 }
 
 /// What carries a gradient below a block in place of `W` (`δ_in = δ_z·M`).
@@ -178,6 +299,20 @@ impl BlockSpec {
             estimator: Estimator::Ste,
             eval_mode: EvalMode::Threshold,
             normalize: false,
+            conv: None,
+        }
+    }
+
+    /// A convolutional block of `conv` with `activation` (no input activation, dropout,
+    /// batchnorm or normalisation; hard units estimated straight through).
+    pub fn convolution(conv: ConvSpec, activation: Activation) -> Self {
+        Self {
+            conv: Some(conv),
+            ..Self::dense(
+                shape::features(conv.geometry.input),
+                shape::features(conv.output),
+                activation,
+            )
         }
     }
 
@@ -201,14 +336,41 @@ impl BlockSpec {
             }));
         }
         if self.dropout > 0.0 {
-            layers.push(Box::new(Dropout { rate: self.dropout }));
+            layers.push(match self.conv {
+                Some(conv) if conv.spatial_dropout => {
+                    let [channels, h, w] = conv.geometry.input;
+                    Box::new(SpatialDropout {
+                        rate: self.dropout,
+                        channels,
+                        positions: h * w,
+                    })
+                }
+                _ => Box::new(Dropout { rate: self.dropout }),
+            });
         }
         let weighted = layers.len();
-        let linear = Linear::new(self.inputs, self.outputs, init, scale, rng, device);
-        layers.push(Box::new(linear));
+        layers.push(match self.conv {
+            Some(conv) => Box::new(
+                Conv2d::new(conv.geometry, init, scale, rng, device)
+                    .expect("a ConvSpec's geometry fits"),
+            ),
+            None => Box::new(Linear::new(
+                self.inputs,
+                self.outputs,
+                init,
+                scale,
+                rng,
+                device,
+            )),
+        });
         if self.batchnorm {
-            let bn = BatchNorm::new(self.outputs, self.batchnorm_affine, device);
-            layers.push(Box::new(bn));
+            layers.push(Box::new(match self.conv {
+                Some(conv) => {
+                    let [channels, h, w] = conv.conv_output;
+                    BatchNorm::spatial(channels, h * w, self.batchnorm_affine, device)
+                }
+                None => BatchNorm::new(self.outputs, self.batchnorm_affine, device),
+            }));
         }
         let activation = layers.len();
         layers.push(Box::new(ActivationLayer {
@@ -218,6 +380,9 @@ impl BlockSpec {
             relaxes: true,
             name: "activation",
         }));
+        if let Some(conv) = self.conv {
+            layers.extend(conv.output_layers());
+        }
         if self.normalize {
             layers.push(Box::new(Normalize));
         }

@@ -1,25 +1,39 @@
 //! Networks as stacks of blocks, each with an explicit forward and backward.
 
 mod activation_layer;
+mod avg_pool;
 mod batchnorm;
 mod block;
+mod conv2d;
 pub mod dropout;
+mod flatten;
 mod init;
 mod layer;
 mod linear;
+mod max_pool;
 pub mod normalize;
 mod params;
+pub mod shape;
+mod spatial_dropout;
 pub mod weights;
 
 pub use activation_layer::ActivationLayer;
+pub use avg_pool::AvgPool;
 pub use batchnorm::{BatchNorm, BatchNormCache, BatchNormGrads};
-pub use block::{Block, BlockCache, BlockGrads, BlockSpec, Feedback, Place};
+pub use block::{
+    Block, BlockCache, BlockGrads, BlockSpec, ConvSpec, Feedback, Place, Pool, PoolKind,
+};
+pub use conv2d::Conv2d;
 pub use dropout::Dropout;
+pub use flatten::Flatten;
 pub use init::Init;
 pub use layer::{Layer, LayerCache, LayerGrads, LayerObject, Mode, Weighted};
 pub use linear::Linear;
+pub use max_pool::MaxPool;
 pub use normalize::Normalize;
 pub use params::{BlockParams, Gradients, Parameters, Slot};
+pub use shape::{ConvGeometry, PoolGeometry, Volume};
+pub use spatial_dropout::SpatialDropout;
 
 use burn::tensor::{Device, Tensor};
 
@@ -79,10 +93,18 @@ impl Net {
         self.blocks.last().expect("a net has blocks").spec().outputs
     }
 
-    /// The layer sizes as `in-h1-…-out`, e.g. `784-300-300-300-10`.
+    /// The layer sizes as `in-h1-…-out`, e.g. `784-300-300-300-10`; a convolutional block
+    /// as its volume, `1×28×28-6×14×14-16×5×5-120-84-10` (LeNet-5).
     pub fn sizes(&self) -> String {
-        let mut sizes = vec![self.inputs().to_string()];
-        sizes.extend(self.blocks.iter().map(|b| b.spec().outputs.to_string()));
+        let first = &self.blocks[0].spec();
+        let mut sizes = vec![match first.conv {
+            Some(conv) => shape::display(conv.geometry().input),
+            None => self.inputs().to_string(),
+        }];
+        sizes.extend(self.blocks.iter().map(|b| match b.spec().conv {
+            Some(conv) => shape::display(conv.output()),
+            None => b.spec().outputs.to_string(),
+        }));
         sizes.join("-")
     }
 

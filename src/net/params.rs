@@ -73,6 +73,9 @@ pub struct Slot {
     pub trainable: bool,
     /// Whether it is a `[1, n]` row held in memory but saved 1-D as `[n]` (biases, statistics).
     pub row: bool,
+    /// For a convolution's kernels held `[out, in·k·k]`: the kernel size `k`, and the tensor is
+    /// saved 4-D as `[out, in, k, k]` (PyTorch's layout); 0 for every other tensor.
+    pub kernel: usize,
 }
 
 impl Slot {
@@ -80,22 +83,31 @@ impl Slot {
     pub const MATRIX: Slot = Slot {
         trainable: true,
         row: false,
+        kernel: 0,
     };
     /// A trainable row (bias, batchnorm scale/shift).
     pub const ROW: Slot = Slot {
         trainable: true,
         row: true,
+        kernel: 0,
     };
     /// A non-trainable row (running statistics).
     pub const BUFFER_ROW: Slot = Slot {
         trainable: false,
         row: true,
+        kernel: 0,
     };
     /// A non-trainable matrix (fixed feedback or projection).
     pub const FIXED_MATRIX: Slot = Slot {
         trainable: false,
         row: false,
+        kernel: 0,
     };
+
+    /// The slot saved as `[out, in, k, k]` kernels of size `k`.
+    pub const fn with_kernel(self, kernel: usize) -> Slot {
+        Slot { kernel, ..self }
+    }
 }
 
 /// Something holding named tensors: trainable parameters, buffers and fixed matrices.

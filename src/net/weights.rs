@@ -11,10 +11,15 @@ use crate::host;
 use crate::io;
 use crate::net::Parameters;
 
-/// The shape a tensor has in a file: a row (`[1, n]` in memory) is saved 1-D as `[n]`.
+/// The shape a tensor has in a file: a row (`[1, n]` in memory) is saved 1-D as `[n]`, a
+/// convolution's kernels (`[out, in·k·k]`) 4-D as `[out, in, k, k]`.
 fn saved_shape(slot: crate::net::Slot, tensor: &burn::tensor::Tensor<2>) -> Vec<usize> {
+    let [rows, cols] = tensor.dims();
     if slot.row {
-        vec![tensor.dims()[1]]
+        vec![cols]
+    } else if slot.kernel > 0 {
+        let k = slot.kernel;
+        vec![rows, cols / (k * k), k, k]
     } else {
         tensor.dims().to_vec()
     }
@@ -261,6 +266,11 @@ impl WeightsFile {
         &self.path
     }
 
+    /// The shape of tensor `name` as saved (`[out, in]`, `[out, in, kh, kw]`, `[n]`).
+    pub fn shape(&self, name: &str) -> Option<&[usize]> {
+        self.tensors.get(name).map(|(shape, _)| shape.as_slice())
+    }
+
     /// A metadata entry of the file's header.
     pub fn metadata(&self, key: &str) -> Option<&str> {
         self.metadata.get(key).map(String::as_str)
@@ -276,6 +286,7 @@ impl WeightsFile {
         let (rows, cols) = match shape.as_slice() {
             [cols] => (1, *cols),
             [rows, cols] => (*rows, *cols),
+            [rows, rest @ ..] => (*rows, rest.iter().product()),
             _ => return None,
         };
         Some(host::matrix(values.clone(), rows, cols, device))

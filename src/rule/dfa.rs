@@ -42,7 +42,7 @@ impl ChainedRule for Dfa {
     }
 
     fn feedback_pair(&self, index: usize, net: &Net) -> Option<(Tensor<2>, Tensor<2>)> {
-        Some((self.feedback.tensor.clone(), forward_path(net, index)))
+        Some((self.feedback.tensor.clone(), forward_path(net, index)?))
     }
 
     fn matrix(&self) -> Option<&NamedMatrix> {

@@ -75,7 +75,7 @@ impl LocalRule for Drtp {
     }
 
     fn feedback_pair(&self, index: usize, net: &Net) -> Option<(Tensor<2>, Tensor<2>)> {
-        Some((self.projection.tensor.clone(), forward_path(net, index)))
+        Some((self.projection.tensor.clone(), forward_path(net, index)?))
     }
 
     fn matrix(&self) -> Option<&NamedMatrix> {

@@ -111,15 +111,24 @@ impl NamedMatrix {
 
 /// The product of the forward weights from block `index + 1` up to the output block,
 /// `W_L ⋯ W_{index+1}`: the linear path the output error would take back to block `index`
-/// under backprop, which DFA's and DRTP's `B_index` stand in for.
+/// under backprop, which DFA's and DRTP's `B_index` stand in for. `None` when a block on the
+/// way is a convolution: its kernels are not the linear map they apply.
 ///
 /// # Shapes
 /// `[outputs, out_index]`.
-pub fn forward_path(net: &Net, index: usize) -> Tensor<2> {
+pub fn forward_path(net: &Net, index: usize) -> Option<Tensor<2>> {
     let last = net.blocks.len() - 1;
-    (index + 1..last)
-        .rev()
-        .fold(net.blocks[last].weight().clone(), |path, i| {
-            matmul(path, net.blocks[i].weight().clone())
-        })
+    if net.blocks[index + 1..]
+        .iter()
+        .any(|b| b.spec().conv.is_some())
+    {
+        return None;
+    }
+    Some(
+        (index + 1..last)
+            .rev()
+            .fold(net.blocks[last].weight().clone(), |path, i| {
+                matmul(path, net.blocks[i].weight().clone())
+            }),
+    )
 }

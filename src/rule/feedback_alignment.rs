@@ -4,7 +4,7 @@
 
 use burn::tensor::Tensor;
 
-use crate::net::{Feedback, Gradients, Net};
+use crate::net::{Feedback, Gradients, Net, Slot};
 use crate::rng::Rng;
 use crate::rule::feedback::{FeedbackSettings, FeedbackVariant, NamedMatrix};
 use crate::rule::registry::{self, NoSettings, Registration};
@@ -28,10 +28,19 @@ impl FeedbackAlignment {
         let above = net.blocks[index + 1].weight();
         let [rows, cols] = above.dims();
         let name = format!("feedback.{}.weight", index + 1);
+        let kernel = net.blocks[index + 1]
+            .spec()
+            .conv
+            .map_or(0, |c| c.geometry().kernel);
         let mut draw = || settings.draw(rows, cols, rng, &above.device());
+        // Saved in the layout of the weights it stands in for (`[out, in, kh, kw]` kernels).
+        let fixed = |name, tensor| NamedMatrix {
+            slot: Slot::FIXED_MATRIX.with_kernel(kernel),
+            ..NamedMatrix::fixed(name, tensor)
+        };
         match settings.variant {
-            FeedbackVariant::Random => Self::Random(NamedMatrix::fixed(name, draw())),
-            FeedbackVariant::Frsf => Self::Frsf(NamedMatrix::fixed(name, draw().abs())),
+            FeedbackVariant::Random => Self::Random(fixed(name, draw())),
+            FeedbackVariant::Frsf => Self::Frsf(fixed(name, draw().abs())),
             FeedbackVariant::Usf => Self::Usf,
             FeedbackVariant::Brsf => Self::Brsf(*settings),
         }

@@ -185,5 +185,8 @@ pub(crate) fn registration() -> Registration {
             Ok(Box::new(rule))
         },
     )
-    .checking(registry::needs_classes)
+    .checking(|view| {
+        registry::needs_classes(view)?;
+        registry::fully_connected_only(view)
+    })
 }

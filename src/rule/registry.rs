@@ -338,6 +338,27 @@ pub fn needs_classes(view: &ModelView<'_>) -> Result<()> {
     Ok(())
 }
 
+/// Fails, naming the first convolutional block, for a rule that trains fully connected
+/// blocks only (target propagation's inverses, forward-forward's label in the input).
+pub fn fully_connected_only(view: &ModelView<'_>) -> Result<()> {
+    let first_conv = view
+        .specs
+        .iter()
+        .enumerate()
+        .find_map(|(i, spec)| spec.conv.map(|conv| (i, conv)));
+    match first_conv {
+        Some((i, conv)) => Err(Error::config(
+            "train.rule",
+            format!(
+                "{} trains fully connected blocks only, and block {i} is a convolution ({})",
+                view.name,
+                conv.geometry()
+            ),
+        )),
+        None => Ok(()),
+    }
+}
+
 /// Runs the model check the rule `view.name` registered, if any.
 pub fn check_model(view: &ModelView<'_>) -> Result<()> {
     match lookup(view.name, "train.rule")?.model_check {

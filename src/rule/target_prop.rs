@@ -276,6 +276,7 @@ impl TargetProp {
                 estimator: Estimator::Ste,
                 eval_mode: EvalMode::Threshold,
                 normalize: false,
+                conv: None,
             };
             feedback[0] = Some(Block::new(spec, init, None, rng, &device));
         }
@@ -300,6 +301,7 @@ impl TargetProp {
                 estimator: Estimator::Ste,
                 eval_mode: EvalMode::Threshold,
                 normalize: false,
+                conv: None,
             };
             feedback.push(Some(Block::new(spec, init, None, rng, &device)));
         }
@@ -610,6 +612,7 @@ pub(crate) fn registration(difference: bool) -> Registration {
         )?))
     })
     .checking(|view| {
+        registry::fully_connected_only(view)?;
         let difference = view.name == "difference_target_prop";
         TargetProp::check(view.specs, difference, &view.settings.target_prop)
     })

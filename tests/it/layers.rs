@@ -189,7 +189,7 @@ fn dropout_normalize_and_every_smooth_activation_match_autodiff() {
 
 /// A whole block's split backward (`pre_activation_grad`, `param_grads`, `input_grad` through
 /// `W`) against autodiff of its forward. Returns how many values agreed.
-fn check_block(block: &Block, rows: usize, seed: u64) -> usize {
+pub fn check_block(block: &Block, rows: usize, seed: u64) -> usize {
     let train = || Rng::new(seed + 1);
     let cell = std::cell::RefCell::new(block.clone());
     compare(

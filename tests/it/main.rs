@@ -6,6 +6,7 @@ mod batchnorm;
 mod cli;
 mod compare;
 mod config;
+mod conv;
 mod custom_rule;
 mod determinism;
 mod divergence;

@@ -1,0 +1,70 @@
+//! Average pooling over square windows, with its explicit backward.
+
+use burn::tensor::Tensor;
+use burn::tensor::module::{avg_pool2d, avg_pool2d_backward};
+use burn::tensor::ops::AvgPoolOptions;
+
+use crate::net::layer::{Layer, LayerCache, LayerGrads, Mode};
+use crate::net::shape::{PoolGeometry, Volume, features};
+
+/// Each output cell is the mean of its window, per channel (PyTorch's `AvgPool2d`, no
+/// padding); the gradient is shared equally over the window.
+///
+/// # Shapes
+/// input `[batch, c·h·w]`, output `[batch, c·oh·ow]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AvgPool {
+    geometry: PoolGeometry,
+    output: Volume,
+}
+
+impl AvgPool {
+    /// A pool of `geometry`; fails when the window does not fit the input.
+    pub fn new(geometry: PoolGeometry) -> Result<Self, String> {
+        Ok(Self {
+            output: geometry.output()?,
+            geometry,
+        })
+    }
+
+    /// The output volume.
+    pub fn output_volume(&self) -> Volume {
+        self.output
+    }
+
+    fn volumes(&self, x: Tensor<2>) -> Tensor<4> {
+        let [c, h, w] = self.geometry.input;
+        let batch = x.dims()[0];
+        x.reshape([batch, c, h, w])
+    }
+}
+
+impl Layer for AvgPool {
+    fn name(&self) -> &'static str {
+        "avg_pool"
+    }
+
+    fn forward(&self, x: Tensor<2>, _mode: &mut Mode<'_>) -> LayerCache {
+        let g = self.geometry;
+        let options = AvgPoolOptions::new([g.size; 2]).with_stride([g.stride; 2]);
+        let y = avg_pool2d(self.volumes(x.clone()), options);
+        let batch = y.dims()[0];
+        LayerCache::new(x, y.reshape([batch, features(self.output)]))
+    }
+
+    fn backward(&self, cache: &LayerCache, grad_output: Tensor<2>) -> (LayerGrads, Tensor<2>) {
+        let g = self.geometry;
+        let [c, oh, ow] = self.output;
+        let batch = grad_output.dims()[0];
+        let grad = avg_pool2d_backward(
+            self.volumes(cache.input.clone()),
+            grad_output.reshape([batch, c, oh, ow]),
+            [g.size; 2],
+            [g.stride; 2],
+            [0, 0],
+            true,
+            false,
+        );
+        (Vec::new(), grad.reshape([batch, features(g.input)]))
+    }
+}

@@ -1,0 +1,206 @@
+//! A 2-D convolution with its explicit backward, on flattened `[channels, height, width]`
+//! volumes.
+
+use burn::tensor::module::{conv_transpose2d, conv2d, conv2d_weight_backward};
+use burn::tensor::ops::{ConvOptions, ConvTransposeOptions};
+use burn::tensor::{Device, Tensor};
+
+use crate::host;
+use crate::net::Slot;
+use crate::net::init::Init;
+use crate::net::layer::{Layer, LayerCache, LayerGrads, Mode, Weighted};
+use crate::net::shape::{ConvGeometry, Volume, features};
+use crate::rng::Rng;
+
+/// `z = W ⋆ x + b` (cross-correlation, as PyTorch's `Conv2d`), every output channel one
+/// kernel over all input channels.
+///
+/// # Shapes
+/// input `[batch, in·h·w]` (a flattened `[in, h, w]` volume), output `[batch, out·oh·ow]`;
+/// weight held `[out, in·kh·kw]` (each kernel flattened, PyTorch's `[out, in, kh, kw]` memory
+/// layout, saved 4-D), bias `[1, out]`.
+#[derive(Debug, Clone)]
+pub struct Conv2d {
+    /// The kernels `W`, `[out, in·kh·kw]`.
+    pub weight: Tensor<2>,
+    /// The bias `b`, `[1, out]`.
+    pub bias: Tensor<2>,
+    geometry: ConvGeometry,
+    output: Volume,
+}
+
+impl Conv2d {
+    /// A layer of `geometry` with kernels drawn from `init` (fan-in `in·kh·kw`, as PyTorch's).
+    /// Fails when the kernel does not fit the input.
+    pub fn new(
+        geometry: ConvGeometry,
+        init: Init,
+        scale: Option<f32>,
+        rng: &mut Rng,
+        device: &Device,
+    ) -> Result<Self, String> {
+        let output = geometry.output()?;
+        let [rows, cols] = geometry.weight_dims();
+        let weight = init.matrix(rows, cols, scale, rng);
+        let bias = init.bias(rows, cols, scale, rng);
+        Ok(Self {
+            weight: host::matrix(weight, rows, cols, device),
+            bias: host::matrix(bias, 1, rows, device),
+            geometry,
+            output,
+        })
+    }
+
+    /// The layer's geometry.
+    pub fn geometry(&self) -> ConvGeometry {
+        self.geometry
+    }
+
+    /// The output volume.
+    pub fn output_volume(&self) -> Volume {
+        self.output
+    }
+
+    fn options(&self) -> ConvOptions<2> {
+        let g = self.geometry;
+        ConvOptions::new([g.stride; 2], [g.padding; 2], [1, 1], 1)
+    }
+
+    /// `matrix` (`[out, in·kh·kw]`) as the kernels `[out, in, kh, kw]`.
+    fn kernels(&self, matrix: &Tensor<2>) -> Tensor<4> {
+        matrix.clone().reshape(self.geometry.kernel_shape())
+    }
+
+    /// A `[batch, c·h·w]` matrix as `[batch, c, h, w]`.
+    fn volumes(x: Tensor<2>, [c, h, w]: Volume) -> Tensor<4> {
+        let batch = x.dims()[0];
+        x.reshape([batch, c, h, w])
+    }
+
+    /// A `[batch, c, h, w]` tensor as `[batch, c·h·w]`.
+    fn flat(x: Tensor<4>) -> Tensor<2> {
+        let [batch, c, h, w] = x.dims();
+        x.reshape([batch, c * h * w])
+    }
+
+    /// # Shapes
+    /// `x`: `[batch, in·h·w]` → `[batch, out·oh·ow]`.
+    pub fn forward(&self, x: Tensor<2>) -> Tensor<2> {
+        let out = self.geometry.channels;
+        Self::flat(conv2d(
+            Self::volumes(x, self.geometry.input),
+            self.kernels(&self.weight),
+            Some(self.bias.clone().reshape([out])),
+            self.options(),
+        ))
+    }
+}
+
+impl Layer for Conv2d {
+    fn name(&self) -> &'static str {
+        "conv"
+    }
+
+    fn forward(&self, x: Tensor<2>, _mode: &mut Mode<'_>) -> LayerCache {
+        let z = Conv2d::forward(self, x.clone());
+        LayerCache::new(x, z)
+    }
+
+    fn backward(&self, cache: &LayerCache, grad_output: Tensor<2>) -> (LayerGrads, Tensor<2>) {
+        let grads = self.param_grads(cache, &grad_output);
+        let input = self.input_grad(cache, grad_output, &self.weight);
+        (grads, input)
+    }
+
+    fn visit(&self, f: &mut dyn FnMut(&str, Slot, &Tensor<2>)) {
+        f("weight", self.kernel_slot(), &self.weight);
+        f("bias", Slot::ROW, &self.bias);
+    }
+
+    fn visit_mut(&mut self, f: &mut dyn FnMut(&str, Slot, &mut Tensor<2>)) {
+        f("weight", self.kernel_slot(), &mut self.weight);
+        f("bias", Slot::ROW, &mut self.bias);
+    }
+
+    fn weighted(&self) -> Option<&dyn Weighted> {
+        Some(self)
+    }
+
+    fn weighted_mut(&mut self) -> Option<&mut dyn Weighted> {
+        Some(self)
+    }
+}
+
+impl Conv2d {
+    /// The weight's slot: a trainable matrix saved as `[out, in, kh, kw]`.
+    pub fn kernel_slot(&self) -> Slot {
+        Slot::MATRIX.with_kernel(self.geometry.kernel)
+    }
+}
+
+impl Weighted for Conv2d {
+    fn weight(&self) -> &Tensor<2> {
+        &self.weight
+    }
+
+    fn weight_mut(&mut self) -> &mut Tensor<2> {
+        &mut self.weight
+    }
+
+    fn bias(&self) -> &Tensor<2> {
+        &self.bias
+    }
+
+    fn bias_mut(&mut self) -> &mut Tensor<2> {
+        &mut self.bias
+    }
+
+    /// `∂L/∂W` (the correlation of the input with the output gradient) and `∂L/∂b` (the output
+    /// gradient summed over the batch and positions).
+    fn param_grads(&self, cache: &LayerCache, grad_output: &Tensor<2>) -> LayerGrads {
+        let grad = Self::volumes(grad_output.clone(), self.output);
+        let weight = conv2d_weight_backward(
+            Self::volumes(cache.input.clone(), self.geometry.input),
+            self.kernels(&self.weight),
+            grad.clone(),
+            self.options(),
+        );
+        let [batch, out, oh, ow] = grad.dims();
+        let bias = grad
+            .reshape([batch, out, oh * ow])
+            .sum_dim(2)
+            .sum_dim(0)
+            .reshape([1, out]);
+        let [rows, cols] = self.geometry.weight_dims();
+        vec![("weight", weight.reshape([rows, cols])), ("bias", bias)]
+    }
+
+    /// The transposed convolution of the output gradient with `feedback`'s kernels (`W`'s own
+    /// for backprop, a feedback kernel of the same shape for feedback alignment).
+    fn input_grad(
+        &self,
+        _cache: &LayerCache,
+        grad_output: Tensor<2>,
+        feedback: &Tensor<2>,
+    ) -> Tensor<2> {
+        let g = self.geometry;
+        let [_, h, w] = g.input;
+        let leftover = |length: usize| (length + 2 * g.padding - g.kernel) % g.stride;
+        let options = ConvTransposeOptions::new(
+            [g.stride; 2],
+            [g.padding; 2],
+            [leftover(h), leftover(w)],
+            [1, 1],
+            1,
+        );
+        let grad = conv_transpose2d(
+            Self::volumes(grad_output, self.output),
+            self.kernels(feedback),
+            None,
+            options,
+        );
+        debug_assert_eq!(grad.dims()[1..], g.input);
+        let batch = grad.dims()[0];
+        grad.reshape([batch, features(g.input)])
+    }
+}
