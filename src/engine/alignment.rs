@@ -77,10 +77,6 @@ fn norm(t: &Tensor<2>) -> f64 {
         .sqrt()
 }
 
-fn weight_name(block: usize) -> String {
-    format!("blocks.{block}.linear.weight")
-}
-
 /// Gradients of one probe step of `rule` on `batch` at `net`'s weights (which stay as they
 /// are: the step runs on a copy), with dropout masks and samples from a stream derived from
 /// `seed`.
@@ -157,7 +153,7 @@ impl AlignmentProbe {
         let blocks = net.blocks.len();
         let (mut grad_cosine, mut grad_angle) = (vec![None; blocks], vec![None; blocks]);
         for i in 0..blocks {
-            let name = weight_name(i);
+            let name = net.weight_name(i);
             if let (Some(u), Some(g)) = (update.get(&name), truth.get(&name))
                 && let Some((cosine, angle)) = cosine_angle(u, g)
             {

@@ -9,6 +9,8 @@ use crate::net::{Gradients, Net};
 
 /// Sums of per-block magnitudes over an epoch's steps, kept on the device until read.
 pub struct Magnitudes {
+    /// Each block's weight name.
+    names: Vec<String>,
     grads: Vec<Option<Tensor<1>>>,
     updates: Vec<Option<Tensor<1>>>,
     steps: usize,
@@ -26,14 +28,12 @@ fn add(slot: &mut Option<Tensor<1>>, value: Tensor<1>) {
     });
 }
 
-fn weight_name(block: usize) -> String {
-    format!("blocks.{block}.linear.weight")
-}
-
 impl Magnitudes {
-    /// An empty tally for a net of `blocks` blocks.
-    pub fn new(blocks: usize) -> Self {
+    /// An empty tally for `net`'s blocks.
+    pub fn new(net: &Net) -> Self {
+        let blocks = net.blocks.len();
         Self {
+            names: (0..blocks).map(|i| net.weight_name(i)).collect(),
             grads: vec![None; blocks],
             updates: vec![None; blocks],
             steps: 0,
@@ -59,7 +59,7 @@ impl Magnitudes {
     /// |gradient|, `[1]`. (A rule that updates block by block calls this per block and
     /// [`Magnitudes::count_step`] once per step.)
     pub fn record_block_grad(&mut self, index: usize, grads: &Gradients) -> Option<Tensor<1>> {
-        let value = grads.get(&weight_name(index)).map(mean_abs)?;
+        let value = grads.get(&self.names[index]).map(mean_abs)?;
         add(&mut self.grads[index], value.clone());
         Some(value)
     }

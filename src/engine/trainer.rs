@@ -189,7 +189,7 @@ impl Trainer {
             rule_trains_hidden: config.rule_optimizer_trains_hidden(),
             rng: Rng::derived(config.seed, "train"),
             order_rng: Rng::derived(config.seed, "order"),
-            magnitudes: options.diagnostics.then(|| Magnitudes::new(blocks)),
+            magnitudes: options.diagnostics.then(|| Magnitudes::new(&net)),
             probe,
             schedule: Schedule {
                 seed: config.seed,
@@ -298,7 +298,8 @@ impl Trainer {
         }
         let gradient = report.block_grads.iter().enumerate().find_map(|(i, g)| {
             let g = g.as_ref()?;
-            (!divergence::is_finite(g)).then(|| format!("the gradient of blocks.{i}.linear.weight"))
+            (!divergence::is_finite(g))
+                .then(|| format!("the gradient of {}", self.net.weight_name(i)))
         });
         let tensor = self
             .first_non_finite()

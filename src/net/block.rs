@@ -501,6 +501,15 @@ impl Block {
             .expect("a block's weighted layer is weighted")
     }
 
+    /// The name of the weights of the block at position `index` in its net
+    /// (`blocks.<index>.linear.weight`, `blocks.<index>.conv.weight`).
+    pub fn weight_name(&self, index: usize) -> String {
+        format!(
+            "blocks.{index}.{}.weight",
+            self.layers[self.weighted].name()
+        )
+    }
+
     /// The weights `W`, `[out, in]`.
     pub fn weight(&self) -> &Tensor<2> {
         self.weighted().weight()

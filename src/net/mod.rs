@@ -83,6 +83,12 @@ impl Net {
         Self { blocks }
     }
 
+    /// The name of block `index`'s weights: `blocks.<index>.linear.weight`, or
+    /// `blocks.<index>.conv.weight` for a convolution.
+    pub fn weight_name(&self, index: usize) -> String {
+        self.blocks[index].weight_name(index)
+    }
+
     /// Input width.
     pub fn inputs(&self) -> usize {
         self.blocks[0].spec().inputs

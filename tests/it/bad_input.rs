@@ -273,6 +273,41 @@ const CASES: &[Case] = &[
         "config `model.hidden`"
     ),
     set!(
+        "a convolution on flat features",
+        ["data.dataset=iris", "model.arch=4c3-16"],
+        "config `model.arch`: block 0 is a convolution, but data.dataset `iris` has flat samples"
+    ),
+    set!(
+        "a kernel larger than the image",
+        ["model.arch=4c9-16"],
+        "config `model.arch`: block 0: a 9×9 kernel with padding 0 does not fit a 1×8×8 input"
+    ),
+    set!(
+        "a pool larger than the volume",
+        ["model.layers=[\"conv:4:3\",\"relu\",\"max_pool:7\",\"linear\"]"],
+        "config `model.layers`: block 0: a 7×7 pooling window does not fit a 4×6×6 input"
+    ),
+    set!(
+        "a convolution's options misspelt",
+        ["model.layers=[\"conv:4:3:q1\",\"linear\"]"],
+        "config `model.layers`: entry 1 `conv:4:3:q1`: unknown option `q1`"
+    ),
+    set!(
+        "target propagation on a conv net",
+        ["model.arch=4c3-16", "train.rule=difference_target_prop"],
+        "config `train.rule`: difference_target_prop trains fully connected blocks only"
+    ),
+    set!(
+        "an image shape of two sizes",
+        ["data.image_shape=[8, 8]"],
+        "config `data.image_shape`: [8, 8] is not [channels, height, width]"
+    ),
+    set!(
+        "an image shape the rows do not have",
+        ["data.image_shape=[1, 8, 9]"],
+        "config `data.image_shape`: [1, 8, 9] is 72 values per sample, `digits` has 64 features"
+    ),
+    set!(
         "recalibration without batchnorm",
         ["train.recalibrate_batchnorm=true"],
         "config `train.recalibrate_batchnorm`: the model has no batchnorm"

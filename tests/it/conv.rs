@@ -532,3 +532,39 @@ fn csv_rows_become_images_with_data_image_shape() {
     let bad = load("[4, 4]").unwrap_err().to_string();
     assert!(bad.contains("is not [channels, height, width]"), "{bad}");
 }
+
+#[test]
+fn diagnostics_cover_conv_blocks() {
+    for rule in ["feedback_alignment", "dfa"] {
+        let (config, dir) = digits_conv(rule, &["train.epochs=1", "train.align_every=10"]);
+        let options = RunOptions {
+            out: dir.path().to_path_buf(),
+            ..RunOptions::default()
+        };
+        train(&config, &options).unwrap();
+        let metrics = std::fs::read_to_string(dir.path().join("c/metrics.jsonl")).unwrap();
+        let last: serde_json::Value =
+            serde_json::from_str(metrics.lines().last().unwrap()).unwrap();
+        for block in 0..2 {
+            let grad = last["mean_abs_grad"][block].as_f64();
+            assert!(
+                grad.is_some_and(|g| g > 0.0),
+                "{rule} block {block}: {last}"
+            );
+            let angle = last["alignment"]["grad_angle"][block].as_f64();
+            assert!(
+                angle.is_some_and(|a| (0.0..=180.0).contains(&a)),
+                "{rule} block {block}: {last}"
+            );
+        }
+        let kernel_angle = last["alignment"]["weight_angle"][1].as_f64();
+        assert!(
+            kernel_angle.is_some_and(|a| (0.0..=180.0).contains(&a)),
+            "{rule}: {last}"
+        );
+        if rule == "dfa" {
+            // The first block's error path runs through a convolution: no matrix to compare.
+            assert!(last["alignment"]["weight_angle"][0].is_null(), "{last}");
+        }
+    }
+}
