@@ -1,6 +1,7 @@
 //! Data sets: embedded, synthetic, IDX and CSV sources; train / validation / test splits;
 //! input scaling fitted on the training split only.
 
+pub mod cifar;
 pub mod csv;
 pub mod embedded;
 pub mod idx;
@@ -39,7 +40,8 @@ pub enum Scaling {
 #[serde(deny_unknown_fields, default)]
 pub struct DataConfig {
     /// `iris | digits | wine | breast_cancer | fashion_mnist | signed_xor | xor | moons |
-    /// circles | spirals | mnist_idx:<dir> | csv:<train.csv>[,<test.csv>]`.
+    /// circles | spirals | mnist_idx:<dir> | cifar10:<dir> | cifar100:<dir> |
+    /// cifar100_coarse:<dir> | csv:<train.csv>[,<test.csv>]`.
     pub dataset: String,
     /// Fraction of the training split carved out for validation.
     pub validation_fraction: f64,
@@ -178,6 +180,18 @@ fn load_raw(config: &DataConfig) -> Result<Raw> {
             test_label_file: dir.join("t10k-labels-idx1-ubyte"),
         });
     }
+    if let Some((cifar, dir)) = cifar_set(name) {
+        let dir = Path::new(dir);
+        let (train, test) = cifar.read_dir(dir)?;
+        let (train_files, test_file) = cifar.files();
+        return Ok(Raw {
+            train,
+            test: Some(test),
+            source: format!("CIFAR binary files in {}", dir.display()),
+            label_file: dir.join(&train_files[0]),
+            test_label_file: dir.join(test_file),
+        });
+    }
     if let Some(files) = name.strip_prefix("csv:") {
         let mut paths = files.split(',').map(str::trim).filter(|p| !p.is_empty());
         let train_path = PathBuf::from(
@@ -235,11 +249,24 @@ fn load_raw(config: &DataConfig) -> Result<Raw> {
         "data.dataset",
         format!(
             "unknown data set `{name}`{} (expected one of: {}, fashion_mnist, mnist_idx:<dir>, \
-             csv:<train.csv>[,<test.csv>])",
+             cifar10:<dir>, cifar100:<dir>, cifar100_coarse:<dir>, csv:<train.csv>[,<test.csv>])",
             crate::suggest::did_you_mean(name, known.iter().copied().chain(["fashion_mnist"])),
             known.join(", ")
         ),
     ))
+}
+
+/// A CIFAR set's kind and directory from its name: `cifar10:<dir>`, `cifar100:<dir>` (fine
+/// labels), `cifar100_coarse:<dir>`.
+fn cifar_set(name: &str) -> Option<(cifar::Cifar, &str)> {
+    use cifar::Cifar;
+    [
+        ("cifar10:", Cifar::Ten),
+        ("cifar100:", Cifar::HundredFine),
+        ("cifar100_coarse:", Cifar::HundredCoarse),
+    ]
+    .into_iter()
+    .find_map(|(prefix, set)| name.strip_prefix(prefix).map(|dir| (set, dir)))
 }
 
 /// The rows of `table` whose class is in `keep`, relabelled by position in `keep`.
@@ -349,6 +376,9 @@ impl DataConfig {
         let name = self.dataset.as_str();
         if name == "fashion_mnist" || name.starts_with("mnist_idx:") {
             return Some([1, 28, 28]);
+        }
+        if cifar_set(name).is_some() {
+            return Some(cifar::VOLUME);
         }
         Embedded::find(name).and_then(|set| set.volume())
     }
@@ -720,6 +750,27 @@ pub fn catalogue() -> Vec<DatasetInfo> {
         classes: "largest label + 1".into(),
         source: "train-/t10k- images-idx3-ubyte and labels-idx1-ubyte in <dir>, raw or .gz".into(),
     });
+    for (name, classes, files) in [
+        (
+            "cifar10:<dir>",
+            "10",
+            "data_batch_1..5.bin and test_batch.bin",
+        ),
+        ("cifar100:<dir>", "100 (fine)", "train.bin and test.bin"),
+        (
+            "cifar100_coarse:<dir>",
+            "20 (coarse)",
+            "train.bin and test.bin",
+        ),
+    ] {
+        out.push(DatasetInfo {
+            name: name.into(),
+            samples: "50000 + 10000".into(),
+            features: "3072 (3×32×32)".into(),
+            classes: classes.into(),
+            source: format!("CIFAR binary version in <dir>: {files}"),
+        });
+    }
     out.push(DatasetInfo {
         name: "csv:<train.csv>[,<test.csv>]".into(),
         samples: "rows".into(),

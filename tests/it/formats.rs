@@ -393,3 +393,77 @@ fn idx_headers_are_checked_against_each_other_and_their_products() {
         "{shapes}"
     );
 }
+
+/// A CIFAR record: the label bytes, then image `seed`'s pixels (red plane, green, blue).
+fn cifar_record(labels: &[u8], seed: u8) -> Vec<u8> {
+    let mut out = labels.to_vec();
+    for channel in 0..3u8 {
+        out.extend((0..1024).map(|p| (p as u8).wrapping_mul(seed).wrapping_add(channel * 80)));
+    }
+    out
+}
+
+#[test]
+fn cifar_binary_files_load_as_channel_major_images() {
+    let dir = tempfile::tempdir().unwrap();
+    for batch in 1..=5u8 {
+        let bytes = [cifar_record(&[batch], batch), cifar_record(&[9], 7)].concat();
+        std::fs::write(dir.path().join(format!("data_batch_{batch}.bin")), bytes).unwrap();
+    }
+    std::fs::write(dir.path().join("test_batch.bin"), cifar_record(&[3], 2)).unwrap();
+    let config = DataConfig {
+        dataset: format!("cifar10:{}", dir.path().display()),
+        validation_fraction: 0.0,
+        scaling: data::Scaling::None,
+        ..DataConfig::default()
+    };
+    let set = data::load(&config).unwrap();
+    assert_eq!(set.volume(), Some([3, 32, 32]));
+    assert_eq!(
+        (set.train.rows(), set.test.rows(), set.classes),
+        (10, 1, 10)
+    );
+    assert_eq!(set.test.y, [3]);
+    let image = set.test.row(0);
+    // Pixel (row 1, column 2) of the green plane: index 1024 + 34, value 34·2 + 80.
+    assert_eq!(image[1024 + 34], 148.0);
+    assert_eq!(image[2048], 160.0, "the blue plane starts at 2048");
+    let mut labels = set.train.y.clone();
+    labels.sort();
+    assert_eq!(labels, [1, 2, 3, 4, 5, 9, 9, 9, 9, 9]);
+}
+
+#[test]
+fn cifar100_keeps_the_fine_or_the_coarse_label_and_bad_files_are_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let train = [cifar_record(&[4, 41], 1), cifar_record(&[19, 99], 3)].concat();
+    std::fs::write(dir.path().join("train.bin"), &train).unwrap();
+    std::fs::write(dir.path().join("test.bin"), cifar_record(&[0, 7], 5)).unwrap();
+    let load = |name: &str| {
+        data::load(&DataConfig {
+            dataset: format!("{name}:{}", dir.path().display()),
+            validation_fraction: 0.0,
+            ..DataConfig::default()
+        })
+    };
+    let mut fine = load("cifar100").unwrap().train.y;
+    fine.sort();
+    assert_eq!(fine, [41, 99]);
+    let mut coarse = load("cifar100_coarse").unwrap().train.y;
+    coarse.sort();
+    assert_eq!(coarse, [4, 19]);
+    std::fs::write(dir.path().join("test.bin"), &train[..3000]).unwrap();
+    let message = load("cifar100").unwrap_err().to_string();
+    assert!(
+        message.contains("test.bin: 3000 bytes is not a whole number of 3074-byte records"),
+        "{message}"
+    );
+    std::fs::write(dir.path().join("test.bin"), cifar_record(&[25, 7], 5)).unwrap();
+    let message = load("cifar100_coarse").unwrap_err().to_string();
+    assert!(
+        message.contains("record 0: label 25, this set has 20 classes"),
+        "{message}"
+    );
+    let missing = load("cifar10").unwrap_err().to_string();
+    assert!(missing.contains("data_batch_1.bin"), "{missing}");
+}
