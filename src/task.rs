@@ -80,10 +80,23 @@ impl Task {
 
     /// The mini-batch of `rows` of `table`.
     pub fn batch(&self, table: &Table, rows: &[usize], device: &Device) -> Batch {
+        self.batch_with(table, rows, device, |_| {})
+    }
+
+    /// The mini-batch of `rows` of `table`, its inputs (row-major, `[rows, features]`)
+    /// changed by `edit` first (augmentation) — a reconstruction's targets with them.
+    pub fn batch_with(
+        &self,
+        table: &Table,
+        rows: &[usize],
+        device: &Device,
+        edit: impl FnOnce(&mut [f32]),
+    ) -> Batch {
         let mut x = Vec::with_capacity(rows.len() * table.features);
         for &i in rows {
             x.extend_from_slice(table.row(i));
         }
+        edit(&mut x);
         let labels: Vec<u32> = rows.iter().map(|&i| table.y[i]).collect();
         let x = host::matrix(x, rows.len(), table.features, device);
         let targets = match self.problem {

@@ -1,6 +1,7 @@
 //! Data sets: embedded, synthetic, IDX and CSV sources; train / validation / test splits;
 //! input scaling fitted on the training split only.
 
+pub mod augment;
 pub mod cifar;
 pub mod csv;
 pub mod embedded;
@@ -71,6 +72,11 @@ pub struct DataConfig {
     /// images (flattened channel-major, as `numpy`'s `reshape(len, -1)` of `NCHW` arrays); the
     /// image sets know their own.
     pub image_shape: Option<Vec<usize>>,
+    /// Training images shifted by up to this many pixels each way (zero padded), a new
+    /// random crop every batch; 0 for none.
+    pub augment_crop: usize,
+    /// Half the training images mirrored left to right, drawn anew every batch.
+    pub augment_flip: bool,
 }
 
 impl Default for DataConfig {
@@ -89,6 +95,8 @@ impl Default for DataConfig {
             target_columns: 0,
             header: csv::Header::Auto,
             image_shape: None,
+            augment_crop: 0,
+            augment_flip: false,
         }
     }
 }
@@ -352,6 +360,11 @@ impl DataConfig {
         }
         self.volume()?;
         Ok(())
+    }
+
+    /// The augmentation of training batches of samples shaped `volume`, if any is asked for.
+    pub fn augment(&self, volume: Option<[usize; 3]>) -> Result<Option<augment::Augment>> {
+        augment::Augment::new(self.augment_crop, self.augment_flip, volume)
     }
 
     /// `data.image_shape` read, if given: three positive sizes.

@@ -18,7 +18,9 @@ use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use burn::tensor::{Device, Tensor};
 
 use crate::data::Table;
+use crate::data::augment::Augment;
 use crate::engine::magnitudes::Magnitudes;
+use crate::engine::trainer::augmented_batch;
 use crate::engine::updates::BlockStep;
 use crate::error::{Error, Result};
 use crate::net::{Block, BlockParams, Gradients, Net, Parameters};
@@ -56,6 +58,8 @@ pub struct Epoch<'a> {
     pub seed: u64,
     /// The epoch's number (1-based).
     pub epoch: usize,
+    /// How training batches are augmented, if they are.
+    pub augment: Option<Augment>,
 }
 
 /// Contiguous ranges of blocks with about equal multiply–adds, `stages` of them (fewer for a
@@ -155,7 +159,15 @@ impl Stage<'_, '_> {
         for (t, rows) in epoch.batches.iter().enumerate() {
             let (batch, mut h) = match &self.input {
                 None => {
-                    let batch = epoch.task.batch(epoch.table, rows, epoch.device);
+                    let batch = augmented_batch(
+                        epoch.task,
+                        epoch.augment,
+                        epoch.seed,
+                        (epoch.epoch, t),
+                        epoch.table,
+                        rows,
+                        epoch.device,
+                    );
                     let x = batch.x.clone();
                     (batch, x)
                 }

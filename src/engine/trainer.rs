@@ -9,6 +9,7 @@ use std::time::Instant;
 use burn::tensor::{Device, Tensor};
 
 use crate::backend;
+use crate::data::augment::Augment;
 use crate::data::{Dataset, Table};
 use crate::engine::alignment::{AlignmentLine, AlignmentProbe, AlignmentRecord};
 use crate::engine::checkpoint::{Checkpoint, TrainerState};
@@ -58,6 +59,7 @@ struct Schedule {
     threads: usize,
     recalibrate_batchnorm: bool,
     streaming: bool,
+    augment: Option<Augment>,
 }
 
 /// A network being trained by a rule: everything a run needs besides its files.
@@ -131,6 +133,26 @@ pub fn build_model(
     Ok((task, net, rule))
 }
 
+/// Training batch `(epoch, index)` of `rows` of `table`, augmented by `augment` from the
+/// stream the run's `seed` derives for that batch.
+pub(crate) fn augmented_batch(
+    task: Task,
+    augment: Option<Augment>,
+    seed: u64,
+    (epoch, index): (usize, usize),
+    table: &Table,
+    rows: &[usize],
+    device: &Device,
+) -> Batch {
+    match augment {
+        None => task.batch(table, rows, device),
+        Some(augment) => {
+            let mut rng = Rng::derived(seed, &format!("augment epoch {epoch} batch {index}"));
+            task.batch_with(table, rows, device, |x| augment.apply(x, &mut rng))
+        }
+    }
+}
+
 /// Regression needs float targets, and float targets need regression.
 fn check_targets(problem: Problem, data: &Dataset) -> Result<()> {
     match (problem, data.target_width() > 0) {
@@ -167,6 +189,7 @@ impl Trainer {
         options: TrainerOptions,
     ) -> Result<Self> {
         let device = backend::device();
+        let augment = config.data.augment(data.volume())?;
         let (task, net, rule) = build_model(config, data, &device)?;
         let t = &config.train;
         let total = data.train.rows().div_ceil(t.batch_size) * t.epochs;
@@ -201,6 +224,7 @@ impl Trainer {
                 threads: t.threads,
                 recalibrate_batchnorm: t.recalibrate_batchnorm,
                 streaming: options.streaming,
+                augment,
             },
             iteration: 0,
             epoch: 0,
@@ -264,8 +288,8 @@ impl Trainer {
                 tally.add(self.task, report, &labels);
             }
         } else {
-            for rows in &batches {
-                let batch = self.task.batch(&data.train, rows, &self.device);
+            for (index, rows) in batches.iter().enumerate() {
+                let batch = self.training_batch(&data.train, rows, epoch, index);
                 let report = self.step(&batch);
                 self.check_step(epoch, self.iteration, &report)?;
                 let weighted = tally.add(self.task, &report, &batch.labels);
@@ -361,6 +385,7 @@ impl Trainer {
             .collect();
         let plan = pipeline::Epoch {
             table,
+            augment: self.schedule.augment,
             batches: batches.to_vec(),
             lrs,
             task: self.task,
@@ -555,6 +580,26 @@ impl Trainer {
     /// `x`: `[batch, features]` → `[batch, outputs]` (forward-forward: `[batch, classes]`).
     pub fn predict(&self, x: Tensor<2>) -> Tensor<2> {
         self.rule.predict(&self.net, x)
+    }
+
+    /// Training batch `index` of epoch `epoch`: `rows` of `table`, augmented when the run
+    /// augments (from the batch's own stream).
+    pub fn training_batch(
+        &self,
+        table: &Table,
+        rows: &[usize],
+        epoch: usize,
+        index: usize,
+    ) -> Batch {
+        augmented_batch(
+            self.task,
+            self.schedule.augment,
+            self.schedule.seed,
+            (epoch, index),
+            table,
+            rows,
+            &self.device,
+        )
     }
 
     /// The mini-batch of `rows` of `table`, on the trainer's device.

@@ -546,6 +546,7 @@ impl ExperimentConfig {
         self.check_rules(&settings.rules)?;
         // Widths of the input and output come from the data; the rules' checks need the rest.
         let volume = self.data.volume_hint();
+        self.data.augment(volume)?;
         let inputs = volume.map_or(1, shape::features);
         let specs = self.specs(inputs, volume, None)?;
         rule::check_model(&settings, &specs, t.problem)?;
