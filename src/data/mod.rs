@@ -6,6 +6,7 @@ pub mod cifar;
 pub mod csv;
 pub mod embedded;
 pub mod idx;
+pub mod image_folder;
 pub mod synthetic;
 mod table;
 
@@ -42,7 +43,7 @@ pub enum Scaling {
 pub struct DataConfig {
     /// `iris | digits | wine | breast_cancer | fashion_mnist | signed_xor | xor | moons |
     /// circles | spirals | mnist_idx:<dir> | cifar10:<dir> | cifar100:<dir> |
-    /// cifar100_coarse:<dir> | csv:<train.csv>[,<test.csv>]`.
+    /// cifar100_coarse:<dir> | images:<dir> | csv:<train.csv>[,<test.csv>]`.
     pub dataset: String,
     /// Fraction of the training split carved out for validation.
     pub validation_fraction: f64,
@@ -200,6 +201,23 @@ fn load_raw(config: &DataConfig) -> Result<Raw> {
             test_label_file: dir.join(test_file),
         });
     }
+    if let Some(dir) = name.strip_prefix("images:") {
+        let volume = config.volume()?.ok_or_else(|| {
+            Error::config(
+                "data.image_shape",
+                "an image folder needs the shape to resize its images to, e.g. [3, 64, 64]",
+            )
+        })?;
+        let dir = Path::new(dir);
+        let (train, test) = image_folder::read_dir(dir, volume)?;
+        return Ok(Raw {
+            train,
+            test,
+            source: format!("image folder {}", dir.display()),
+            label_file: dir.to_path_buf(),
+            test_label_file: dir.to_path_buf(),
+        });
+    }
     if let Some(files) = name.strip_prefix("csv:") {
         let mut paths = files.split(',').map(str::trim).filter(|p| !p.is_empty());
         let train_path = PathBuf::from(
@@ -257,7 +275,8 @@ fn load_raw(config: &DataConfig) -> Result<Raw> {
         "data.dataset",
         format!(
             "unknown data set `{name}`{} (expected one of: {}, fashion_mnist, mnist_idx:<dir>, \
-             cifar10:<dir>, cifar100:<dir>, cifar100_coarse:<dir>, csv:<train.csv>[,<test.csv>])",
+             cifar10:<dir>, cifar100:<dir>, cifar100_coarse:<dir>, images:<dir>, \
+             csv:<train.csv>[,<test.csv>])",
             crate::suggest::did_you_mean(name, known.iter().copied().chain(["fashion_mnist"])),
             known.join(", ")
         ),
@@ -784,6 +803,14 @@ pub fn catalogue() -> Vec<DatasetInfo> {
             source: format!("CIFAR binary version in <dir>: {files}"),
         });
     }
+    out.push(DatasetInfo {
+        name: "images:<dir>".into(),
+        samples: "the image files".into(),
+        features: "data.image_shape".into(),
+        classes: "sub-folders".into(),
+        source: "one sub-folder of PNG/JPEG files per class (or train/ and test/ so), resized"
+            .into(),
+    });
     out.push(DatasetInfo {
         name: "csv:<train.csv>[,<test.csv>]".into(),
         samples: "rows".into(),

@@ -467,3 +467,116 @@ fn cifar100_keeps_the_fine_or_the_coarse_label_and_bad_files_are_named() {
     let missing = load("cifar10").unwrap_err().to_string();
     assert!(missing.contains("data_batch_1.bin"), "{missing}");
 }
+
+/// Writes a `width`×`height` image of one colour to `path` (PNG or JPEG by extension).
+fn solid_image(path: &Path, [r, g, b]: [u8; 3], width: u32, height: u32) {
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    image::RgbImage::from_pixel(width, height, image::Rgb([r, g, b]))
+        .save(path)
+        .unwrap();
+}
+
+#[test]
+fn image_folders_load_one_class_per_folder_resized() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    for k in 0..3 {
+        solid_image(&root.join(format!("cats/{k}.png")), [250, 0, 0], 10, 12);
+        solid_image(&root.join(format!("dogs/{k}.JPG")), [0, 0, 250], 7, 5);
+    }
+    std::fs::write(root.join("cats/notes.txt"), "not an image").unwrap();
+    let load = |shape: &str, dataset: String| {
+        let overrides = vec![
+            format!("data.dataset={dataset}"),
+            format!("data.image_shape={shape}"),
+            "data.validation_fraction=0.0".into(),
+            "data.test_fraction=0.0".into(),
+            "data.scaling=none".into(),
+        ];
+        let config = plasticity::experiment::ExperimentConfig::load(None, &overrides)?;
+        data::load(&config.data)
+    };
+    let images = format!("images:{}", root.display());
+    let err = load("[3, 8, 8]", images.clone()).unwrap_err().to_string();
+    assert!(err.contains("empty training or test split"), "{err}");
+    let overrides = |shape: &str| {
+        vec![
+            format!("data.dataset={images}"),
+            format!("data.image_shape={shape}"),
+            "data.scaling=none".into(),
+            "data.validation_fraction=0.0".into(),
+            "data.test_fraction=0.34".into(),
+        ]
+    };
+    let config =
+        plasticity::experiment::ExperimentConfig::load(None, &overrides("[3, 8, 8]")).unwrap();
+    let set = data::load(&config.data).unwrap();
+    assert_eq!(set.volume(), Some([3, 8, 8]));
+    assert_eq!(
+        set.train.rows() + set.test.rows(),
+        6,
+        "the text file is skipped"
+    );
+    assert_eq!(set.classes, 2);
+    for table in [&set.train, &set.test] {
+        for (i, &label) in table.y.iter().enumerate() {
+            let image = table.row(i);
+            let (red, blue) = (
+                image[..64].iter().sum::<f32>() / 64.0,
+                image[128..].iter().sum::<f32>() / 64.0,
+            );
+            // cats (label 0, sorted first) are red, dogs blue; JPEG rounds a little.
+            let (want_red, want_blue) = if label == 0 {
+                (250.0, 0.0)
+            } else {
+                (0.0, 250.0)
+            };
+            assert!(
+                (red - want_red).abs() < 8.0 && (blue - want_blue).abs() < 8.0,
+                "{label}: {red} {blue}"
+            );
+        }
+    }
+    let grey = data::load(
+        &plasticity::experiment::ExperimentConfig::load(None, &overrides("[1, 4, 6]"))
+            .unwrap()
+            .data,
+    )
+    .unwrap();
+    assert_eq!(grey.train.features, 24);
+    let split = tempfile::tempdir().unwrap();
+    for (part, n) in [("train", 3), ("test", 1)] {
+        for k in 0..n {
+            solid_image(
+                &split.path().join(format!("{part}/a/{k}.png")),
+                [9, 9, 9],
+                4,
+                4,
+            );
+            solid_image(
+                &split.path().join(format!("{part}/b/{k}.png")),
+                [200, 200, 200],
+                4,
+                4,
+            );
+        }
+    }
+    let both = load("[1, 4, 4]", format!("images:{}", split.path().display())).unwrap();
+    assert_eq!((both.train.rows(), both.test.rows()), (6, 2));
+    std::fs::write(root.join("dogs/broken.png"), b"\x89PNG not really").unwrap();
+    let broken = load("[3, 8, 8]", images.clone()).unwrap_err().to_string();
+    assert!(
+        broken.contains("broken.png: not a readable image"),
+        "{broken}"
+    );
+    let no_shape =
+        plasticity::experiment::ExperimentConfig::load(None, &[format!("data.dataset={images}")]);
+    let message = match no_shape {
+        Ok(config) => data::load(&config.data).unwrap_err().to_string(),
+        Err(e) => e.to_string(),
+    };
+    assert!(
+        message.contains("`data.image_shape`: an image folder needs the shape"),
+        "{message}"
+    );
+}
