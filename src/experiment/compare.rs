@@ -97,6 +97,25 @@ impl Comparison {
         Self::parse(&text, path, overrides)
     }
 
+    /// Reads the comparison file `path` with only the variants named in `names` (all when
+    /// empty): the others are never resolved, so settings they alone cannot run on (a conv
+    /// net for forward-forward) do not stop the rest.
+    pub fn load_variants(path: &Path, overrides: &[String], names: &[String]) -> Result<Self> {
+        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        let mut table = parse_table(&text, path)?;
+        if !names.is_empty()
+            && let Some(toml::Value::Array(items)) = table.get_mut("variant")
+        {
+            items.retain(|item| {
+                item.get("name")
+                    .and_then(toml::Value::as_str)
+                    .is_some_and(|name| names.iter().any(|n| n == name))
+            });
+        }
+        Self::from_table(table, path, &text, overrides)
+            .map_err(|e| located::in_file(e, path, &text, overrides, &[]))
+    }
+
     /// Resolves a comparison from TOML text; `path` names it in errors.
     pub fn parse(text: &str, path: &Path, overrides: &[String]) -> Result<Self> {
         Self::from_table(parse_table(text, path)?, path, text, overrides)

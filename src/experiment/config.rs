@@ -417,13 +417,35 @@ pub fn parse_table(text: &str, path: &Path) -> Result<toml::Table> {
     })
 }
 
-/// Applies `key=value` overrides to a table.
+/// The keys that each describe the whole net's shape; one of them is given.
+const NET_KEYS: [&str; 3] = ["hidden", "arch", "layers"];
+
+/// Applies `key=value` overrides to a table. An override describing the net's shape
+/// (`model.hidden`, `model.arch` or `model.layers`) replaces the table's own description in
+/// another of those keys (`--set model.arch=6c5p2-mp2-120` on a file with `hidden`); two
+/// overrides in different keys still clash.
 pub fn apply_overrides(table: &mut toml::Table, overrides: &[String]) -> Result<()> {
+    let mut parsed = Vec::with_capacity(overrides.len());
     for item in overrides {
         let (key, value) = item
             .split_once('=')
             .ok_or_else(|| Error::config(item.clone(), "--set needs key=value"))?;
-        set_path(table, key.trim(), parse_value(value.trim()))?;
+        parsed.push((key.trim(), value.trim()));
+    }
+    let net_keys: Vec<&str> = parsed
+        .iter()
+        .filter_map(|(key, _)| key.strip_prefix("model."))
+        .filter(|leaf| NET_KEYS.contains(leaf))
+        .collect();
+    if !net_keys.is_empty()
+        && let Some(model) = table.get_mut("model").and_then(toml::Value::as_table_mut)
+    {
+        model.retain(|key, _| {
+            !NET_KEYS.contains(&key) || net_keys.contains(&key)
+        });
+    }
+    for (key, value) in parsed {
+        set_path(table, key, parse_value(value))?;
     }
     Ok(())
 }

@@ -199,13 +199,22 @@ pub fn check_model_fits(
     let t = &config.train;
     let width_key = if config.model.layers.is_some() {
         "model.layers"
+    } else if config.model.arch.is_some() {
+        "model.arch"
     } else {
         "model.hidden"
     };
+    // A convolution's weights are its kernels, `[out, in·k·k]`, not a map between volumes.
+    let weight_dims = |s: &crate::net::BlockSpec| match s.conv {
+        Some(conv) => {
+            let [out, fan_in] = conv.geometry().weight_dims();
+            (fan_in as u64, out as u64)
+        }
+        None => (s.inputs as u64, s.outputs as u64),
+    };
     let weights = specs.iter().try_fold(0u64, |sum, s| {
-        let w = (s.inputs as u64)
-            .checked_add(1)?
-            .checked_mul(s.outputs as u64)?;
+        let (fan_in, out) = weight_dims(s);
+        let w = fan_in.checked_add(1)?.checked_mul(out)?;
         sum.checked_add(w)
     });
     let weight_bytes = weights.and_then(|w| w.checked_mul(FLOATS_PER_WEIGHT * 4));
@@ -221,9 +230,14 @@ pub fn check_model_fits(
     .map(|(key, rows)| (key, rows.min(samples)))
     .max_by_key(|(_, rows)| *rows)
     .expect("three candidates");
+    // A conv block also keeps its volume before pooling.
     let units = specs.iter().try_fold(0u64, |sum, s| {
+        let unpooled = s
+            .conv
+            .map_or(0, |c| crate::net::shape::features(c.conv_output()));
         sum.checked_add(s.inputs as u64)?
-            .checked_add(s.outputs as u64)
+            .checked_add(s.outputs as u64)?
+            .checked_add(unpooled as u64)
     });
     let step_bytes = units
         .and_then(|u| u.checked_mul(rows as u64))

@@ -286,3 +286,32 @@ fn a_layer_list_rejects_the_shorthand_beside_it_and_a_wrong_output_width() {
         "config `model.layers`: the last linear layer has 4 units, the data needs 3"
     );
 }
+
+#[test]
+fn a_net_given_on_the_command_line_replaces_the_files_description() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(
+        dir.path(),
+        "net.toml",
+        b"[data]\ndataset = \"digits\"\n[model]\nhidden = [32, 32]\n",
+    );
+    let arch = ExperimentConfig::load(Some(&file), &["model.arch=4c3p1-mp2-16".into()]).unwrap();
+    assert_eq!(arch.model.hidden, None);
+    assert!(arch.has_conv());
+    let layers = ExperimentConfig::load(
+        Some(&file),
+        &["model.layers=[\"linear:8\", \"tanh\", \"linear\"]".into()],
+    )
+    .unwrap();
+    assert_eq!(layers.hidden_sizes().unwrap(), [8]);
+    let both = ExperimentConfig::load(
+        Some(&file),
+        &["model.arch=16-8".into(), "model.hidden=[8]".into()],
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        both.contains("give either model.hidden or model.arch, not both"),
+        "{both}"
+    );
+}

@@ -70,6 +70,11 @@ pub struct BenchArgs {
     /// With --memory: units per hidden block.
     #[arg(long, default_value_t = 1000, requires = "memory")]
     width: usize,
+    /// With --memory: convolutional hidden blocks of this many channels (3×3 kernels,
+    /// padding 1, so every block keeps the image's size) instead of fully connected ones; the
+    /// data must be images (`--set data.dataset=fashion_mnist`).
+    #[arg(long, requires = "memory")]
+    conv: Option<usize>,
     /// With --memory: samples per mini-batch.
     #[arg(long, default_value_t = 1024, requires = "memory")]
     batch: usize,
@@ -252,7 +257,7 @@ fn comparison(args: &BenchArgs, overrides: &[String]) -> anyhow::Result<Comparis
         .config
         .clone()
         .unwrap_or_else(|| PathBuf::from("experiments/bench_vs_torch.toml"));
-    let mut comparison = Comparison::load(&file, overrides)?;
+    let mut comparison = Comparison::load_variants(&file, overrides, &args.rules)?;
     if let Some(unknown) = args
         .rules
         .iter()
@@ -376,8 +381,16 @@ fn memory(args: &BenchArgs) -> anyhow::Result<()> {
     let mut reports: Vec<MemoryReport> = Vec::new();
     for &depth in &args.depths {
         let mut overrides = args.config.overrides.clone();
-        let hidden = vec![args.width.to_string(); depth].join(",");
-        overrides.push(format!("model.hidden=[{hidden}]"));
+        match args.conv {
+            Some(channels) => {
+                let blocks = vec![format!("{channels}c3p1"); depth].join("-");
+                overrides.push(format!("model.arch={blocks}"));
+            }
+            None => {
+                let hidden = vec![args.width.to_string(); depth].join(",");
+                overrides.push(format!("model.hidden=[{hidden}]"));
+            }
+        }
         overrides.push(format!("train.batch_size={}", args.batch));
         for variant in comparison(args, &overrides)?.variants {
             if !args.json {
@@ -396,8 +409,11 @@ fn memory(args: &BenchArgs) -> anyhow::Result<()> {
     let mb = |bytes: usize| bytes as f64 / (1024.0 * 1024.0);
     println!(
         "Heap a training step uses on top of what stays between steps (MiB): hidden blocks of \
-         {} units, batch {}, {} ({} steps after one warm-up)",
-        args.width,
+         {}, batch {}, {} ({} steps after one warm-up)",
+        match args.conv {
+            Some(channels) => format!("{channels} channels (3×3 convolutions, padding 1)"),
+            None => format!("{} units", args.width),
+        },
         args.batch,
         plasticity::backend::name(),
         args.memory_steps
