@@ -440,9 +440,7 @@ pub fn apply_overrides(table: &mut toml::Table, overrides: &[String]) -> Result<
     if !net_keys.is_empty()
         && let Some(model) = table.get_mut("model").and_then(toml::Value::as_table_mut)
     {
-        model.retain(|key, _| {
-            !NET_KEYS.contains(&key) || net_keys.contains(&key)
-        });
+        model.retain(|key, _| !NET_KEYS.contains(&key) || net_keys.contains(&key));
     }
     for (key, value) in parsed {
         set_path(table, key, parse_value(value))?;

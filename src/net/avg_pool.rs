@@ -5,7 +5,7 @@ use burn::tensor::module::{avg_pool2d, avg_pool2d_backward};
 use burn::tensor::ops::AvgPoolOptions;
 
 use crate::net::layer::{Layer, LayerCache, LayerGrads, Mode};
-use crate::net::shape::{PoolGeometry, Volume, features};
+use crate::net::shape::{PoolGeometry, Volume, flat, volumes};
 
 /// Each output cell is the mean of its window, per channel (PyTorch's `AvgPool2d`, no
 /// padding); the gradient is shared equally over the window.
@@ -33,9 +33,7 @@ impl AvgPool {
     }
 
     fn volumes(&self, x: Tensor<2>) -> Tensor<4> {
-        let [c, h, w] = self.geometry.input;
-        let batch = x.dims()[0];
-        x.reshape([batch, c, h, w])
+        volumes(x, self.geometry.input)
     }
 }
 
@@ -48,23 +46,20 @@ impl Layer for AvgPool {
         let g = self.geometry;
         let options = AvgPoolOptions::new([g.size; 2]).with_stride([g.stride; 2]);
         let y = avg_pool2d(self.volumes(x.clone()), options);
-        let batch = y.dims()[0];
-        LayerCache::new(x, y.reshape([batch, features(self.output)]))
+        LayerCache::new(x, flat(y))
     }
 
     fn backward(&self, cache: &LayerCache, grad_output: Tensor<2>) -> (LayerGrads, Tensor<2>) {
         let g = self.geometry;
-        let [c, oh, ow] = self.output;
-        let batch = grad_output.dims()[0];
         let grad = avg_pool2d_backward(
             self.volumes(cache.input.clone()),
-            grad_output.reshape([batch, c, oh, ow]),
+            volumes(grad_output, self.output),
             [g.size; 2],
             [g.stride; 2],
             [0, 0],
             true,
             false,
         );
-        (Vec::new(), grad.reshape([batch, features(g.input)]))
+        (Vec::new(), flat(grad))
     }
 }

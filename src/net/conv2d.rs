@@ -9,7 +9,7 @@ use crate::host;
 use crate::net::Slot;
 use crate::net::init::Init;
 use crate::net::layer::{Layer, LayerCache, LayerGrads, Mode, Weighted};
-use crate::net::shape::{ConvGeometry, Volume, features};
+use crate::net::shape::{ConvGeometry, Volume, flat, volumes};
 use crate::rng::Rng;
 
 /// `z = W ⋆ x + b` (cross-correlation, as PyTorch's `Conv2d`), every output channel one
@@ -71,24 +71,12 @@ impl Conv2d {
         matrix.clone().reshape(self.geometry.kernel_shape())
     }
 
-    /// A `[batch, c·h·w]` matrix as `[batch, c, h, w]`.
-    fn volumes(x: Tensor<2>, [c, h, w]: Volume) -> Tensor<4> {
-        let batch = x.dims()[0];
-        x.reshape([batch, c, h, w])
-    }
-
-    /// A `[batch, c, h, w]` tensor as `[batch, c·h·w]`.
-    fn flat(x: Tensor<4>) -> Tensor<2> {
-        let [batch, c, h, w] = x.dims();
-        x.reshape([batch, c * h * w])
-    }
-
     /// # Shapes
     /// `x`: `[batch, in·h·w]` → `[batch, out·oh·ow]`.
     pub fn forward(&self, x: Tensor<2>) -> Tensor<2> {
         let out = self.geometry.channels;
-        Self::flat(conv2d(
-            Self::volumes(x, self.geometry.input),
+        flat(conv2d(
+            volumes(x, self.geometry.input),
             self.kernels(&self.weight),
             Some(self.bias.clone().reshape([out])),
             self.options(),
@@ -158,9 +146,9 @@ impl Weighted for Conv2d {
     /// `∂L/∂W` (the correlation of the input with the output gradient) and `∂L/∂b` (the output
     /// gradient summed over the batch and positions).
     fn param_grads(&self, cache: &LayerCache, grad_output: &Tensor<2>) -> LayerGrads {
-        let grad = Self::volumes(grad_output.clone(), self.output);
+        let grad = volumes(grad_output.clone(), self.output);
         let weight = conv2d_weight_backward(
-            Self::volumes(cache.input.clone(), self.geometry.input),
+            volumes(cache.input.clone(), self.geometry.input),
             self.kernels(&self.weight),
             grad.clone(),
             self.options(),
@@ -194,13 +182,12 @@ impl Weighted for Conv2d {
             1,
         );
         let grad = conv_transpose2d(
-            Self::volumes(grad_output, self.output),
+            volumes(grad_output, self.output),
             self.kernels(feedback),
             None,
             options,
         );
         debug_assert_eq!(grad.dims()[1..], g.input);
-        let batch = grad.dims()[0];
-        grad.reshape([batch, features(g.input)])
+        flat(grad)
     }
 }

@@ -5,7 +5,7 @@ use burn::tensor::ops::MaxPoolOptions;
 use burn::tensor::{Int, Tensor};
 
 use crate::net::layer::{Layer, LayerCache, LayerGrads, Mode};
-use crate::net::shape::{PoolGeometry, Volume, features};
+use crate::net::shape::{PoolGeometry, Volume, flat, volumes};
 
 /// Each output cell is the largest input in its window, per channel (PyTorch's `MaxPool2d`,
 /// no padding); the gradient goes to the position that won.
@@ -40,9 +40,7 @@ impl MaxPool {
     }
 
     fn volumes(&self, x: Tensor<2>) -> Tensor<4> {
-        let [c, h, w] = self.geometry.input;
-        let batch = x.dims()[0];
-        x.reshape([batch, c, h, w])
+        volumes(x, self.geometry.input)
     }
 }
 
@@ -53,8 +51,7 @@ impl Layer for MaxPool {
 
     fn forward(&self, x: Tensor<2>, _mode: &mut Mode<'_>) -> LayerCache {
         let (y, winners) = max_pool2d_with_indices(self.volumes(x.clone()), self.options());
-        let batch = y.dims()[0];
-        let y = y.reshape([batch, features(self.output)]);
+        let y = flat(y);
         LayerCache::new(x, y).with_state(Winners(winners))
     }
 
@@ -63,8 +60,6 @@ impl Layer for MaxPool {
             .state::<Winners>()
             .expect("a max-pool cache keeps its winners")
             .0;
-        let [c, oh, ow] = self.output;
-        let batch = grad_output.dims()[0];
         let g = self.geometry;
         let grad = max_pool2d_with_indices_backward(
             self.volumes(cache.input.clone()),
@@ -73,9 +68,9 @@ impl Layer for MaxPool {
             [0, 0],
             [1, 1],
             false,
-            grad_output.reshape([batch, c, oh, ow]),
+            volumes(grad_output, self.output),
             winners.clone(),
         );
-        (Vec::new(), grad.reshape([batch, features(g.input)]))
+        (Vec::new(), flat(grad))
     }
 }

@@ -5,12 +5,26 @@
 
 use std::fmt;
 
+use burn::tensor::Tensor;
+
 /// A sample's shape, `[channels, height, width]`.
 pub type Volume = [usize; 3];
 
 /// The number of features of a volume, `channels · height · width`.
 pub fn features(volume: Volume) -> usize {
     volume.iter().product()
+}
+
+/// A `[batch, c·h·w]` matrix as the `[batch, c, h, w]` tensor of its `volume`s.
+pub fn volumes(x: Tensor<2>, [c, h, w]: Volume) -> Tensor<4> {
+    let batch = x.dims()[0];
+    x.reshape([batch, c, h, w])
+}
+
+/// A `[batch, c, h, w]` tensor as the `[batch, c·h·w]` matrix.
+pub fn flat(x: Tensor<4>) -> Tensor<2> {
+    let [batch, c, h, w] = x.dims();
+    x.reshape([batch, c * h * w])
 }
 
 /// A volume written as PyTorch prints a sample's shape, `6×28×28`.

@@ -17,7 +17,7 @@ use plasticity::task::Problem;
 
 use crate::host;
 use crate::layers::{check_block, check_layer};
-use crate::rules::{backprop_rule, batch, grads, settings, task_for};
+use crate::rules::{assert_same, backprop_rule, batch, grads, settings, task_for};
 
 fn geometry(
     input: [usize; 3],
@@ -311,24 +311,14 @@ fn feedback_alignment_with_kernels_equal_to_w_is_backprop_on_a_conv_net() {
     }
     let synced = grads(fa.as_mut(), &net, &batch, task);
     let reference = grads(backprop_rule(&net, task).as_mut(), &net, &batch, task);
-    for name in [
+    let names = [
         "blocks.0.conv.weight",
         "blocks.0.conv.bias",
         "blocks.1.conv.weight",
         "blocks.1.batchnorm.weight",
         "blocks.2.linear.weight",
-    ] {
-        let (a, b) = (
-            host::values(synced.get(name).unwrap()),
-            host::values(reference.get(name).unwrap()),
-        );
-        let worst = a
-            .iter()
-            .zip(&b)
-            .map(|(p, q)| (p - q).abs())
-            .fold(0.0f32, f32::max);
-        assert!(worst < 1e-5, "{name}: differs by {worst}");
-    }
+    ];
+    assert_same(&synced, &reference, &names);
 }
 
 fn digits_conv(rule: &str, extra: &[&str]) -> (ExperimentConfig, tempfile::TempDir) {

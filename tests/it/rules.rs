@@ -105,7 +105,7 @@ pub fn grads(rule: &mut dyn LearningRule, net: &Net, batch: &Batch, task: Task) 
     rule.step(&mut work, batch, &mut ctx).grads
 }
 
-fn assert_same(a: &Gradients, b: &Gradients, names: &[&str]) {
+pub fn assert_same(a: &Gradients, b: &Gradients, names: &[&str]) {
     for name in names {
         let (x, y) = (
             host::values(a.get(name).unwrap()),
