@@ -106,11 +106,19 @@ impl Comparison {
         if !names.is_empty()
             && let Some(toml::Value::Array(items)) = table.get_mut("variant")
         {
-            items.retain(|item| {
+            let name = |item: &toml::Value| {
                 item.get("name")
                     .and_then(toml::Value::as_str)
-                    .is_some_and(|name| names.iter().any(|n| n == name))
-            });
+                    .map(String::from)
+            };
+            let present: Vec<String> = items.iter().filter_map(name).collect();
+            if let Some(unknown) = names.iter().find(|n| !present.contains(n)) {
+                return Err(Error::config(
+                    "variant",
+                    format!("{}: no variant is named `{unknown}`", path.display()),
+                ));
+            }
+            items.retain(|item| name(item).is_some_and(|n| names.contains(&n)));
         }
         Self::from_table(table, path, &text, overrides)
             .map_err(|e| located::in_file(e, path, &text, overrides, &[]))

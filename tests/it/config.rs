@@ -90,8 +90,11 @@ fn overrides_replace_any_field_and_parse_values() {
     assert_eq!(config.model.hidden, Some(vec![64, 32]));
     assert_eq!(config.train.optimizer, OptimizerKind::Rprop);
     assert_eq!(config.model.dropout, PerBlock::One(0.25));
-    let both = ExperimentConfig::load(Some(&path), &["model.arch=64-32".to_string()]);
-    assert!(both.unwrap_err().to_string().contains("model.arch"));
+    // A net described on the command line replaces the file's description.
+    let replaced =
+        ExperimentConfig::load(Some(&path), &["model.arch=64-32-16".to_string()]).unwrap();
+    assert_eq!(replaced.model.hidden, None);
+    assert_eq!(replaced.hidden_sizes().unwrap(), [64, 32, 16]);
 }
 
 #[test]
