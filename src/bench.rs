@@ -74,7 +74,7 @@ pub fn matmul_gflops(n: usize, repeats: usize, device: &Device) -> f64 {
 fn weights_per_sample(net: &Net) -> f64 {
     net.blocks
         .iter()
-        .map(|b| (b.spec().inputs * b.spec().outputs) as f64)
+        .map(|b| b.spec().multiply_adds() as f64)
         .sum()
 }
 

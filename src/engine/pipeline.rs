@@ -68,7 +68,7 @@ pub fn stage_ranges(net: &Net, stages: usize) -> Vec<Range<usize>> {
     let work: Vec<f64> = net
         .blocks
         .iter()
-        .map(|b| (b.spec().inputs * b.spec().outputs) as f64)
+        .map(|b| b.spec().multiply_adds() as f64)
         .collect();
     let stages = stages.clamp(1, work.len());
     let total: f64 = work.iter().sum();

@@ -216,7 +216,13 @@ impl Reader {
         }
     }
 
-    fn dropout(&mut self, index: usize, entry: &str, arg: Option<&str>) -> Result<()> {
+    fn dropout(
+        &mut self,
+        index: usize,
+        entry: &str,
+        arg: Option<&str>,
+        spatial: bool,
+    ) -> Result<()> {
         let rate = arg
             .and_then(|a| a.parse::<f32>().ok())
             .filter(|r| (0.0..1.0).contains(r))
@@ -225,7 +231,7 @@ impl Reader {
             return Err(error(index, entry, "two dropouts before one linear layer"));
         }
         self.dropout = Some(rate);
-        self.spatial_dropout = entry.trim().starts_with("spatial_dropout");
+        self.spatial_dropout = spatial;
         self.stage = Some(Stage::Between);
         Ok(())
     }
@@ -284,7 +290,8 @@ pub(crate) fn read(entries: &[String]) -> Result<Vec<BlockLayout>> {
         match head {
             "linear" => reader.linear(index, entry, arg)?,
             "batchnorm" => reader.batchnorm(index, entry, arg)?,
-            "dropout" | "spatial_dropout" => reader.dropout(index, entry, arg)?,
+            "dropout" => reader.dropout(index, entry, arg, false)?,
+            "spatial_dropout" => reader.dropout(index, entry, arg, true)?,
             "conv" => reader.conv(index, entry, arg)?,
             "max_pool" => reader.pool(index, entry, PoolKind::Max, arg)?,
             "avg_pool" => reader.pool(index, entry, PoolKind::Avg, arg)?,

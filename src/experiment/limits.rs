@@ -205,15 +205,8 @@ pub fn check_model_fits(
         "model.hidden"
     };
     // A convolution's weights are its kernels, `[out, in·k·k]`, not a map between volumes.
-    let weight_dims = |s: &crate::net::BlockSpec| match s.conv {
-        Some(conv) => {
-            let [out, fan_in] = conv.geometry().weight_dims();
-            (fan_in as u64, out as u64)
-        }
-        None => (s.inputs as u64, s.outputs as u64),
-    };
     let weights = specs.iter().try_fold(0u64, |sum, s| {
-        let (fan_in, out) = weight_dims(s);
+        let [out, fan_in] = s.weight_dims().map(|d| d as u64);
         let w = fan_in.checked_add(1)?.checked_mul(out)?;
         sum.checked_add(w)
     });

@@ -303,6 +303,23 @@ impl BlockSpec {
         }
     }
 
+    /// The weighted layer's `[out, fan_in]`: `[outputs, inputs]` for a linear layer, the
+    /// kernels' `[out, in·k·k]` for a convolution.
+    pub fn weight_dims(&self) -> [usize; 2] {
+        match self.conv {
+            Some(conv) => conv.geometry.weight_dims(),
+            None => [self.outputs, self.inputs],
+        }
+    }
+
+    /// Multiply–adds of the weighted layer per sample: `out·fan_in`, times the output
+    /// positions for a convolution (each kernel applied at every one).
+    pub fn multiply_adds(&self) -> usize {
+        let [out, fan_in] = self.weight_dims();
+        let positions = self.conv.map_or(1, |c| c.conv_output[1] * c.conv_output[2]);
+        out * fan_in * positions
+    }
+
     /// A convolutional block of `conv` with `activation` (no input activation, dropout,
     /// batchnorm or normalisation; hard units estimated straight through).
     pub fn convolution(conv: ConvSpec, activation: Activation) -> Self {
