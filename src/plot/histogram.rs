@@ -3,7 +3,8 @@
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use crate::plot::curves::PALETTE;
+use crate::plot::axis::Axis;
+use crate::plot::style::SeriesStyle;
 use crate::plot::{FONT, Figure};
 
 /// One histogram of equal-width bins.
@@ -60,18 +61,22 @@ impl Figure for Histograms {
                 .margin(10)
                 .x_label_area_size(35)
                 .y_label_area_size(55)
-                .build_cartesian_2d(panel.low..panel.high, 0.0..top * 1.05)
+                .build_cartesian_2d(
+                    Axis::linear(panel.low, panel.high, 5),
+                    Axis::linear(0.0, top * 1.05, 5),
+                )
                 .map_err(|e| e.to_string())?;
             chart
                 .configure_mesh()
                 .x_desc(&self.x_label)
                 .y_desc("count")
-                .x_labels(5)
+                .bold_line_style(RGBColor(225, 225, 225))
+                .light_line_style(TRANSPARENT)
                 .label_style((FONT, 12))
                 .draw()
                 .map_err(|e| e.to_string())?;
             let width = (panel.high - panel.low) / panel.counts.len().max(1) as f64;
-            let colour = PALETTE[k % PALETTE.len()];
+            let colour = SeriesStyle::block(k, self.panels.len()).colour;
             chart
                 .draw_series(panel.counts.iter().enumerate().map(|(i, &count)| {
                     let x0 = panel.low + i as f64 * width;

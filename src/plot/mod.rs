@@ -4,11 +4,15 @@
 //! Labels use DejaVu Sans embedded in the binary (`assets/fonts`), so no system font library is
 //! needed.
 
+pub mod axis;
 pub mod boundary;
 pub mod curves;
 pub mod histogram;
+pub mod legend;
 pub mod neuron;
 pub mod panels;
+pub mod style;
+pub mod ticks;
 
 use std::path::Path;
 use std::sync::OnceLock;
