@@ -68,6 +68,40 @@ pub fn evaluate(
     }
 }
 
+/// Per block, the test accuracy of the block's own decoder (local losses, linear decoders:
+/// [`LearningRule::block_predictions`]) on `table`, `None` for blocks without one; empty when
+/// the rule has no decoders or the task is not classification.
+pub fn decoder_accuracies(
+    rule: &dyn LearningRule,
+    net: &Net,
+    table: &Table,
+    task: Task,
+    chunk: usize,
+    device: &Device,
+) -> Vec<Option<f64>> {
+    let all: Vec<usize> = (0..table.rows()).collect();
+    let mut hits: Vec<Option<usize>> = Vec::new();
+    for rows in all.chunks(chunk.max(1)) {
+        let batch = task.batch(table, rows, device);
+        let predictions = rule.block_predictions(net, batch.x);
+        if hits.is_empty() {
+            if predictions.iter().all(Option::is_none) {
+                return Vec::new();
+            }
+            hits = predictions.iter().map(|p| p.as_ref().map(|_| 0)).collect();
+        }
+        for (hit, prediction) in hits.iter_mut().zip(&predictions) {
+            *hit = hit
+                .zip(prediction.as_ref())
+                .and_then(|(h, p)| task.correct(p, &batch.labels).map(|c| h + c));
+        }
+    }
+    let samples = table.rows().max(1) as f64;
+    hits.into_iter()
+        .map(|h| h.map(|h| h as f64 / samples))
+        .collect()
+}
+
 /// Loads `weights` into the net `config` describes and evaluates it on `split`.
 pub fn evaluate_weights(
     config: &ExperimentConfig,

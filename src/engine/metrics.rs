@@ -81,6 +81,14 @@ pub struct EpochMetrics {
     /// block, `null` where one does not apply.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub diagnostics: BTreeMap<String, Vec<Option<f64>>>,
+    /// Per block, the test accuracy of its own decoder (local losses, linear decoders; `null`
+    /// for a block without one); absent for rules without decoders.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub decoder_accuracy: Vec<Option<f64>>,
+    /// The hidden block that learned in this epoch under the sequential layer-wise schedule;
+    /// absent otherwise (and once the output block learns).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub learning_block: Option<usize>,
     /// Alignment with the backprop gradient at the end of the epoch (with `train.align_every`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub alignment: Option<AlignmentRecord>,

@@ -14,7 +14,7 @@ use crate::data::{Dataset, Table};
 use crate::engine::alignment::{AlignmentLine, AlignmentProbe, AlignmentRecord};
 use crate::engine::checkpoint::{Checkpoint, TrainerState};
 use crate::engine::divergence::{self, Divergence, first_non_finite};
-use crate::engine::evaluate::{Evaluation, evaluate};
+use crate::engine::evaluate::{Evaluation, decoder_accuracies, evaluate};
 use crate::engine::magnitudes::Magnitudes;
 use crate::engine::metrics::{EpochMetrics, EpochReport, IterationLine, StepReport};
 use crate::engine::pipeline;
@@ -524,12 +524,21 @@ impl Trainer {
             .map_or(f64::NAN, |s| f64::from(crate::host::scalar(&s)))
             / n as f64;
         let train_accuracy = tally.hits.map(|h| h as f64 / n as f64);
+        let learning_block = self.rule.learning_block();
         self.rule.end_epoch(epoch);
         if self.schedule.recalibrate_batchnorm {
             self.recalibrate_batchnorm(&data.train);
         }
         let val = (data.validation.rows() > 0).then(|| self.evaluate(&data.validation));
         let test = self.evaluate(&data.test);
+        let decoder_accuracy = decoder_accuracies(
+            self.rule.as_ref(),
+            &self.net,
+            &data.test,
+            self.task,
+            self.schedule.eval_batch_size,
+            &self.device,
+        );
         let diagnostics = self.rule.take_diagnostics();
         let (mean_abs_grad, mean_abs_update) = self.take_magnitudes();
         let frozen = self.net.take_frozen_fractions();
@@ -547,6 +556,8 @@ impl Trainer {
             mean_abs_update,
             frozen_units: frozen.iter().any(Option::is_some).then_some(frozen),
             diagnostics,
+            decoder_accuracy,
+            learning_block,
             alignment,
         }
     }

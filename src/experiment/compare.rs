@@ -65,6 +65,8 @@ pub struct Row {
     pub summary: Summary,
     /// Whether it was trained now (false: an earlier run's result was reused).
     pub trained: bool,
+    /// Its place in the comparison file (its colour in every figure).
+    pub series: usize,
 }
 
 /// What [`compare`] produced.
@@ -267,7 +269,7 @@ pub fn compare(comparison: &Comparison, options: &CompareOptions) -> Result<Repo
         weights::save(&init, &[trainer.net()], &metadata)?;
     }
     let mut rows = Vec::new();
-    for variant in &comparison.variants {
+    for (series, variant) in comparison.variants.iter().enumerate() {
         let run_dir = dir.join(&variant.name);
         let (summary, trained) = match finished(&run_dir, &variant.config) {
             Some(summary) => (summary, false),
@@ -283,6 +285,7 @@ pub fn compare(comparison: &Comparison, options: &CompareOptions) -> Result<Repo
                     shared_init: Some(init.clone()),
                     report: true,
                     checkpoint: true,
+                    series,
                 };
                 (train(&variant.config, &run)?, true)
             }
@@ -291,6 +294,7 @@ pub fn compare(comparison: &Comparison, options: &CompareOptions) -> Result<Repo
             variant: variant.name.clone(),
             summary,
             trained,
+            series,
         });
     }
     // Diverged variants go last, the others keep the file's order.
@@ -300,7 +304,7 @@ pub fn compare(comparison: &Comparison, options: &CompareOptions) -> Result<Repo
     write_atomic(&dir.join("table.csv"), csv_table(&rows).as_bytes())?;
     let records = rows
         .iter()
-        .map(|row| RunRecord::read(&dir.join(&row.variant)))
+        .map(|row| RunRecord::read(&dir.join(&row.variant)).map(|r| r.with_series(row.series)))
         .collect::<Result<Vec<_>>>()?;
     report::write(&dir, &comparison.name, &records)?;
     Ok(Report {

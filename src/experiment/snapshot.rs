@@ -16,7 +16,7 @@ const HISTOGRAM_ROWS: usize = 1000;
 /// Bins per histogram.
 const BINS: usize = 40;
 /// Cells per side of the decision-boundary grid.
-const GRID: usize = 120;
+const GRID: usize = 100;
 /// Training points drawn on the boundary plot, at most.
 const POINTS: usize = 2000;
 
@@ -49,6 +49,11 @@ pub struct ClassMap {
     pub source: String,
     /// `GRID × GRID` classes.
     pub classes: Vec<u32>,
+    /// Per cell, each class's probability (softmax of the scores; a single score's sigmoid
+    /// for `[1 − p, p]`) × 255, rounded: `GRID × GRID × classes` bytes, cell-major (empty in
+    /// files written before they were kept).
+    #[serde(default)]
+    pub probabilities: Vec<u8>,
 }
 
 /// `boundary.json`: decision boundaries of a net on 2-D data.
@@ -60,6 +65,9 @@ pub struct Boundary {
     pub y_range: (f64, f64),
     /// Cells per side.
     pub resolution: usize,
+    /// Classes per cell in each map's `probabilities`.
+    #[serde(default)]
+    pub class_count: usize,
     /// The net's map, then one per block whose rule has a decoder.
     pub maps: Vec<ClassMap>,
     /// Training points `(x, y, label)` (at most 2000).
@@ -121,6 +129,35 @@ fn histogram(block: usize, values: &[f32]) -> Histogram {
     }
 }
 
+/// A map of `scores` (`[cells, outputs]`): each row's class and probabilities.
+fn class_map(source: String, scores: &Tensor<2>) -> ClassMap {
+    ClassMap {
+        source,
+        classes: classes(scores),
+        probabilities: probabilities(scores),
+    }
+}
+
+/// Each row's class probabilities × 255 (softmax; `[1 − σ(s), σ(s)]` for a single score).
+fn probabilities(scores: &Tensor<2>) -> Vec<u8> {
+    let [_, cols] = scores.dims();
+    let values = host::values(scores);
+    let byte = |p: f64| (p.clamp(0.0, 1.0) * 255.0).round() as u8;
+    let mut out = Vec::with_capacity(values.len() * cols.max(2));
+    for row in values.chunks(cols.max(1)) {
+        if cols == 1 {
+            let p = 1.0 / (1.0 + (-f64::from(row[0])).exp());
+            out.extend([byte(1.0 - p), byte(p)]);
+        } else {
+            let max = row.iter().fold(f32::MIN, |m, &v| m.max(v));
+            let exp: Vec<f64> = row.iter().map(|&v| f64::from(v - max).exp()).collect();
+            let sum: f64 = exp.iter().sum();
+            out.extend(exp.iter().map(|e| byte(e / sum)));
+        }
+    }
+    out
+}
+
 /// Row-wise argmax (or `score > 0` for a single output), one class per row.
 fn classes(scores: &Tensor<2>) -> Vec<u32> {
     let [rows, cols] = scores.dims();
@@ -172,16 +209,12 @@ pub fn boundary(
         }
     }
     let grid = host::matrix(grid, GRID * GRID, 2, device);
-    let mut maps = vec![ClassMap {
-        source: "net".into(),
-        classes: classes(&rule.predict(net, grid.clone())),
-    }];
+    let net_scores = rule.predict(net, grid.clone());
+    let class_count = net_scores.dims()[1].max(2);
+    let mut maps = vec![class_map("net".into(), &net_scores)];
     for (block, scores) in rule.block_predictions(net, grid).iter().enumerate() {
         if let Some(scores) = scores {
-            maps.push(ClassMap {
-                source: format!("block {block}"),
-                classes: classes(scores),
-            });
+            maps.push(class_map(format!("block {block}"), scores));
         }
     }
     let step = train.rows().div_ceil(POINTS).max(1);
@@ -196,6 +229,7 @@ pub fn boundary(
         x_range,
         y_range,
         resolution: GRID,
+        class_count,
         maps,
         points,
     })

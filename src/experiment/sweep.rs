@@ -29,7 +29,7 @@ use crate::experiment::config::{apply_overrides, parse_table, set_path};
 use crate::experiment::located;
 use crate::experiment::{ExperimentConfig, RunOptions, RunStatus, Summary, train};
 use crate::io::write_atomic;
-use crate::report::read_metrics;
+use crate::report::{RunRecord, read_metrics};
 use crate::task::Problem;
 
 /// What a sweep minimises, read from each run's last epoch.
@@ -449,6 +449,7 @@ pub fn run(sweep: &Sweep, options: &SweepOptions) -> Result<SweepReport> {
         trials_csv(sweep, &results).as_bytes(),
     )?;
     write_atomic(&dir.join("runs.csv"), runs_csv(sweep, &results).as_bytes())?;
+    write_report(sweep, &dir, &results)?;
     Ok(SweepReport {
         dir,
         trained,
@@ -567,6 +568,64 @@ pub(crate) fn pm((mean, std): (f64, f64)) -> String {
     format!("{mean:.4} ± {std:.4}")
 }
 
+/// Each group's key (the `group_by` values shown) and its best trial, groups in order of
+/// their first trial.
+fn best_per_group<'r, 'a>(
+    sweep: &Sweep,
+    rows: &'r [TrialRow<'a>],
+) -> Vec<(Vec<String>, &'r TrialRow<'a>)> {
+    let group_index: Vec<usize> = sweep
+        .group_by
+        .iter()
+        .filter_map(|g| sweep.keys.iter().position(|k| k == g))
+        .collect();
+    let mut groups: Vec<(Vec<String>, &TrialRow<'_>)> = Vec::new();
+    for row in rows {
+        let key: Vec<String> = group_index
+            .iter()
+            .map(|&i| show(&row.trial.values[i]))
+            .collect();
+        match groups.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, best)) if row.rank() < best.rank() => *best = row,
+            Some(_) => {}
+            None => groups.push((key, row)),
+        }
+    }
+    groups
+}
+
+/// The sweep's `report.html` and figures: the first run of each group's best trial, named
+/// after its group, overlaid (each group keeps one colour in every figure).
+fn write_report(sweep: &Sweep, dir: &Path, results: &[RunResult]) -> Result<()> {
+    let rows = trial_rows(sweep, results);
+    let records = best_per_group(sweep, &rows)
+        .into_iter()
+        .enumerate()
+        .filter_map(|(k, (key, row))| {
+            let config = row.trial.runs.first()?;
+            let run = run_dir(dir, config);
+            run.join("metrics.jsonl").is_file().then(|| {
+                RunRecord::read(&run).map(|mut r| {
+                    r.name = if key.is_empty() {
+                        row.trial.name.clone()
+                    } else {
+                        format!("{} ({})", key.join(", "), row.trial.name)
+                    };
+                    r.with_series(k)
+                })
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    if !records.is_empty() {
+        crate::report::write(
+            dir,
+            &format!("{}: best trial per group", sweep.name),
+            &records,
+        )?;
+    }
+    Ok(())
+}
+
 /// The Markdown table: one row per trial, then the best trial of each group.
 pub fn markdown_table(sweep: &Sweep, results: &[RunResult]) -> String {
     let rows = trial_rows(sweep, results);
@@ -588,24 +647,8 @@ pub fn markdown_table(sweep: &Sweep, results: &[RunResult]) -> String {
             row.runs(sweep.repeats)
         );
     }
-    let group_index: Vec<usize> = sweep
-        .group_by
-        .iter()
-        .filter_map(|g| sweep.keys.iter().position(|k| k == g))
-        .collect();
-    let mut groups: Vec<(Vec<String>, &TrialRow<'_>)> = Vec::new();
-    for row in &rows {
-        let key: Vec<String> = group_index
-            .iter()
-            .map(|&i| show(&row.trial.values[i]))
-            .collect();
-        match groups.iter_mut().find(|(k, _)| *k == key) {
-            Some((_, best)) if row.rank() < best.rank() => *best = row,
-            Some(_) => {}
-            None => groups.push((key, row)),
-        }
-    }
-    let title = if group_index.is_empty() {
+    let groups = best_per_group(sweep, &rows);
+    let title = if sweep.group_by.is_empty() {
         "Best trial".to_string()
     } else {
         format!("Best trial per {}", sweep.group_by.join(", "))

@@ -42,6 +42,9 @@ pub struct RunOptions {
     /// Write a checkpoint after every epoch and continue from one left by an interrupted run
     /// of the same config.
     pub checkpoint: bool,
+    /// The run's place in its comparison (0 on its own): its colour in its report's figures,
+    /// the same as in the comparison's.
+    pub series: usize,
 }
 
 impl Default for RunOptions {
@@ -54,6 +57,7 @@ impl Default for RunOptions {
             shared_init: None,
             report: true,
             checkpoint: true,
+            series: 0,
         }
     }
 }
@@ -112,6 +116,18 @@ pub struct Summary {
     /// Whether every linear tensor started from a comparison's shared initial weights.
     #[serde(default)]
     pub shared_init: bool,
+    /// The run's place in its comparison (0 on its own): its colour in every figure.
+    #[serde(default)]
+    pub series: usize,
+}
+
+/// Where a run stands among others: what its summary records besides its figures.
+#[derive(Debug, Clone, Copy)]
+struct Standing {
+    /// Every linear tensor came from a comparison's shared start.
+    shared_init: bool,
+    /// Its place in its comparison.
+    series: usize,
 }
 
 /// `lines` as JSON lines.
@@ -265,7 +281,11 @@ fn train_here(config: &ExperimentConfig, options: &RunOptions) -> Result<Summary
         }
     }
     bar.finish_and_clear();
-    let summary = finish(&trainer, config, &data, &dir, &log, started, shared_init)?;
+    let standing = Standing {
+        shared_init,
+        series: options.series,
+    };
+    let summary = finish(&trainer, config, &data, &dir, &log, started, standing)?;
     if options.report {
         report::write(&dir, &config.name, &[RunRecord::read(&dir)?])?;
     }
@@ -401,7 +421,7 @@ fn finish(
     dir: &Path,
     log: &RunLog,
     started: Instant,
-    shared_init: bool,
+    standing: Standing,
 ) -> Result<Summary> {
     let (net, rule) = (trainer.net(), trainer.rule());
     weights::save(
@@ -425,7 +445,7 @@ fn finish(
     if stale.exists() {
         std::fs::remove_file(&stale).map_err(|e| Error::io(&stale, e))?;
     }
-    let summary = summarise(trainer, config, data, log, started, shared_init);
+    let summary = summarise(trainer, config, data, log, started, standing);
     write_json(&dir.join("summary.json"), &summary)?;
     Ok(summary)
 }
@@ -437,7 +457,7 @@ fn summarise(
     data: &Dataset,
     log: &RunLog,
     started: Instant,
-    shared_init: bool,
+    standing: Standing,
 ) -> Summary {
     let net = trainer.net();
     let epochs = log.history.len();
@@ -474,6 +494,7 @@ fn summarise(
         },
         wall_seconds: started.elapsed().as_secs_f64(),
         backend: backend::name().to_string(),
-        shared_init,
+        shared_init: standing.shared_init,
+        series: standing.series,
     }
 }

@@ -17,6 +17,10 @@ pub struct RunRecord {
     pub name: String,
     /// The run directory.
     pub dir: PathBuf,
+    /// Its place in its comparison (`summary.json`'s `series`; 0 for a run on its own or
+    /// unfinished), which fixes its colour and line style in every figure
+    /// ([`crate::plot::style::SeriesStyle::of`]).
+    pub series: usize,
     /// `config.toml`, as written.
     pub config: Option<String>,
     /// `summary.json` (absent while the run is unfinished).
@@ -84,11 +88,13 @@ impl RunRecord {
         let name = dir
             .file_name()
             .map_or_else(|| dir.display().to_string(), |n| n.to_string_lossy().into());
+        let summary: Option<Summary> = read_optional(&dir.join("summary.json"))?;
         Ok(Self {
             name,
             dir: dir.to_path_buf(),
+            series: summary.as_ref().map_or(0, |s| s.series),
             config: std::fs::read_to_string(dir.join("config.toml")).ok(),
-            summary: read_optional(&dir.join("summary.json"))?,
+            summary,
             metrics: read_metrics(dir)?,
             alignment: read_lines(&dir.join("alignment.jsonl"))?,
             activations: read_optional(&dir.join("activations.json"))?,
@@ -96,7 +102,14 @@ impl RunRecord {
         })
     }
 
-    /// Every run directly inside `dir` (subdirectories holding `metrics.jsonl`), by name.
+    /// The same record with its comparison place `series`.
+    pub fn with_series(mut self, series: usize) -> Self {
+        self.series = series;
+        self
+    }
+
+    /// Every run directly inside `dir` (subdirectories holding `metrics.jsonl`), in their
+    /// comparison's order (by name where that is a tie).
     pub fn read_all(dir: &Path) -> Result<Vec<Self>> {
         let mut runs: Vec<PathBuf> = std::fs::read_dir(dir)
             .map_err(|e| Error::io(dir, e))?
@@ -104,6 +117,11 @@ impl RunRecord {
             .filter(|path| path.join("metrics.jsonl").is_file())
             .collect();
         runs.sort();
-        runs.iter().map(|run| Self::read(run)).collect()
+        let mut records = runs
+            .iter()
+            .map(|run| Self::read(run))
+            .collect::<Result<Vec<_>>>()?;
+        records.sort_by_key(|r| r.series);
+        Ok(records)
     }
 }

@@ -406,6 +406,11 @@ impl LearningRule for Layered {
         out
     }
 
+    fn learning_block(&self) -> Option<usize> {
+        (self.layerwise == Layerwise::Sequential && self.active < self.blocks.len())
+            .then_some(self.active)
+    }
+
     fn state(&self) -> serde_json::Value {
         let state = LayeredState {
             active: self.active,

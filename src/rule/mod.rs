@@ -154,6 +154,12 @@ pub trait LearningRule: Parameters + Send {
         Vec::new()
     }
 
+    /// The hidden block learning now when blocks learn one after another (the sequential
+    /// layer-wise schedule; `None` otherwise).
+    fn learning_block(&self) -> Option<usize> {
+        None
+    }
+
     /// The per-block rules, when every hidden block learns from its own output alone under
     /// the parallel schedule (what layer-parallel training runs); `None` otherwise.
     fn local_blocks(&mut self, _net: &Net) -> Option<Vec<&mut dyn LocalRule>> {

@@ -35,6 +35,7 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
         shared_init: None,
         report: true,
         checkpoint: true,
+        series: 0,
     };
     let summary = train(&config, &options)?;
     let dir = options.out.join(&config.name);
