@@ -7,6 +7,7 @@
 //! script errors occurred (`data-errors`), so a headless browser can check it.
 
 pub mod figures;
+pub mod interactive;
 mod record;
 
 use std::fmt::Write as _;
@@ -39,7 +40,10 @@ color:#222}table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #b
 padding:.3em .6em;text-align:right}td:first-child,th:first-child{text-align:left}\
 th{background:#eee}figure{margin:2em 0}figure svg{max-width:100%;height:auto;\
 border:1px solid #ddd}figcaption{color:#555;margin-top:.4em}pre{background:#f6f6f6;\
-padding:1em;overflow-x:auto}";
+padding:1em;overflow-x:auto}.chart{position:relative}.chart-tip{display:none;position:absolute;\
+background:#fff;border:1px solid #999;padding:.3em .5em;font-size:13px;pointer-events:none;\
+white-space:nowrap;box-shadow:0 1px 4px rgba(0,0,0,.2);z-index:2}.chart-controls button{\
+margin:0 .4em .4em 0;font-size:13px}.legend-entry:hover text{text-decoration:underline}";
 
 const CHECK_SCRIPT: &str = "<script>\
 var errors=0;window.addEventListener('error',function(){errors++;});\
@@ -116,12 +120,22 @@ pub fn write(dir: &Path, title: &str, runs: &[RunRecord]) -> Result<PathBuf> {
             )?;
         }
         let stem = escape(&figure.stem);
+        // Line charts: the static SVG, which the script replaces by an interactive one.
+        let chart = interactive::chart_json(&figure.plot).map_or_else(String::new, |json| {
+            format!("<script type=\"application/json\" class=\"chart-data\">{json}</script>")
+        });
         let _ = writeln!(
             body,
-            "<figure data-plot=\"{stem}\">{}<figcaption>{} (<a href=\"{stem}.png\">PNG</a>, \
-             <a href=\"{stem}.svg\">SVG</a>)</figcaption></figure>",
+            "<figure data-plot=\"{stem}\"><div class=\"chart\">{}</div>{chart}<figcaption>{}{} \
+             (<a href=\"{stem}.png\">PNG</a>, <a href=\"{stem}.svg\">SVG</a>)</figcaption>\
+             </figure>",
             inline_svg(&svg),
             escape(&figure.caption),
+            if chart.is_empty() {
+                ""
+            } else {
+                " Hover for values; click a legend entry to hide or show its series."
+            },
         );
     }
     body.push_str("<h2>Configuration</h2>\n");
@@ -138,8 +152,10 @@ pub fn write(dir: &Path, title: &str, runs: &[RunRecord]) -> Result<PathBuf> {
     }
     let html = format!(
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
-         <title>{}</title><style>{STYLE}</style>{CHECK_SCRIPT}</head>\n<body>\n{body}</body></html>\n",
-        escape(title)
+         <title>{}</title><style>{STYLE}</style>{CHECK_SCRIPT}</head>\n<body>\n{body}\
+         <script>{}</script>\n</body></html>\n",
+        escape(title),
+        interactive::SCRIPT
     );
     let path = dir.join("report.html");
     write_atomic(&path, html.as_bytes())?;

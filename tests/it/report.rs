@@ -64,6 +64,43 @@ fn browser() -> Option<String> {
 /// Loads `page` in headless Chromium and returns `(plots, shown, errors)` as the page's own
 /// script recorded them on `<body>` after loading.
 fn render(browser: &str, page: &Path) -> (usize, usize, usize) {
+    let dom = dump_dom(browser, page);
+    let body = dom
+        .split("<body")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no <body> in the rendered page: {dom}"));
+    let number = |name: &str| -> usize {
+        attribute(body, name)
+            .unwrap_or_else(|| panic!("the page's check did not run: no {name}"))
+            .parse()
+            .unwrap()
+    };
+    (
+        number("data-plots"),
+        number("data-shown"),
+        number("data-errors"),
+    )
+}
+
+/// The value of the first `name="…"` attribute in `tag` (a tag's text, or a longer text).
+fn attribute<'a>(tag: &'a str, name: &str) -> Option<&'a str> {
+    let key = format!(" {name}=\"");
+    let start = tag.find(&key)? + key.len();
+    Some(&tag[start..start + tag[start..].find('"')?])
+}
+
+/// The attributes of every `<{element} …>` opening tag in `html` whose class is `class`, each
+/// as its text with a leading space.
+fn tags(html: &str, element: &str, class: &str) -> Vec<String> {
+    html.split(&format!("<{element} "))
+        .skip(1)
+        .map(|rest| format!(" {}", &rest[..rest.find('>').unwrap()]))
+        .filter(|tag| attribute(tag, "class") == Some(class))
+        .collect()
+}
+
+/// The page's DOM after its scripts ran in headless Chromium.
+fn dump_dom(browser: &str, page: &Path) -> String {
     let profile = tempfile::tempdir().unwrap();
     let output = Command::new(browser)
         .args([
@@ -77,26 +114,7 @@ fn render(browser: &str, page: &Path) -> (usize, usize, usize) {
         .arg(format!("file://{}", page.canonicalize().unwrap().display()))
         .output()
         .unwrap();
-    let dom = String::from_utf8_lossy(&output.stdout);
-    let body = dom
-        .split("<body")
-        .nth(1)
-        .unwrap_or_else(|| panic!("no <body> in the rendered page: {dom}"));
-    let attribute = |name: &str| -> usize {
-        let start = body
-            .find(&format!("{name}=\""))
-            .unwrap_or_else(|| panic!("the page's check did not run: no {name}"))
-            + name.len()
-            + 2;
-        body[start..start + body[start..].find('"').unwrap()]
-            .parse()
-            .unwrap()
-    };
-    (
-        attribute("data-plots"),
-        attribute("data-shown"),
-        attribute("data-errors"),
-    )
+    String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
 #[test]
@@ -111,6 +129,7 @@ fn a_run_report_holds_every_figure_and_renders_in_a_browser() {
             "train_loss",
             "test_accuracy",
             "grad_magnitudes",
+            "grad_magnitudes_by_block",
             "alignment",
             "activations",
             "boundary"
@@ -204,6 +223,7 @@ fn a_comparison_report_links_its_runs_and_renders_in_a_browser() {
             "train_loss",
             "test_accuracy",
             "grad_magnitudes",
+            "grad_magnitudes_by_block",
             "alignment",
             "weight_alignment"
         ]
@@ -213,6 +233,76 @@ fn a_comparison_report_links_its_runs_and_renders_in_a_browser() {
         assert!(root.join(variant).join("report.html").is_file());
     }
     if let Some(browser) = browser() {
-        assert_eq!(render(&browser, &root.join("report.html")), (5, 5, 0));
+        assert_eq!(render(&browser, &root.join("report.html")), (6, 6, 0));
+    }
+}
+
+/// The absolute `(x, y)` points of an SVG path's `M x y L x y …` data.
+fn path_points(d: &str) -> Vec<(f64, f64)> {
+    let numbers: Vec<f64> = d
+        .split(['M', 'L', ' '])
+        .filter(|t| !t.is_empty())
+        .map(|t| t.parse().unwrap())
+        .collect();
+    numbers.chunks(2).map(|p| (p[0], p[1])).collect()
+}
+
+/// The main job's comparison (every rule on digits, shortened to 8 epochs): in the browser its
+/// test-accuracy figure has one distinct colour per variant and no legend box over a point.
+#[test]
+fn the_main_jobs_report_gives_each_rule_its_colour_and_keeps_legends_off_the_data() {
+    let Some(browser) = browser() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("experiments/rules_on_digits.toml");
+    let overrides = [
+        "train.epochs=8".to_string(),
+        "train.align_every=0".to_string(),
+    ];
+    let comparison = Comparison::load(&file, &overrides).unwrap();
+    let variants = comparison.variants.len();
+    let options = CompareOptions {
+        out: dir.path().to_path_buf(),
+        quiet: true,
+    };
+    compare(&comparison, &options).unwrap();
+    let dom = dump_dom(&browser, &dir.path().join("rules_on_digits/report.html"));
+    let figure = dom
+        .split("<figure data-plot=\"test_accuracy\"")
+        .nth(1)
+        .expect("a test_accuracy figure");
+    let figure = &figure[..figure.find("</figure>").unwrap()];
+    let svg = &figure[figure.find("class=\"chart-svg\"").expect("the drawn chart")..];
+
+    let series = tags(svg, "path", "series");
+    assert_eq!(series.len(), variants);
+    let mut colours: Vec<&str> = series
+        .iter()
+        .map(|tag| attribute(tag, "stroke").unwrap())
+        .collect();
+    colours.sort_unstable();
+    colours.dedup();
+    let boxes = tags(svg, "rect", "legend-box");
+    let points: Vec<(f64, f64)> = series
+        .iter()
+        .flat_map(|tag| path_points(attribute(tag, "d").unwrap()))
+        .collect();
+    println!(
+        "test_accuracy: {} series, {} distinct colours, {} legend box, {} points",
+        series.len(),
+        colours.len(),
+        boxes.len(),
+        points.len()
+    );
+    assert_eq!(colours.len(), variants, "{colours:?}");
+    assert_eq!(boxes.len(), 1);
+    let number = |tag: &str, name: &str| -> f64 { attribute(tag, name).unwrap().parse().unwrap() };
+    for tag in &boxes {
+        let (x, y) = (number(tag, "x"), number(tag, "y"));
+        let (w, h) = (number(tag, "width"), number(tag, "height"));
+        assert!(w > 0.0 && h > 0.0);
+        for &(px, py) in &points {
+            let inside = px >= x && px <= x + w && py >= y && py <= y + h;
+            assert!(!inside, "point ({px}, {py}) lies in the legend box {tag}");
+        }
     }
 }
