@@ -47,59 +47,81 @@ pub fn evaluate(
     chunk: usize,
     device: &Device,
 ) -> Evaluation {
-    let n = table.rows();
-    let mut loss_sum = 0.0f64;
-    let mut hits: Option<usize> = Some(0);
-    let all: Vec<usize> = (0..n).collect();
-    for rows in all.chunks(chunk.max(1)) {
-        let batch = task.batch(table, rows, device);
-        let prediction = rule.predict(net, batch.x);
-        let loss = task.loss.value(&prediction, &batch.targets);
-        loss_sum += f64::from(host::scalar(&loss)) * rows.len() as f64;
-        hits = hits
-            .zip(task.correct(&prediction, &batch.labels))
-            .map(|(a, b)| a + b);
+    Evaluator {
+        rule,
+        net,
+        task,
+        chunk,
+        device,
     }
-    let samples = n.max(1) as f64;
-    Evaluation {
-        loss: loss_sum / samples,
-        accuracy: hits.map(|h| h as f64 / samples),
-        samples: n,
-    }
+    .evaluate(table)
 }
 
-/// Per block, the test accuracy of the block's own decoder (local losses, linear decoders:
-/// [`LearningRule::block_predictions`]) on `table`, `None` for blocks without one; empty when
-/// the rule has no decoders or the task is not classification.
-pub fn decoder_accuracies(
-    rule: &dyn LearningRule,
-    net: &Net,
-    table: &Table,
-    task: Task,
-    chunk: usize,
-    device: &Device,
-) -> Vec<Option<f64>> {
-    let all: Vec<usize> = (0..table.rows()).collect();
-    let mut hits: Vec<Option<usize>> = Vec::new();
-    for rows in all.chunks(chunk.max(1)) {
-        let batch = task.batch(table, rows, device);
-        let predictions = rule.block_predictions(net, batch.x);
-        if hits.is_empty() {
-            if predictions.iter().all(Option::is_none) {
-                return Vec::new();
-            }
-            hits = predictions.iter().map(|p| p.as_ref().map(|_| 0)).collect();
+/// A net as its rule predicts with it, evaluated on tables in chunks of `chunk` samples.
+#[derive(Clone, Copy)]
+pub struct Evaluator<'a> {
+    /// The rule whose prediction is evaluated.
+    pub rule: &'a dyn LearningRule,
+    /// The net.
+    pub net: &'a Net,
+    /// What the output learns (the loss, how a prediction is scored).
+    pub task: Task,
+    /// Samples per evaluation batch.
+    pub chunk: usize,
+    /// Where the batches are made.
+    pub device: &'a Device,
+}
+
+impl Evaluator<'_> {
+    /// Mean loss and accuracy on `table`.
+    pub fn evaluate(&self, table: &Table) -> Evaluation {
+        let n = table.rows();
+        let mut loss_sum = 0.0f64;
+        let mut hits: Option<usize> = Some(0);
+        let all: Vec<usize> = (0..n).collect();
+        for rows in all.chunks(self.chunk.max(1)) {
+            let batch = self.task.batch(table, rows, self.device);
+            let prediction = self.rule.predict(self.net, batch.x);
+            let loss = self.task.loss.value(&prediction, &batch.targets);
+            loss_sum += f64::from(host::scalar(&loss)) * rows.len() as f64;
+            hits = hits
+                .zip(self.task.correct(&prediction, &batch.labels))
+                .map(|(a, b)| a + b);
         }
-        for (hit, prediction) in hits.iter_mut().zip(&predictions) {
-            *hit = hit
-                .zip(prediction.as_ref())
-                .and_then(|(h, p)| task.correct(p, &batch.labels).map(|c| h + c));
+        let samples = n.max(1) as f64;
+        Evaluation {
+            loss: loss_sum / samples,
+            accuracy: hits.map(|h| h as f64 / samples),
+            samples: n,
         }
     }
-    let samples = table.rows().max(1) as f64;
-    hits.into_iter()
-        .map(|h| h.map(|h| h as f64 / samples))
-        .collect()
+
+    /// Per block, the accuracy of the block's own decoder (local losses, linear decoders:
+    /// [`LearningRule::block_predictions`]) on `table`, `None` for blocks without one; empty
+    /// when the rule has no decoders or the task is not classification.
+    pub fn decoder_accuracies(&self, table: &Table) -> Vec<Option<f64>> {
+        let all: Vec<usize> = (0..table.rows()).collect();
+        let mut hits: Vec<Option<usize>> = Vec::new();
+        for rows in all.chunks(self.chunk.max(1)) {
+            let batch = self.task.batch(table, rows, self.device);
+            let predictions = self.rule.block_predictions(self.net, batch.x);
+            if hits.is_empty() {
+                if predictions.iter().all(Option::is_none) {
+                    return Vec::new();
+                }
+                hits = predictions.iter().map(|p| p.as_ref().map(|_| 0)).collect();
+            }
+            for (hit, prediction) in hits.iter_mut().zip(&predictions) {
+                *hit = hit
+                    .zip(prediction.as_ref())
+                    .and_then(|(h, p)| self.task.correct(p, &batch.labels).map(|c| h + c));
+            }
+        }
+        let samples = table.rows().max(1) as f64;
+        hits.into_iter()
+            .map(|h| h.map(|h| h as f64 / samples))
+            .collect()
+    }
 }
 
 /// Loads `weights` into the net `config` describes and evaluates it on `split`.

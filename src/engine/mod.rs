@@ -16,7 +16,7 @@ mod updates;
 pub use alignment::{AlignmentLine, AlignmentProbe, AlignmentRecord, cosine_angle};
 pub use checkpoint::{Checkpoint, TrainerState};
 pub use divergence::{Divergence, first_non_finite};
-pub use evaluate::{Evaluation, Split, evaluate, evaluate_weights};
+pub use evaluate::{Evaluation, Evaluator, Split, evaluate, evaluate_weights};
 pub use metrics::{EpochMetrics, EpochReport, IterationLine, StepReport};
 pub use pipeline::stage_ranges;
 pub use trainer::{Trainer, TrainerOptions, build_model};

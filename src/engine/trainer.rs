@@ -14,7 +14,7 @@ use crate::data::{Dataset, Table};
 use crate::engine::alignment::{AlignmentLine, AlignmentProbe, AlignmentRecord};
 use crate::engine::checkpoint::{Checkpoint, TrainerState};
 use crate::engine::divergence::{self, Divergence, first_non_finite};
-use crate::engine::evaluate::{Evaluation, decoder_accuracies, evaluate};
+use crate::engine::evaluate::{Evaluation, Evaluator};
 use crate::engine::magnitudes::Magnitudes;
 use crate::engine::metrics::{EpochMetrics, EpochReport, IterationLine, StepReport};
 use crate::engine::pipeline;
@@ -531,14 +531,7 @@ impl Trainer {
         }
         let val = (data.validation.rows() > 0).then(|| self.evaluate(&data.validation));
         let test = self.evaluate(&data.test);
-        let decoder_accuracy = decoder_accuracies(
-            self.rule.as_ref(),
-            &self.net,
-            &data.test,
-            self.task,
-            self.schedule.eval_batch_size,
-            &self.device,
-        );
+        let decoder_accuracy = self.evaluator().decoder_accuracies(&data.test);
         let diagnostics = self.rule.take_diagnostics();
         let (mean_abs_grad, mean_abs_update) = self.take_magnitudes();
         let frozen = self.net.take_frozen_fractions();
@@ -575,14 +568,18 @@ impl Trainer {
 
     /// Mean loss and accuracy of the net, as the rule predicts with it, on `table`.
     pub fn evaluate(&self, table: &Table) -> Evaluation {
-        evaluate(
-            self.rule.as_ref(),
-            &self.net,
-            table,
-            self.task,
-            self.schedule.eval_batch_size,
-            &self.device,
-        )
+        self.evaluator().evaluate(table)
+    }
+
+    /// The net as the rule predicts with it, evaluated in `train.eval_batch_size` chunks.
+    pub fn evaluator(&self) -> Evaluator<'_> {
+        Evaluator {
+            rule: self.rule.as_ref(),
+            net: &self.net,
+            task: self.task,
+            chunk: self.schedule.eval_batch_size,
+            device: &self.device,
+        }
     }
 
     /// The rule's prediction for inputs `x` in evaluation mode.

@@ -115,15 +115,7 @@ impl Figure for Curves {
         &self,
         area: &DrawingArea<DB, Shift>,
     ) -> std::result::Result<(), String> {
-        let plot = match self.own_legend() {
-            Some(legend) => {
-                let (width, _) = area.dim_in_pixel();
-                let (plot, column) = area.split_horizontally(width - legend.width());
-                legend.draw(&column, 40)?;
-                plot
-            }
-            None => area.clone(),
-        };
+        let plot = Legend::beside(self.own_legend().as_ref(), area, 40)?;
         self.draw_chart(&plot, 18)
     }
 }

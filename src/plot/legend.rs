@@ -72,6 +72,22 @@ impl Legend {
         (self.entries.len() as i32 * ROW + 16) as u32
     }
 
+    /// Splits `legend`'s column off the right of `area`, draws the legend there (`top`
+    /// pixels down) and returns the rest, the plot area; `area` itself when there is none.
+    pub fn beside<DB: DrawingBackend>(
+        legend: Option<&Self>,
+        area: &DrawingArea<DB, Shift>,
+        top: i32,
+    ) -> std::result::Result<DrawingArea<DB, Shift>, String> {
+        let Some(legend) = legend else {
+            return Ok(area.clone());
+        };
+        let (width, _) = area.dim_in_pixel();
+        let (plot, column) = area.split_horizontally(width - legend.width());
+        legend.draw(&column, top)?;
+        Ok(plot)
+    }
+
     /// Draws the entries from the top of `area`, `top` pixels down.
     pub fn draw<DB: DrawingBackend>(
         &self,

@@ -80,15 +80,7 @@ impl Figure for Panels {
         area: &DrawingArea<DB, Shift>,
     ) -> std::result::Result<(), String> {
         let (rows, columns) = self.grid();
-        let grid = match self.legend() {
-            Some(legend) => {
-                let (width, _) = area.dim_in_pixel();
-                let (grid, column) = area.split_horizontally(width - legend.width());
-                legend.draw(&column, 30)?;
-                grid
-            }
-            None => area.clone(),
-        };
+        let grid = Legend::beside(self.legend().as_ref(), area, 30)?;
         let (grid, _) = grid.split_vertically(PANEL.1 * rows as u32);
         for (panel, cell) in self.panels.iter().zip(grid.split_evenly((rows, columns))) {
             panel.draw_chart(&cell, 15)?;
