@@ -352,6 +352,77 @@ fn bench_vs_torch_alternates_sides_and_reports_ratios() {
     assert!(stderr.contains("/missing/ref.py"), "{stderr}");
 }
 
+/// A reference that records its arguments beside itself and reports a fixed rate.
+const RECORDING_PYTHON: &str = r#"#!/bin/sh
+if [ "$1" = "-c" ]; then echo 7.0; exit 0; fi
+echo "$*" >> "$(dirname "$0")/calls"
+echo '{"rule": "x", "train_samples_per_s": 500.0, "seconds": 1.0}'
+"#;
+
+#[test]
+fn bench_vs_torch_hands_a_conv_nets_shorthand_and_activation_to_the_reference() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let python = crate::write(dir.path(), "python", RECORDING_PYTHON.as_bytes());
+    std::fs::set_permissions(&python, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let script = crate::write(dir.path(), "ref.py", b"");
+    let file = crate::write(
+        dir.path(),
+        "lenet.toml",
+        br#"
+name = "lenet"
+[data]
+dataset = "digits"
+[model]
+arch = "4c3p1-mp2-16"
+activation = "relu"
+[train]
+batch_size = 16
+[[variant]]
+name = "bp"
+[[variant]]
+name = "ll"
+"train.rule" = "local_loss"
+"#,
+    );
+    let (python, script, file) = (
+        python.display().to_string(),
+        script.display().to_string(),
+        file.display().to_string(),
+    );
+    let (code, stdout, stderr) = plasticity(&[
+        "bench",
+        "--vs-torch",
+        "--json",
+        "--config",
+        &file,
+        "--python",
+        &python,
+        "--torch-script",
+        &script,
+        "--repeats",
+        "2",
+        "--steps",
+        "3",
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    let report: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
+    assert_eq!(report["sizes"], "1×8×8-4×4×4-16-10", "{report}");
+    let calls = std::fs::read_to_string(dir.path().join("calls")).unwrap();
+    let calls: Vec<&str> = calls.lines().collect();
+    assert_eq!(calls.len(), 4, "{calls:?}");
+    for (call, rule) in calls.iter().zip(["bp", "bp", "ll", "ll"]) {
+        for expected in [
+            format!("--rule {rule} "),
+            "--act relu ".into(),
+            "--arch 4c3p1-mp2-16 ".into(),
+            "--batch 16 ".into(),
+        ] {
+            assert!(call.contains(&expected), "`{call}` lacks `{expected}`");
+        }
+    }
+}
+
 const MEMORY: &str = r#"
 name = "mem"
 [data]

@@ -173,18 +173,13 @@ impl Reference<'_> {
 
     /// The reference's training samples per second for `rule` on `config`'s net.
     fn samples_per_second(&self, rule: &str, config: &ExperimentConfig) -> anyhow::Result<f64> {
-        let hidden = config
-            .model
-            .hidden
-            .as_ref()
-            .context("--vs-torch: the config needs model.hidden")?;
-        let arch: Vec<String> = hidden.iter().map(usize::to_string).collect();
+        let arch = reference_arch(config)?;
         let activation = reference_activation(config)?;
         let output = self
             .command()
             .arg(&self.args.torch_script)
             .args(["--rule", rule, "--act", activation, "--epochs", "1"])
-            .args(["--arch", &arch.join("-")])
+            .args(["--arch", &arch])
             .args(["--batch", &config.train.batch_size.to_string()])
             .args(["--lr", &config.train.lr.to_string()])
             .args(["--threads", &self.args.torch_threads.to_string()])
@@ -235,15 +230,30 @@ impl Reference<'_> {
     }
 }
 
+/// The reference's `--arch`: `model.hidden` joined (`300-300-300`), or a conv net's
+/// `model.arch` shorthand as written (`6c5p2-mp2-16c5-mp2-120-84`).
+fn reference_arch(config: &ExperimentConfig) -> anyhow::Result<String> {
+    if let Some(hidden) = &config.model.hidden {
+        let sizes: Vec<String> = hidden.iter().map(usize::to_string).collect();
+        return Ok(sizes.join("-"));
+    }
+    config
+        .model
+        .arch
+        .clone()
+        .context("--vs-torch: the config needs model.hidden or model.arch")
+}
+
 /// The reference's `--act` for the config's one hidden activation.
 fn reference_activation(config: &ExperimentConfig) -> anyhow::Result<&'static str> {
     Ok(match &config.model.activation {
         PerBlock::One(Activation::LeakyRelu { .. }) => "leaky_relu",
+        PerBlock::One(Activation::Relu) => "relu",
         PerBlock::One(Activation::Tanh) => "tanh",
         PerBlock::One(Activation::Sign) => "sign",
         PerBlock::One(Activation::StochasticBinary) => "stochastic",
         other => bail!(
-            "--vs-torch: model.activation must be one of leaky_relu, tanh, sign, \
+            "--vs-torch: model.activation must be one of relu, leaky_relu, tanh, sign, \
              stochastic_binary for every block, not {other:?}"
         ),
     })
