@@ -376,7 +376,8 @@ pub fn figures(title: &str, runs: &[RunRecord]) -> Vec<NamedPlot> {
             stem: "weight_alignment".into(),
             caption: "Angle between each block's fixed feedback matrix and the forward weights \
                       it stands in for (feedback alignment: the next block's weights Wᵢ₊₁; DFA \
-                      and DRTP: the product W_L ⋯ Wᵢ₊₁ from the output down)."
+                      and DRTP: the product Wₒᵤₜ ⋯ Wᵢ₊₁ of every forward matrix above the \
+                      block)."
                 .into(),
             plot: Plot::Panels(panels),
         });
