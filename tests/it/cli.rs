@@ -285,13 +285,22 @@ name = "boom"
 "train.rule" = "dfa"
 "#;
 
+/// An executable stand-in for the Python interpreter (`program`, a shell script) and an empty
+/// reference script beside it, in `dir`.
+fn fake_reference(
+    dir: &std::path::Path,
+    program: &str,
+) -> (std::path::PathBuf, std::path::PathBuf) {
+    use std::os::unix::fs::PermissionsExt;
+    let python = crate::write(dir, "python", program.as_bytes());
+    std::fs::set_permissions(&python, std::fs::Permissions::from_mode(0o755)).unwrap();
+    (python, crate::write(dir, "ref.py", b""))
+}
+
 #[test]
 fn bench_vs_torch_alternates_sides_and_reports_ratios() {
-    use std::os::unix::fs::PermissionsExt;
     let dir = tempfile::tempdir().unwrap();
-    let python = crate::write(dir.path(), "python", FAKE_PYTHON.as_bytes());
-    std::fs::set_permissions(&python, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let script = crate::write(dir.path(), "ref.py", b"");
+    let (python, script) = fake_reference(dir.path(), FAKE_PYTHON);
     let file = crate::write(dir.path(), "vs.toml", VS_TORCH.as_bytes());
     let args = |rules: &str| {
         vec![
@@ -361,11 +370,8 @@ echo '{"rule": "x", "train_samples_per_s": 500.0, "seconds": 1.0}'
 
 #[test]
 fn bench_vs_torch_hands_a_conv_nets_shorthand_and_activation_to_the_reference() {
-    use std::os::unix::fs::PermissionsExt;
     let dir = tempfile::tempdir().unwrap();
-    let python = crate::write(dir.path(), "python", RECORDING_PYTHON.as_bytes());
-    std::fs::set_permissions(&python, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let script = crate::write(dir.path(), "ref.py", b"");
+    let (python, script) = fake_reference(dir.path(), RECORDING_PYTHON);
     let file = crate::write(
         dir.path(),
         "lenet.toml",
