@@ -131,17 +131,17 @@ fn histogram(block: usize, values: &[f32]) -> Histogram {
 
 /// A map of `scores` (`[cells, outputs]`): each row's class and probabilities.
 fn class_map(source: String, scores: &Tensor<2>) -> ClassMap {
+    let cols = scores.dims()[1];
+    let values = host::values(scores);
     ClassMap {
         source,
-        classes: classes(scores),
-        probabilities: probabilities(scores),
+        classes: classes(&values, cols),
+        probabilities: probabilities(&values, cols),
     }
 }
 
 /// Each row's class probabilities × 255 (softmax; `[1 − σ(s), σ(s)]` for a single score).
-fn probabilities(scores: &Tensor<2>) -> Vec<u8> {
-    let [_, cols] = scores.dims();
-    let values = host::values(scores);
+fn probabilities(values: &[f32], cols: usize) -> Vec<u8> {
     let byte = |p: f64| (p.clamp(0.0, 1.0) * 255.0).round() as u8;
     let mut out = Vec::with_capacity(values.len() * cols.max(2));
     for row in values.chunks(cols.max(1)) {
@@ -159,12 +159,10 @@ fn probabilities(scores: &Tensor<2>) -> Vec<u8> {
 }
 
 /// Row-wise argmax (or `score > 0` for a single output), one class per row.
-fn classes(scores: &Tensor<2>) -> Vec<u32> {
-    let [rows, cols] = scores.dims();
-    let values = host::values(scores);
-    (0..rows)
-        .map(|r| {
-            let row = &values[r * cols..(r + 1) * cols];
+fn classes(values: &[f32], cols: usize) -> Vec<u32> {
+    values
+        .chunks(cols.max(1))
+        .map(|row| {
             if cols == 1 {
                 u32::from(row[0] > 0.0)
             } else {
