@@ -37,6 +37,7 @@ mod linalg;
 pub mod loss;
 pub mod net;
 pub mod optim;
+pub mod playground;
 pub mod plot;
 mod product;
 pub mod report;

@@ -42,7 +42,7 @@ pub enum Scaling {
 #[serde(deny_unknown_fields, default)]
 pub struct DataConfig {
     /// `iris | digits | wine | breast_cancer | fashion_mnist | signed_xor | xor | moons |
-    /// circles | spirals | mnist_idx:<dir> | cifar10:<dir> | cifar100:<dir> |
+    /// circles | spirals | gaussians | mnist_idx:<dir> | cifar10:<dir> | cifar100:<dir> |
     /// cifar100_coarse:<dir> | images:<dir> | csv:<train.csv>[,<test.csv>]`.
     pub dataset: String,
     /// Fraction of the training split carved out for validation.

@@ -48,6 +48,12 @@ pub const SYNTHETIC: &[Synthetic] = &[
         default_noise: 0.05,
         generate: spirals,
     },
+    Synthetic {
+        name: "gaussians",
+        description: "two Gaussian blobs centred at (−1, −1) and (1, 1)",
+        default_noise: 0.5,
+        generate: gaussians,
+    },
 ];
 
 impl Synthetic {
@@ -136,6 +142,18 @@ fn spirals(n: usize, noise: f32, rng: &mut Rng) -> Table {
             let angle = 3.0 * PI * t + PI * class as f32;
             let radius = 0.1 + 0.9 * t;
             (radius * angle.cos(), radius * angle.sin(), class)
+        })
+        .collect();
+    table(points, noise, rng)
+}
+
+/// The blobs' spread is the noise itself (its default 0.5 makes them overlap a little).
+fn gaussians(n: usize, noise: f32, rng: &mut Rng) -> Table {
+    let points = (0..n)
+        .map(|i| {
+            let class = (i % 2) as u32;
+            let centre = if class == 0 { -1.0 } else { 1.0 };
+            (centre, centre, class)
         })
         .collect();
     table(points, noise, rng)

@@ -186,6 +186,19 @@ pub fn boundary(
     task: Task,
     device: &Device,
 ) -> Option<Boundary> {
+    boundary_at(rule, net, data, task, device, GRID)
+}
+
+/// [`boundary`] on a `resolution × resolution` grid (the playground redraws a coarser one
+/// many times a second).
+pub fn boundary_at(
+    rule: &dyn LearningRule,
+    net: &Net,
+    data: &Dataset,
+    task: Task,
+    device: &Device,
+    resolution: usize,
+) -> Option<Boundary> {
     let train = &data.train;
     if train.features != 2 || task.problem != Problem::Classification || train.rows() == 0 {
         return None;
@@ -198,15 +211,15 @@ pub fn boundary(
         (low - pad, high + pad)
     };
     let (x_range, y_range) = (range(0), range(1));
-    let mut grid = Vec::with_capacity(GRID * GRID * 2);
-    for row in 0..GRID {
-        let y = y_range.0 + (row as f64 + 0.5) / GRID as f64 * (y_range.1 - y_range.0);
-        for col in 0..GRID {
-            let x = x_range.0 + (col as f64 + 0.5) / GRID as f64 * (x_range.1 - x_range.0);
+    let mut grid = Vec::with_capacity(resolution * resolution * 2);
+    for row in 0..resolution {
+        let y = y_range.0 + (row as f64 + 0.5) / resolution as f64 * (y_range.1 - y_range.0);
+        for col in 0..resolution {
+            let x = x_range.0 + (col as f64 + 0.5) / resolution as f64 * (x_range.1 - x_range.0);
             grid.extend([x as f32, y as f32]);
         }
     }
-    let grid = host::matrix(grid, GRID * GRID, 2, device);
+    let grid = host::matrix(grid, resolution * resolution, 2, device);
     let net_scores = rule.predict(net, grid.clone());
     let class_count = net_scores.dims()[1].max(2);
     let mut maps = vec![class_map("net".into(), &net_scores)];
@@ -226,7 +239,7 @@ pub fn boundary(
     Some(Boundary {
         x_range,
         y_range,
-        resolution: GRID,
+        resolution,
         class_count,
         maps,
         points,

@@ -37,7 +37,7 @@ fn plot_stems(html: &str) -> Vec<String> {
 
 /// A headless Chromium, if installed (`PLASTICITY_BROWSER` names another binary). With
 /// `PLASTICITY_REQUIRE_BROWSER` set (CI), a missing browser fails the test.
-fn browser() -> Option<String> {
+pub(crate) fn browser() -> Option<String> {
     let candidates = std::env::var("PLASTICITY_BROWSER")
         .map(|b| vec![b])
         .unwrap_or_else(|_| {
@@ -83,7 +83,7 @@ fn render(browser: &str, page: &Path) -> (usize, usize, usize) {
 }
 
 /// The value of the first `name="…"` attribute in `tag` (a tag's text, or a longer text).
-fn attribute<'a>(tag: &'a str, name: &str) -> Option<&'a str> {
+pub(crate) fn attribute<'a>(tag: &'a str, name: &str) -> Option<&'a str> {
     let key = format!(" {name}=\"");
     let start = tag.find(&key)? + key.len();
     Some(&tag[start..start + tag[start..].find('"')?])
@@ -91,7 +91,7 @@ fn attribute<'a>(tag: &'a str, name: &str) -> Option<&'a str> {
 
 /// The attributes of every `<{element} …>` opening tag in `html` whose class is `class`, each
 /// as its text with a leading space.
-fn tags(html: &str, element: &str, class: &str) -> Vec<String> {
+pub(crate) fn tags(html: &str, element: &str, class: &str) -> Vec<String> {
     html.split(&format!("<{element} "))
         .skip(1)
         .map(|rest| format!(" {}", &rest[..rest.find('>').unwrap()]))
@@ -101,17 +101,24 @@ fn tags(html: &str, element: &str, class: &str) -> Vec<String> {
 
 /// The page's DOM after its scripts ran in headless Chromium.
 fn dump_dom(browser: &str, page: &Path) -> String {
+    let url = format!("file://{}", page.canonicalize().unwrap().display());
+    dump_url(browser, &url, 10_000)
+}
+
+/// The DOM of the page at `url` after its scripts ran for up to `budget_ms` of the browser's
+/// virtual time (network waits do not use it up).
+pub(crate) fn dump_url(browser: &str, url: &str, budget_ms: u64) -> String {
     let profile = tempfile::tempdir().unwrap();
     let output = Command::new(browser)
         .args([
             "--headless",
             "--no-sandbox",
             "--disable-gpu",
-            "--virtual-time-budget=10000",
+            &format!("--virtual-time-budget={budget_ms}"),
             &format!("--user-data-dir={}", profile.path().display()),
             "--dump-dom",
         ])
-        .arg(format!("file://{}", page.canonicalize().unwrap().display()))
+        .arg(url)
         .output()
         .unwrap();
     String::from_utf8_lossy(&output.stdout).into_owned()

@@ -18,7 +18,7 @@ use serde::Serialize;
 use crate::ConfigArgs;
 
 #[derive(Args)]
-#[command(group = clap::ArgGroup::new("mode").args(["vs_torch", "memory"]))]
+#[command(group = clap::ArgGroup::new("mode").args(["vs_torch", "memory", "playground"]))]
 pub struct BenchArgs {
     #[command(flatten)]
     config: ConfigArgs,
@@ -78,6 +78,12 @@ pub struct BenchArgs {
     /// With --memory: samples per mini-batch.
     #[arg(long, default_value_t = 1024, requires = "memory")]
     batch: usize,
+    /// The playground of `plasticity serve`: native steps per second of its default net
+    /// (2-8-8-2 tanh on signed_xor, batch 16) under backprop, DFA, linear decoders and a
+    /// compare pair, and frames per second of the page's loop (10 steps and the frame's
+    /// heatmaps per request, over HTTP on loopback).
+    #[arg(long)]
+    playground: bool,
     /// With --memory: steps measured (after one warm-up step).
     #[arg(long, default_value_t = 2, requires = "memory")]
     memory_steps: usize,
@@ -89,6 +95,9 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     }
     if args.memory {
         return memory(&args);
+    }
+    if args.playground {
+        return playground(&args);
     }
     let config = args.config.load()?;
     let report = bench_training(&config, args.steps, args.warmup, args.repeats)?;
@@ -500,4 +509,36 @@ fn measure_memory(config: &ExperimentConfig, steps: usize) -> anyhow::Result<Mem
         resident_bytes: resident,
         step_peak_bytes: step_peak,
     })
+}
+
+/// `bench --playground`: steps/s and frames/s of the playground's default net.
+fn playground(args: &BenchArgs) -> anyhow::Result<()> {
+    let rules: Vec<String> = if args.rules.is_empty() {
+        ["backprop", "dfa", "linear_decoder", "backprop vs dfa"]
+            .map(String::from)
+            .to_vec()
+    } else {
+        args.rules.clone()
+    };
+    let steps = args.steps.max(1) * 40;
+    let results = crate::serve::bench(&rules, steps, 50, args.repeats.max(1))?;
+    if args.json {
+        println!("{}", serde_json::to_string(&results)?);
+        return Ok(());
+    }
+    println!(
+        "playground (signed_xor, batch 16; medians of {} repeats):",
+        args.repeats.max(1)
+    );
+    println!(
+        "{:<18} {:<10} {:>12} {:>22}",
+        "rule", "net", "steps/s", "frames/s (10 steps)"
+    );
+    for r in &results {
+        println!(
+            "{:<18} {:<10} {:>12.0} {:>22.1}",
+            r.rule, r.net, r.steps_per_second, r.frames_per_second
+        );
+    }
+    Ok(())
 }

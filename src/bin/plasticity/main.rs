@@ -9,6 +9,7 @@ mod memory;
 mod neuron;
 mod plot;
 mod quickstart;
+mod serve;
 mod sweep;
 mod train;
 
@@ -49,6 +50,8 @@ enum Command {
     Plot(plot::PlotArgs),
     /// Run a grid of configs with repeated seeds; resumable and shardable.
     Sweep(sweep::SweepArgs),
+    /// The live lab in the browser: the playground and every run under --runs.
+    Serve(serve::ServeArgs),
     /// The main job on embedded data (what `plasticity` with no subcommand runs).
     Quickstart(quickstart::QuickstartArgs),
 }
@@ -154,6 +157,7 @@ fn main() -> ExitCode {
         Some(Command::Neuron(args)) => neuron::run(args),
         Some(Command::Plot(args)) => plot::run(args),
         Some(Command::Sweep(args)) => sweep::run(args),
+        Some(Command::Serve(args)) => serve::run(args),
         Some(Command::Quickstart(args)) => quickstart::run(args),
         None => quickstart::run(quickstart::QuickstartArgs::default()),
     };
