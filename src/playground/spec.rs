@@ -78,7 +78,7 @@ impl Default for PlaygroundSpec {
 
 impl PlaygroundSpec {
     /// Checks the playground's own bounds (small nets, few points); the rest is checked by
-    /// [`ExperimentConfig`]'s validation in [`PlaygroundSpec::config`].
+    /// [`ExperimentConfig`]'s validation in [`PlaygroundSpec::config_with`].
     pub fn check(&self) -> Result<()> {
         if Synthetic::find(&self.dataset).is_none() {
             let names: Vec<&str> = crate::data::synthetic::SYNTHETIC
