@@ -117,6 +117,8 @@ pub struct Dataset {
     pub validation: Table,
     /// Test split (scaled).
     pub test: Table,
+    /// The input scaling fitted on the training split, to apply to new inputs.
+    pub scaler: Scaler,
 }
 
 impl Dataset {
@@ -650,13 +652,17 @@ fn split_and_scale(
         train: scaler.apply(train),
         validation: scaler.apply(validation),
         test: scaler.apply(test),
+        scaler,
     })
 }
 
 /// Per-feature affine scaling `x ↦ (x − shift) · factor`, fitted on a training split.
-struct Scaler {
-    shift: Vec<f32>,
-    factor: Vec<f32>,
+#[derive(Debug, Clone, PartialEq)]
+pub struct Scaler {
+    /// Subtracted from each feature.
+    pub shift: Vec<f32>,
+    /// Then multiplied into each feature.
+    pub factor: Vec<f32>,
 }
 
 impl Scaler {
@@ -705,12 +711,31 @@ impl Scaler {
     }
 
     fn apply(&self, mut table: Table) -> Table {
-        let d = table.features;
-        for (i, v) in table.x.iter_mut().enumerate() {
+        self.apply_rows(&mut table.x);
+        table
+    }
+
+    /// Undoes [`Scaler::apply_rows`] in place: the inputs as they were before scaling (a
+    /// constant feature, scaled to 0, comes back as its value: the shift).
+    pub fn unscale_rows(&self, x: &mut [f32]) {
+        let d = self.shift.len().max(1);
+        for (i, v) in x.iter_mut().enumerate() {
+            let j = i % d;
+            *v = if self.factor[j] == 0.0 {
+                self.shift[j]
+            } else {
+                *v / self.factor[j] + self.shift[j]
+            };
+        }
+    }
+
+    /// Scales row-major `x` (rows of the fitted width) in place, as the splits were.
+    pub fn apply_rows(&self, x: &mut [f32]) {
+        let d = self.shift.len().max(1);
+        for (i, v) in x.iter_mut().enumerate() {
             let j = i % d;
             *v = (*v - self.shift[j]) * self.factor[j];
         }
-        table
     }
 }
 

@@ -206,24 +206,53 @@ impl RunLog {
 /// Trains `config` and writes `<out>/<name>/`: `config.toml`, `metrics.jsonl`,
 /// `summary.json`, `weights.safetensors` (and `iterations.jsonl` with `train.log_every`).
 pub fn train(config: &ExperimentConfig, options: &RunOptions) -> Result<Summary> {
+    on_pool(config, || train_here(config, None, options))
+}
+
+/// [`train`] on a data set already in memory (e.g. [`Dataset::from_arrays`]) instead of the
+/// one `config.data` names; everything else, files included, as [`train`].
+pub fn train_on(
+    config: &ExperimentConfig,
+    data: &Dataset,
+    options: &RunOptions,
+) -> Result<Summary> {
+    on_pool(config, || train_here(config, Some(data), options))
+}
+
+/// `run` on a pool of `train.threads` threads (0: the calling thread's pool).
+fn on_pool<T: Send>(
+    config: &ExperimentConfig,
+    run: impl FnOnce() -> Result<T> + Send,
+) -> Result<T> {
     match config.train.threads {
-        0 => train_here(config, options),
+        0 => run(),
         threads => rayon::ThreadPoolBuilder::new()
             .num_threads(threads)
             .build()
             .map_err(|e| Error::config("train.threads", e.to_string()))?
-            .install(|| train_here(config, options)),
+            .install(run),
     }
 }
 
 /// [`train`] on the calling thread's Rayon pool.
-fn train_here(config: &ExperimentConfig, options: &RunOptions) -> Result<Summary> {
+fn train_here(
+    config: &ExperimentConfig,
+    data: Option<&Dataset>,
+    options: &RunOptions,
+) -> Result<Summary> {
     let started = Instant::now();
     let dir = options.out.join(&config.name);
     // A directory that exists is locked before the data is read, so a second run into it
     // fails at once; a new one is made (and locked) once the run is known to start.
     let early_lock = dir.is_dir().then(|| RunLock::acquire(&dir)).transpose()?;
-    let data = data::load(&config.data)?;
+    let loaded;
+    let data = match data {
+        Some(data) => data,
+        None => {
+            loaded = data::load(&config.data)?;
+            &loaded
+        }
+    };
     if config.train.batch_size >= data.train.rows() && !options.quiet {
         eprintln!(
             "warning: train.batch_size {} covers all {} training rows: one step per epoch \
@@ -232,7 +261,7 @@ fn train_here(config: &ExperimentConfig, options: &RunOptions) -> Result<Summary
             data.train.rows()
         );
     }
-    let mut trainer = Trainer::new(config, &data)?;
+    let mut trainer = Trainer::new(config, data)?;
     let shared_init = start_weights(&mut trainer, config, options)?;
     std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
     let _lock = match early_lock {
@@ -259,7 +288,7 @@ fn train_here(config: &ExperimentConfig, options: &RunOptions) -> Result<Summary
     bar.set_position(trainer.iteration() as u64);
     for epoch in trainer.epochs_done() + 1..=t.epochs {
         bar.set_prefix(format!("epoch {epoch}/{}", t.epochs));
-        let report = match trainer.epoch(&data, &|| bar.inc(1)) {
+        let report = match trainer.epoch(data, &|| bar.inc(1)) {
             Ok(report) => report,
             Err(Error::Diverged(divergence)) => {
                 log.diverged = Some(*divergence);
@@ -285,7 +314,7 @@ fn train_here(config: &ExperimentConfig, options: &RunOptions) -> Result<Summary
         shared_init,
         series: options.series,
     };
-    let summary = finish(&trainer, config, &data, &dir, &log, started, standing)?;
+    let summary = finish(&trainer, config, data, &dir, &log, started, standing)?;
     if options.report {
         report::write(&dir, &config.name, &[RunRecord::read(&dir)?])?;
     }

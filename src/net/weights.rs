@@ -276,6 +276,45 @@ impl WeightsFile {
         self.metadata.get(key).map(String::as_str)
     }
 
+    /// A weights file from named tensors in memory (`shape`, row-major `values`, PyTorch's
+    /// names and layouts, as [`WeightsFile::tensor`] gives them); `origin` names it in errors.
+    pub fn from_tensors(
+        tensors: BTreeMap<String, (Vec<usize>, Vec<f32>)>,
+        origin: &Path,
+    ) -> Result<Self> {
+        for (name, (shape, values)) in &tensors {
+            if shape.iter().product::<usize>() != values.len() {
+                return Err(Error::weights(
+                    origin,
+                    format!(
+                        "tensor `{name}` has {} values, its shape {shape:?} needs {}",
+                        values.len(),
+                        shape.iter().product::<usize>()
+                    ),
+                ));
+            }
+        }
+        Ok(Self {
+            tensors,
+            metadata: HashMap::new(),
+            path: origin.to_path_buf(),
+        })
+    }
+
+    /// The tensor `name`: its shape and row-major values.
+    pub fn tensor(&self, name: &str) -> Option<(&[usize], &[f32])> {
+        self.tensors
+            .get(name)
+            .map(|(shape, values)| (shape.as_slice(), values.as_slice()))
+    }
+
+    /// Every tensor of `models` (a trainer's net and rule: `[trainer.net(), trainer.rule()]`)
+    /// by name, in the layouts a weights file holds.
+    pub fn of(models: &[&dyn Parameters]) -> Self {
+        let bytes = to_bytes(models, &BTreeMap::new());
+        Self::parse(&bytes, Path::new("<memory>")).expect("serialised weights parse")
+    }
+
     /// The tensor `name` as a matrix (a 1-D tensor as one row), on `device`.
     pub fn matrix(
         &self,
