@@ -27,6 +27,15 @@ pub enum Error {
         /// The process holding it, as its lock file says.
         holder: String,
     },
+    /// A run was asked to stop (its epoch hook said so, e.g. Ctrl-C in Python) after `epoch`
+    /// epochs; its directory holds them and a checkpoint, so the same config resumes it.
+    #[error("{dir}: stopped after epoch {epoch}; run the same config again to resume")]
+    Stopped {
+        /// The run directory.
+        dir: PathBuf,
+        /// Epochs finished.
+        epoch: usize,
+    },
     /// A configuration key has a bad value or does not exist.
     #[error("config `{key}`: {message}")]
     Config {

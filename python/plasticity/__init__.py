@@ -23,7 +23,7 @@ import numpy as np
 from . import _plasticity
 from ._plasticity import PlasticityError
 
-__all__ = ["PlasticityError", "Run", "Trainer", "compare", "read_weights", "train"]
+__all__ = ["PlasticityError", "Run", "Trainer", "compare", "read_weights", "sweep", "train"]
 
 Config = Union[None, str, os.PathLike, Mapping[str, Any]]
 
@@ -117,12 +117,16 @@ def train(
     overrides: Optional[Mapping[str, Any]] = None,
     out: Union[str, os.PathLike] = "runs",
     quiet: bool = True,
+    progress: bool = True,
 ) -> Run:
     """Trains one run, as `plasticity train` does, into `out/<name>/`.
 
     `config` is a TOML path or a dict of sections (`{"train": {"rule": "dfa"}}`); `X`, `y`
     (and optionally `X_test`, `y_test`) train on arrays instead of `data.dataset`: `X` float
-    `[rows, features]`, `y` integer class labels `[rows]`. The GIL is released while it trains.
+    `[rows, features]`, `y` integer class labels `[rows]`. The GIL is released while it trains;
+    `progress` prints one updating line per epoch (in notebooks too). Ctrl-C stops the run
+    after the current epoch with `KeyboardInterrupt`, its files and checkpoint written (the
+    same call resumes it).
     """
     path, text = _config_args(config)
     arrays = _arrays(X, y, "")
@@ -130,7 +134,7 @@ def train(
     if test is not None and arrays is None:
         raise PlasticityError("X_test: give X and y too")
     directory, summary = _plasticity.train(
-        (path, text, _overrides(overrides)), arrays, test, os.fspath(out), quiet
+        (path, text, _overrides(overrides)), arrays, test, os.fspath(out), quiet, progress
     )
     return Run(directory, json.loads(summary))
 
@@ -146,6 +150,23 @@ def compare(
     dict per variant, the columns of `table.csv`)."""
     directory = _plasticity.compare(os.fspath(path), _overrides(overrides), os.fspath(out), quiet)
     with open(Path(directory) / "table.csv", newline="") as table:
+        return list(csv.DictReader(table))
+
+
+def sweep(
+    path: Union[str, os.PathLike],
+    *,
+    overrides: Optional[Mapping[str, Any]] = None,
+    out: Union[str, os.PathLike] = "runs",
+    jobs: int = 1,
+    quiet: bool = True,
+) -> List[Dict[str, str]]:
+    """Runs a sweep file (a grid of configs with repeated seeds; finished runs are reused);
+    returns its per-trial table (the rows of `trials.csv`)."""
+    directory = _plasticity.sweep(
+        os.fspath(path), _overrides(overrides), os.fspath(out), jobs, quiet
+    )
+    with open(Path(directory) / "trials.csv", newline="") as table:
         return list(csv.DictReader(table))
 
 

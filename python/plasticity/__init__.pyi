@@ -38,6 +38,7 @@ def train(
     overrides: Optional[Mapping[str, Any]] = ...,
     out: Union[str, os.PathLike] = ...,
     quiet: bool = ...,
+    progress: bool = ...,
 ) -> Run:
     """Trains one run, as `plasticity train` does, into `out/<name>/`."""
 
@@ -49,6 +50,16 @@ def compare(
     quiet: bool = ...,
 ) -> List[Dict[str, str]]:
     """Trains every variant of a comparison file from the same start; returns its table."""
+
+def sweep(
+    path: Union[str, os.PathLike],
+    *,
+    overrides: Optional[Mapping[str, Any]] = ...,
+    out: Union[str, os.PathLike] = ...,
+    jobs: int = ...,
+    quiet: bool = ...,
+) -> List[Dict[str, str]]:
+    """Runs a sweep file; returns its per-trial table (`trials.csv`)."""
 
 def read_weights(path: Union[str, os.PathLike]) -> Dict[str, np.ndarray]:
     """A safetensors weights file as a dict of float32 arrays."""

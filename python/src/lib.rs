@@ -5,15 +5,15 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use numpy::{PyArray1, PyArrayMethods, PyReadonlyArray1, PyReadonlyArray2, PyUntypedArrayMethods};
 use plasticity::data::{Dataset, Table};
 use plasticity::engine::Trainer as EngineTrainer;
-use plasticity::experiment::{self, ExperimentConfig, RunOptions};
+use plasticity::experiment::{self, EpochHook, ExperimentConfig, RunOptions};
 use plasticity::net::weights::WeightsFile;
 use pyo3::create_exception;
-use pyo3::exceptions::PyValueError;
+use pyo3::exceptions::{PyKeyboardInterrupt, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
@@ -94,7 +94,7 @@ type ConfigArgs = (Option<String>, Option<String>, Vec<String>);
 
 /// Trains one run into `out/<name>/`; returns the run directory and its `summary.json` text.
 #[pyfunction]
-#[pyo3(signature = (config, train, test, out, quiet))]
+#[pyo3(signature = (config, train, test, out, quiet, progress))]
 fn train(
     py: Python<'_>,
     config: ConfigArgs,
@@ -102,28 +102,81 @@ fn train(
     test: Arrays<'_>,
     out: PathBuf,
     quiet: bool,
+    progress: bool,
 ) -> PyResult<(String, String)> {
     let (path, json, overrides) = config;
     let config = load_config(path.as_deref(), json.as_deref(), &overrides)?;
     let given = train.is_some();
     let data = dataset(&config, train, test)?;
+    let interrupted: Arc<Mutex<Option<PyErr>>> = Arc::default();
     let options = RunOptions {
         out: out.clone(),
         quiet,
+        on_epoch: Some(epoch_hook(progress, interrupted.clone())),
         ..RunOptions::default()
     };
-    let summary = py
-        .detach(|| {
-            if given {
-                experiment::train_on(&config, &data, &options)
-            } else {
-                experiment::train(&config, &options)
-            }
-        })
-        .map_err(raise)?;
+    let result = py.detach(|| {
+        if given {
+            experiment::train_on(&config, &data, &options)
+        } else {
+            experiment::train(&config, &options)
+        }
+    });
+    if progress {
+        let _ = py.import("builtins")?.getattr("print")?.call0();
+    }
+    let summary = match result {
+        Err(error @ plasticity::Error::Stopped { .. }) => {
+            let cause = interrupted.lock().unwrap_or_else(|e| e.into_inner()).take();
+            return Err(match cause {
+                Some(e) if e.is_instance_of::<PyKeyboardInterrupt>(py) => {
+                    PyKeyboardInterrupt::new_err(error.to_string())
+                }
+                Some(e) => e,
+                None => raise(error),
+            });
+        }
+        other => other.map_err(raise)?,
+    };
     let dir = out.join(&config.name);
     let text = serde_json::to_string(&summary).unwrap_or_default();
     Ok((dir.display().to_string(), text))
+}
+
+/// After every epoch, with the GIL: a progress line (`progress`), and Python's pending
+/// signals; a Ctrl-C is kept in `interrupted` and stops the run (its files and checkpoint
+/// written: the same config resumes it).
+fn epoch_hook(progress: bool, interrupted: Arc<Mutex<Option<PyErr>>>) -> EpochHook {
+    EpochHook(Arc::new(move |metrics, epochs| {
+        Python::attach(|py| {
+            if progress {
+                let accuracy = metrics
+                    .test_accuracy
+                    .map_or(String::new(), |a| format!(", test accuracy {a:.4}"));
+                let line = format!(
+                    "epoch {}/{epochs}: train loss {:.4}{accuracy}",
+                    metrics.epoch, metrics.train_loss
+                );
+                let kwargs = PyDict::new(py);
+                let printed = kwargs
+                    .set_item("end", "\r")
+                    .and_then(|()| kwargs.set_item("flush", true))
+                    .and_then(|()| py.import("builtins")?.getattr("print"))
+                    .and_then(|print| print.call((line,), Some(&kwargs)));
+                if let Err(e) = printed {
+                    *interrupted.lock().unwrap_or_else(|e| e.into_inner()) = Some(e);
+                    return false;
+                }
+            }
+            match py.check_signals() {
+                Ok(()) => true,
+                Err(e) => {
+                    *interrupted.lock().unwrap_or_else(|e| e.into_inner()) = Some(e);
+                    false
+                }
+            }
+        })
+    }))
 }
 
 /// Trains every variant of a comparison file; returns the comparison's directory.
@@ -146,6 +199,30 @@ fn compare(
         .detach(|| plasticity::experiment::compare::compare(&comparison, &options))
         .map_err(raise)?;
     Ok(result.dir.display().to_string())
+}
+
+/// Runs a sweep file (`jobs` runs at once; finished runs are kept); returns its directory.
+#[pyfunction]
+#[pyo3(signature = (path, overrides, out, jobs, quiet))]
+fn sweep(
+    py: Python<'_>,
+    path: PathBuf,
+    overrides: Vec<String>,
+    out: PathBuf,
+    jobs: usize,
+    quiet: bool,
+) -> PyResult<String> {
+    use plasticity::experiment::sweep::{Sweep, SweepOptions, run};
+    let sweep = Sweep::load(&path, &overrides).map_err(raise)?;
+    let options = SweepOptions {
+        out,
+        jobs: jobs.max(1),
+        shard: None,
+        merge: false,
+        quiet,
+    };
+    let report = py.detach(|| run(&sweep, &options)).map_err(raise)?;
+    Ok(report.dir.display().to_string())
 }
 
 /// The tensors of a safetensors file by name: `(shape, values)`.
@@ -399,6 +476,7 @@ fn _plasticity(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("PlasticityError", m.py().get_type::<PlasticityError>())?;
     m.add_function(wrap_pyfunction!(train, m)?)?;
     m.add_function(wrap_pyfunction!(compare, m)?)?;
+    m.add_function(wrap_pyfunction!(sweep, m)?)?;
     m.add_function(wrap_pyfunction!(read_weights, m)?)?;
     m.add_class::<Trainer>()?;
     Ok(())

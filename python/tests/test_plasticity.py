@@ -142,3 +142,33 @@ def test_bad_input_raises_a_one_line_error_and_the_interpreter_lives_on(make, me
     text = str(error.value)
     assert message in text, text
     assert "\n" not in text
+
+
+def test_ctrl_c_stops_a_run_cleanly_after_its_epoch(tmp_path, capsys):
+    import os
+    import signal
+    import threading
+
+    config = iris_config("backprop", epochs=1_000_000, batch_size=16)
+    timer = threading.Timer(1.0, lambda: os.kill(os.getpid(), signal.SIGINT))
+    timer.start()
+    with pytest.raises(KeyboardInterrupt) as stopped:
+        plasticity.train(config, out=tmp_path)
+    timer.cancel()
+    assert "stopped after epoch" in str(stopped.value)
+    run = tmp_path / "iris_backprop"
+    lines = (run / "metrics.jsonl").read_text().splitlines()
+    assert len(lines) >= 1
+    assert (run / "checkpoint.safetensors").is_file(), "resumable"
+    assert "epoch " in capsys.readouterr().out, "progress was printed"
+
+
+def test_sweep_returns_one_row_per_trial(tmp_path):
+    path = tmp_path / "grid.toml"
+    path.write_text(
+        'name = "grid"\n[data]\ndataset = "iris"\n[train]\nepochs = 3\nbatch_size = 16\n'
+        '[sweep]\n"train.rule" = ["backprop", "dfa"]\n"train.lr" = [0.001, 0.01]\n'
+    )
+    rows = plasticity.sweep(path, out=tmp_path / "runs")
+    assert len(rows) == 4
+    assert {r["train.rule"] for r in rows} == {"backprop", "dfa"}

@@ -286,6 +286,7 @@ pub fn compare(comparison: &Comparison, options: &CompareOptions) -> Result<Repo
                     report: true,
                     checkpoint: true,
                     series,
+                    on_epoch: None,
                 };
                 (train(&variant.config, &run)?, true)
             }

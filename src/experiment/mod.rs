@@ -12,4 +12,4 @@ mod train;
 
 pub use crate::engine::{EpochMetrics, Evaluation, Split, evaluate, evaluate_weights};
 pub use config::{ExperimentConfig, ModelConfig, PerBlock, TrainConfig};
-pub use train::{RunOptions, RunStatus, Summary, train, train_on};
+pub use train::{EpochHook, RunOptions, RunStatus, Summary, train, train_on};

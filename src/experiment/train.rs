@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Instant;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -45,6 +46,23 @@ pub struct RunOptions {
     /// The run's place in its comparison (0 on its own): its colour in its report's figures,
     /// the same as in the comparison's.
     pub series: usize,
+    /// Called after every epoch's files are written (and its checkpoint, before the last
+    /// epoch) with the epoch's metrics and the run's epoch count; `false` stops the run with
+    /// [`Error::Stopped`] (Python's Ctrl-C, notebook progress).
+    pub on_epoch: Option<EpochHook>,
+}
+
+/// What an [`EpochHook`] calls: the epoch's metrics and the run's epoch count → go on?
+pub type EpochFn = dyn Fn(&EpochMetrics, usize) -> bool + Send + Sync;
+
+/// A run's per-epoch callback (see [`RunOptions::on_epoch`]).
+#[derive(Clone)]
+pub struct EpochHook(pub Arc<EpochFn>);
+
+impl std::fmt::Debug for EpochHook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("EpochHook")
+    }
 }
 
 impl Default for RunOptions {
@@ -58,6 +76,7 @@ impl Default for RunOptions {
             report: true,
             checkpoint: true,
             series: 0,
+            on_epoch: None,
         }
     }
 }
@@ -307,6 +326,14 @@ fn train_here(
         if options.checkpoint && epoch < t.epochs {
             let run = serde_json::to_value(&log).expect("run logs serialise");
             trainer.checkpoint(run).save(&checkpoint::path(&dir))?;
+        }
+        if let Some(EpochHook(hook)) = &options.on_epoch
+            && let Some(last) = log.history.last()
+            && !hook(last, t.epochs)
+            && epoch < t.epochs
+        {
+            bar.finish_and_clear();
+            return Err(Error::Stopped { dir, epoch });
         }
     }
     bar.finish_and_clear();

@@ -36,6 +36,7 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
         report: true,
         checkpoint: true,
         series: 0,
+        on_epoch: None,
     };
     let summary = train(&config, &options)?;
     let dir = options.out.join(&config.name);
