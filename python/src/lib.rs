@@ -292,6 +292,18 @@ fn scaled_table(
     Table::from_arrays(values, [shape[0], shape[1]], labels, "X").map_err(raise)
 }
 
+/// The data set's split named `split`: `train`, `validation` or `test`.
+fn split_of<'a>(data: &'a Dataset, split: &str) -> PyResult<&'a Table> {
+    match split {
+        "train" => Ok(&data.train),
+        "validation" => Ok(&data.validation),
+        "test" => Ok(&data.test),
+        other => Err(PlasticityError::new_err(format!(
+            "split `{other}`: train, validation or test"
+        ))),
+    }
+}
+
 #[pymethods]
 impl Trainer {
     #[new]
@@ -373,16 +385,7 @@ impl Trainer {
     fn evaluate<'py>(&self, py: Python<'py>, split: &str) -> PyResult<Bound<'py, PyDict>> {
         let mut guard = self.lock();
         let inner: &mut Inner = &mut guard;
-        let table = match split {
-            "train" => &inner.data.train,
-            "validation" => &inner.data.validation,
-            "test" => &inner.data.test,
-            other => {
-                return Err(PlasticityError::new_err(format!(
-                    "split `{other}`: train, validation or test"
-                )));
-            }
-        };
+        let table = split_of(&inner.data, split)?;
         let trainer = &mut inner.trainer;
         let evaluation = py.detach(move || trainer.evaluate(table));
         let out = PyDict::new(py);
@@ -399,16 +402,7 @@ impl Trainer {
         split: &str,
     ) -> PyResult<(Bound<'py, PyAny>, Bound<'py, PyAny>)> {
         let inner = self.lock();
-        let table = match split {
-            "train" => &inner.data.train,
-            "validation" => &inner.data.validation,
-            "test" => &inner.data.test,
-            other => {
-                return Err(PlasticityError::new_err(format!(
-                    "split `{other}`: train, validation or test"
-                )));
-            }
-        };
+        let table = split_of(&inner.data, split)?;
         let mut raw = table.x.clone();
         inner.data.scaler.unscale_rows(&mut raw);
         let x = PyArray1::from_vec(py, raw).reshape([table.rows(), table.features])?;
