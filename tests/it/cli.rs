@@ -109,17 +109,7 @@ fn settings_the_run_would_ignore_are_rejected_naming_the_key() {
 fn rules_lists_every_registered_rule() {
     let (code, stdout, stderr) = plasticity(&["rules"]);
     assert_eq!(code, 0, "{stderr}");
-    for rule in [
-        "backprop",
-        "feedback_alignment",
-        "dfa",
-        "drtp",
-        "local_loss",
-        "linear_decoder",
-        "forward_forward",
-        "target_prop",
-        "difference_target_prop",
-    ] {
+    for rule in crate::BUILT_IN_RULES {
         assert!(
             stdout
                 .lines()

@@ -30,6 +30,20 @@ mod sweep;
 mod target_prop;
 mod training;
 
+/// The built-in rules, in `plasticity rules`' registry (other tests register more in this
+/// binary's registry).
+pub const BUILT_IN_RULES: [&str; 9] = [
+    "backprop",
+    "feedback_alignment",
+    "dfa",
+    "drtp",
+    "local_loss",
+    "linear_decoder",
+    "forward_forward",
+    "target_prop",
+    "difference_target_prop",
+];
+
 use std::path::{Path, PathBuf};
 
 use plasticity::experiment::{ExperimentConfig, RunOptions, Summary, train};

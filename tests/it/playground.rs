@@ -4,19 +4,6 @@
 use plasticity::Error;
 use plasticity::playground::{PlaygroundSpec, Session};
 
-/// The built-in rules (other tests register more in this binary's registry).
-const BUILT_IN: [&str; 9] = [
-    "backprop",
-    "feedback_alignment",
-    "dfa",
-    "drtp",
-    "local_loss",
-    "linear_decoder",
-    "forward_forward",
-    "target_prop",
-    "difference_target_prop",
-];
-
 fn spec(rule: &str) -> PlaygroundSpec {
     PlaygroundSpec {
         rule: rule.into(),
@@ -98,7 +85,7 @@ fn compare_mode_starts_from_the_same_weights_and_steps_on_the_same_batches() {
 
 #[test]
 fn every_rule_runs_and_decoder_rules_draw_each_blocks_boundary() {
-    for rule in BUILT_IN {
+    for rule in crate::BUILT_IN_RULES {
         let mut session = Session::new(spec(rule)).unwrap_or_else(|e| panic!("{rule}: {e}"));
         session.step(5);
         let frame = session.frame();
