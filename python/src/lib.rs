@@ -63,13 +63,6 @@ fn table_parts(
         .as_slice()
         .map_err(|_| PlasticityError::new_err("y: a contiguous array"))?
         .to_vec();
-    if labels.len() != shape[0] {
-        return Err(PlasticityError::new_err(format!(
-            "y has {} labels for the {} rows of X",
-            labels.len(),
-            shape[0]
-        )));
-    }
     Ok((features, [shape[0], shape[1]], labels))
 }
 
@@ -334,13 +327,6 @@ impl Trainer {
             .as_slice()
             .map_err(|_| PlasticityError::new_err("y: contiguous"))?
             .to_vec();
-        if labels.len() != x.shape()[0] {
-            return Err(PlasticityError::new_err(format!(
-                "y has {} labels for the {} rows of X",
-                labels.len(),
-                x.shape()[0]
-            )));
-        }
         let mut guard = self.lock();
         let table = scaled_table(&guard, &x, Some(labels))?;
         let inner: &mut Inner = &mut guard;

@@ -189,6 +189,19 @@ pub fn boundary(
     boundary_at(rule, net, data, task, device, GRID)
 }
 
+/// The ranges of a 2-D table's two features, padded by a tenth on each side: the area a
+/// decision boundary is drawn over.
+pub fn plot_ranges(train: &Table) -> ((f64, f64), (f64, f64)) {
+    let range = |feature: usize| {
+        let (low, high) = (0..train.rows())
+            .map(|i| f64::from(train.row(i)[feature]))
+            .fold((f64::MAX, f64::MIN), |(l, h), v| (l.min(v), h.max(v)));
+        let pad = 0.1 * (high - low).max(1e-3);
+        (low - pad, high + pad)
+    };
+    (range(0), range(1))
+}
+
 /// [`boundary`] on a `resolution × resolution` grid (the playground redraws a coarser one
 /// many times a second).
 pub fn boundary_at(
@@ -203,14 +216,7 @@ pub fn boundary_at(
     if train.features != 2 || task.problem != Problem::Classification || train.rows() == 0 {
         return None;
     }
-    let range = |feature: usize| {
-        let (low, high) = (0..train.rows())
-            .map(|i| f64::from(train.row(i)[feature]))
-            .fold((f64::MAX, f64::MIN), |(l, h), v| (l.min(v), h.max(v)));
-        let pad = 0.1 * (high - low).max(1e-3);
-        (low - pad, high + pad)
-    };
-    let (x_range, y_range) = (range(0), range(1));
+    let (x_range, y_range) = plot_ranges(train);
     let mut grid = Vec::with_capacity(resolution * resolution * 2);
     for row in 0..resolution {
         let y = y_range.0 + (row as f64 + 0.5) / resolution as f64 * (y_range.1 - y_range.0);

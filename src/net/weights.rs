@@ -311,8 +311,18 @@ impl WeightsFile {
     /// Every tensor of `models` (a trainer's net and rule: `[trainer.net(), trainer.rule()]`)
     /// by name, in the layouts a weights file holds.
     pub fn of(models: &[&dyn Parameters]) -> Self {
-        let bytes = to_bytes(models, &BTreeMap::new());
-        Self::parse(&bytes, Path::new("<memory>")).expect("serialised weights parse")
+        let mut tensors = BTreeMap::new();
+        for model in models {
+            model.visit(&mut |name, slot, tensor| {
+                let shape = saved_shape(slot, tensor);
+                tensors.insert(name.to_string(), (shape, host::values(tensor)));
+            });
+        }
+        Self {
+            tensors,
+            metadata: HashMap::new(),
+            path: Path::new("<memory>").to_path_buf(),
+        }
     }
 
     /// The tensor `name` as a matrix (a 1-D tensor as one row), on `device`.

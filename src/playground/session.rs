@@ -153,7 +153,7 @@ impl Session {
                 .map(|i| (t.row(i)[0], t.row(i)[1], t.y[i]))
                 .collect()
         };
-        let (x_range, y_range) = self.ranges();
+        let (x_range, y_range) = snapshot::plot_ranges(&self.data.train);
         SessionInfo {
             spec: self.spec.clone(),
             rules: self.lanes.iter().map(|l| l.rule.clone()).collect(),
@@ -222,13 +222,6 @@ impl Session {
         self.cursor = 0;
         self.batch_index = 0;
         self.epoch += 1;
-    }
-
-    fn ranges(&self) -> ((f64, f64), (f64, f64)) {
-        let lane = &self.lanes[0];
-        let t = &lane.trainer;
-        snapshot::boundary_at(t.rule(), t.net(), &self.data, t.task(), t.device(), 2)
-            .map_or(((-1.0, 1.0), (-1.0, 1.0)), |b| (b.x_range, b.y_range))
     }
 }
 

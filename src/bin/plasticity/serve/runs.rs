@@ -368,12 +368,13 @@ fn describe(root: &Path, dir: &Path, since: usize) -> Value {
         .map(|member| {
             let run = root.join(member);
             let lines = metrics_lines(&run);
-            let series = summary(&run).and_then(|s| s.get("series")?.as_u64());
+            let summary = summary(&run);
+            let series = summary.as_ref().and_then(|s| s.get("series")?.as_u64());
             serde_json::json!({
                 "series": series,
                 "path": member,
                 "name": member.strip_prefix(&format!("{path}/")).unwrap_or(member),
-                "status": run_status(&run, summary(&run).as_ref()),
+                "status": run_status(&run, summary.as_ref()),
                 "rule": config_rule(&run),
                 "total": lines.len(),
                 "metrics": lines.into_iter().skip(since).collect::<Vec<_>>(),
