@@ -4,7 +4,7 @@
 use burn::tensor::{Tensor, activation as act};
 use serde::{Deserialize, Serialize};
 
-use crate::activation::{Activation, hard, smooth};
+use crate::activation::{Activation, categorical, hard, smooth};
 use crate::rng::Rng;
 
 /// How a hard unit's gradient is estimated (`model.estimator`).
@@ -22,7 +22,7 @@ pub enum EstimatorKind {
     SteSigmoid,
     /// REINFORCE with a running-mean baseline: `(h − p(a))·(L − b)` (stochastic units).
     Reinforce,
-    /// Concrete / Gumbel-softmax relaxation (stochastic_binary, softmax).
+    /// Concrete / Gumbel-softmax relaxation (stochastic_binary, softmax, categorical).
     Concrete,
 }
 
@@ -83,34 +83,31 @@ impl Estimator {
     pub fn check(&self, activation: &Activation) -> Result<(), String> {
         match self {
             Estimator::Reinforce if !activation.is_stochastic() => Err(format!(
-                "reinforce needs a stochastic unit (stochastic_binary, stochastic_hard_sigmoid or \
-                 bernoulli), not {activation}"
+                "reinforce needs a stochastic unit (stochastic_binary, stochastic_hard_sigmoid, \
+                 bernoulli or categorical), not {activation}"
             )),
             Estimator::Concrete { temperature, .. } if *temperature <= 0.0 => Err(format!(
                 "the concrete temperature must be positive, not {temperature}"
             )),
-            Estimator::Concrete { .. }
-                if !matches!(
-                    activation,
-                    Activation::StochasticBinary | Activation::Softmax
-                ) =>
-            {
-                Err(format!(
-                    "concrete relaxes stochastic_binary (binary concrete) or softmax \
-                     (Gumbel-softmax) units, not {activation}"
-                ))
-            }
+            Estimator::Concrete { .. } if !Self::relaxable(activation) => Err(format!(
+                "concrete relaxes stochastic_binary (binary concrete), softmax or categorical \
+                 (Gumbel-softmax) units, not {activation}"
+            )),
             _ => Ok(()),
         }
     }
 
+    /// Whether the concrete relaxation applies to `activation`.
+    fn relaxable(activation: &Activation) -> bool {
+        matches!(
+            activation,
+            Activation::StochasticBinary | Activation::Softmax | Activation::Categorical { .. }
+        )
+    }
+
     /// Whether the training forward pass draws a relaxed sample.
     pub fn relaxes(&self, activation: &Activation) -> bool {
-        matches!(self, Estimator::Concrete { .. })
-            && matches!(
-                activation,
-                Activation::StochasticBinary | Activation::Softmax
-            )
+        matches!(self, Estimator::Concrete { .. }) && Self::relaxable(activation)
     }
 
     /// The straight-through surrogate of `f′(a)` (zero for `none`, `reinforce` and `concrete`,
@@ -134,8 +131,9 @@ impl Estimator {
 /// A relaxed training sample: `(output, relaxed)` where `relaxed` carries the gradient.
 ///
 /// Binary concrete: `y = σ((a + ln u − ln(1 − u)) / τ)`, output `1[y > 0.5]` when straight
-/// through, else `y`. Gumbel-softmax: `y = softmax((a + g) / τ)` with `g = −ln(−ln u)`, output
-/// the one-hot of `argmax y` when straight through, else `y`.
+/// through, else `y`. Gumbel-softmax: `y = softmax((a + g) / τ)` with `g = −ln(−ln u)` (over
+/// the row for softmax, over each group for categorical), output the one-hot of `argmax y`
+/// when straight through, else `y`.
 pub fn concrete_sample(
     activation: &Activation,
     a: Tensor<2>,
@@ -145,11 +143,15 @@ pub fn concrete_sample(
 ) -> (Tensor<2>, Tensor<2>) {
     let u = hard::uniforms(&a, rng).clamp(1e-7, 1.0 - 1e-7);
     match activation {
-        Activation::Softmax => {
-            let gumbel = u.log().neg().log().neg();
-            let y = act::softmax((a + gumbel).div_scalar(temperature), 1);
+        Activation::Softmax | Activation::Categorical { .. } => {
+            let k = match activation {
+                Activation::Categorical { k } => *k,
+                _ => a.dims()[1],
+            };
+            let noisy = (a + categorical::gumbel(u)).div_scalar(temperature);
+            let y = categorical::probabilities(noisy, k);
             let output = if straight_through {
-                y.clone().equal(y.clone().max_dim(1)).float()
+                categorical::one_hot_argmax(y.clone(), k)
             } else {
                 y.clone()
             };
@@ -177,13 +179,15 @@ pub fn concrete_backward(
 ) -> Tensor<2> {
     let grad = match activation {
         Activation::Softmax => smooth::softmax_backward(relaxed, grad_out),
+        Activation::Categorical { k } => categorical::softmax_backward(relaxed, grad_out, *k),
         _ => grad_out * relaxed.clone() * relaxed.clone().neg().add_scalar(1.0),
     };
     grad.div_scalar(temperature)
 }
 
 /// REINFORCE's gradient at `a`: the score `∂ ln p(h | a)/∂a` times `advantage`, `(L − b)` per
-/// sample divided by the batch size. The score is `h − σ(a)` for `stochastic_binary` and
+/// sample divided by the batch size. The score is `h − σ(a)` for `stochastic_binary` (and
+/// `h − softmax(a)` per group for `categorical`) and
 /// `(h − p)·p′(a) / (p(1 − p))` for `stochastic_hard_sigmoid` and `bernoulli` (zero where `p`
 /// is 0 or 1, as then `h = p`).
 ///

@@ -3,7 +3,7 @@
 
 use burn::tensor::{Tensor, activation as act};
 
-use crate::activation::Activation;
+use crate::activation::{Activation, categorical};
 use crate::host;
 use crate::rng::Rng;
 
@@ -15,13 +15,16 @@ pub fn forward(activation: &Activation, a: Tensor<2>) -> Tensor<2> {
     match activation {
         Activation::Sign => a.sign(),
         Activation::Step => a.greater_elem(0.0).float(),
+        Activation::Categorical { k } => categorical::one_hot_argmax(a, *k),
         _ => probability(activation, a).greater_equal_elem(0.5).float(),
     }
 }
 
-/// A stochastic unit's firing probability: `σ(a)`, `(hardtanh(a) + 1) / 2` or `clamp(a, 0, 1)`.
+/// A stochastic unit's firing probability: `σ(a)`, `(hardtanh(a) + 1) / 2`, `clamp(a, 0, 1)`,
+/// or a categorical unit's per-group softmax.
 pub fn probability(activation: &Activation, a: Tensor<2>) -> Tensor<2> {
     match activation {
+        Activation::Categorical { k } => categorical::probabilities(a, *k),
         Activation::StochasticHardSigmoid => a.clamp(-1.0, 1.0).add_scalar(1.0).mul_scalar(0.5),
         Activation::Bernoulli => a.clamp(0.0, 1.0),
         _ => act::sigmoid(a),
@@ -56,8 +59,14 @@ pub fn uniforms(like: &Tensor<2>, rng: &mut Rng) -> Tensor<2> {
     )
 }
 
-/// Samples a stochastic unit: draw `r ~ U(0, 1)`, output 1 iff `r < p(a)`.
+/// Samples a stochastic unit: draw `r ~ U(0, 1)`, output 1 iff `r < p(a)`; a categorical
+/// unit draws each group's choice by Gumbel-max (the one-hot of `argmax(a + g)`).
 pub fn sample(activation: &Activation, a: Tensor<2>, rng: &mut Rng) -> Tensor<2> {
     let r = uniforms(&a, rng);
-    r.lower(probability(activation, a)).float()
+    match activation {
+        Activation::Categorical { k } => {
+            categorical::one_hot_argmax(a + categorical::gumbel(r), *k)
+        }
+        _ => r.lower(probability(activation, a)).float(),
+    }
 }

@@ -3,8 +3,10 @@
 //! exact derivative ([`smooth`]), hard ones whose gradient comes from an [`Estimator`]
 //! ([`hard`], [`estimator`]).
 
+pub mod categorical;
 pub mod estimator;
 pub mod hard;
+pub mod noise;
 pub mod smooth;
 
 use std::fmt;
@@ -25,6 +27,11 @@ pub enum Activation {
     Tanh,
     /// `max(x, 0)`.
     Relu,
+    /// `clamp(x, 0, ceiling)`: a rectifier that cannot overflow (`relu6` is `ceiling = 6`).
+    ClippedRelu {
+        /// The largest output (> 0).
+        ceiling: f32,
+    },
     /// `x` for `x > 0`, else `slope·x`.
     LeakyRelu {
         /// Slope for negative inputs (default 0.01).
@@ -58,6 +65,23 @@ pub enum Activation {
     /// 1 with probability `clamp(x, 0, 1)`, else 0: the input is the firing probability, so a
     /// unit fed `x ≤ 0` never fires (after relu-like blocks σ would make those coin flips).
     Bernoulli,
+    /// Groups of `k` consecutive units, each a one-hot k-way choice ([`categorical`]).
+    Categorical {
+        /// Units per group (≥ 2).
+        k: usize,
+    },
+    /// The noisy rectifier `max(0, x + σz)`, `z ~ N(0, 1)` in training ([`noise`]).
+    AdditiveNoiseRelu {
+        /// The noise's standard deviation.
+        sigma: f32,
+    },
+    /// `max(0, x)·(1 + σz)`, `z ~ N(0, 1)` in training ([`noise`]).
+    MultiplicativeNoiseRelu {
+        /// The noise's standard deviation.
+        sigma: f32,
+    },
+    /// A binary stochastic neuron decomposed: `b·√σ(x)`, `b ~ Bernoulli(√σ(x))` ([`noise`]).
+    StochasticTimesSmooth,
 }
 
 /// Every accepted activation name, for error messages and listings.
@@ -66,6 +90,8 @@ pub const ACTIVATION_NAMES: &[&str] = &[
     "sigmoid",
     "tanh",
     "relu",
+    "relu6",
+    "clipped_relu",
     "leaky_relu",
     "elu",
     "mish",
@@ -80,6 +106,11 @@ pub const ACTIVATION_NAMES: &[&str] = &[
     "stochastic_binary",
     "stochastic_hard_sigmoid",
     "bernoulli",
+    "categorical",
+    "additive_noise_relu",
+    "noisy_relu",
+    "multiplicative_noise_relu",
+    "stochastic_times_smooth",
 ];
 
 impl Activation {
@@ -91,6 +122,8 @@ impl Activation {
     pub fn forward(&self, x: Tensor<2>) -> Tensor<2> {
         if self.is_hard() {
             hard::forward(self, x)
+        } else if self.is_noisy() {
+            noise::forward(self, x)
         } else {
             smooth::forward(self, x)
         }
@@ -106,6 +139,7 @@ impl Activation {
             Activation::Identity => grad_out,
             Activation::Softmax => smooth::softmax_backward(h, grad_out),
             _ if self.is_hard() => grad_out.zeros_like(),
+            _ if self.is_noisy() => grad_out * noise::derivative(self, a, h),
             _ => grad_out * smooth::derivative(self, a, h),
         }
     }
@@ -119,7 +153,27 @@ impl Activation {
                 | Activation::StochasticBinary
                 | Activation::StochasticHardSigmoid
                 | Activation::Bernoulli
+                | Activation::Categorical { .. }
         )
+    }
+
+    /// Whether the unit is a noisy one ([`noise`]): stochastic in training, differentiable at
+    /// its noise draw.
+    pub fn is_noisy(&self) -> bool {
+        matches!(
+            self,
+            Activation::AdditiveNoiseRelu { .. }
+                | Activation::MultiplicativeNoiseRelu { .. }
+                | Activation::StochasticTimesSmooth
+        )
+    }
+
+    /// Units per group of a categorical unit (1 for every other activation).
+    pub fn group(&self) -> usize {
+        match self {
+            Activation::Categorical { k } => *k,
+            _ => 1,
+        }
     }
 
     /// Whether `f` has an inverse on its range ([`smooth::inverse`]).
@@ -132,13 +186,14 @@ impl Activation {
         }
     }
 
-    /// Whether the unit samples its output.
+    /// Whether the hard unit samples its output (noisy units are [`Activation::is_noisy`]).
     pub fn is_stochastic(&self) -> bool {
         matches!(
             self,
             Activation::StochasticBinary
                 | Activation::StochasticHardSigmoid
                 | Activation::Bernoulli
+                | Activation::Categorical { .. }
         )
     }
 
@@ -153,6 +208,8 @@ impl Activation {
                 | Activation::Mish
                 | Activation::Silu
                 | Activation::Gelu
+                | Activation::AdditiveNoiseRelu { .. }
+                | Activation::MultiplicativeNoiseRelu { .. }
         )
     }
 }
@@ -182,6 +239,14 @@ impl FromStr for Activation {
             "sigmoid" => plain(Activation::Sigmoid),
             "tanh" => plain(Activation::Tanh),
             "relu" => plain(Activation::Relu),
+            "relu6" => plain(Activation::ClippedRelu { ceiling: 6.0 }),
+            "clipped_relu" => match parameter {
+                Some(ceiling) if ceiling > 0.0 => Ok(Activation::ClippedRelu { ceiling }),
+                Some(ceiling) => Err(format!(
+                    "clipped_relu:{ceiling}: the ceiling must be positive"
+                )),
+                None => Err("clipped_relu needs its ceiling, e.g. `clipped_relu:4`".into()),
+            },
             "leaky_relu" => Ok(Activation::LeakyRelu {
                 slope: parameter.unwrap_or(0.01),
             }),
@@ -199,12 +264,36 @@ impl FromStr for Activation {
             "stochastic_binary" => plain(Activation::StochasticBinary),
             "stochastic_hard_sigmoid" => plain(Activation::StochasticHardSigmoid),
             "bernoulli" => plain(Activation::Bernoulli),
+            "categorical" => match parameter {
+                Some(k) if k >= 2.0 && k.fract() == 0.0 && k <= 65_536.0 => {
+                    Ok(Activation::Categorical { k: k as usize })
+                }
+                Some(k) => Err(format!(
+                    "categorical:{k}: a group needs a whole number of at least 2 units"
+                )),
+                None => Err("categorical needs its group size, e.g. `categorical:4`".into()),
+            },
+            "additive_noise_relu" | "noisy_relu" => {
+                noise_level(parameter, name).map(|sigma| Activation::AdditiveNoiseRelu { sigma })
+            }
+            "multiplicative_noise_relu" => noise_level(parameter, name)
+                .map(|sigma| Activation::MultiplicativeNoiseRelu { sigma }),
+            "stochastic_times_smooth" => plain(Activation::StochasticTimesSmooth),
             _ => Err(format!(
                 "unknown activation `{name}`{} (expected one of: {})",
                 crate::suggest::did_you_mean(name, ACTIVATION_NAMES.iter().copied()),
                 ACTIVATION_NAMES.join(", ")
             )),
         }
+    }
+}
+
+/// A noisy unit's standard deviation: the parameter (positive), 0.5 by default.
+fn noise_level(parameter: Option<f32>, name: &str) -> Result<f32, String> {
+    match parameter {
+        None => Ok(0.5),
+        Some(sigma) if sigma > 0.0 => Ok(sigma),
+        Some(sigma) => Err(format!("{name}:{sigma}: the noise level must be positive")),
     }
 }
 
@@ -215,6 +304,8 @@ impl fmt::Display for Activation {
             Activation::Sigmoid => write!(f, "sigmoid"),
             Activation::Tanh => write!(f, "tanh"),
             Activation::Relu => write!(f, "relu"),
+            Activation::ClippedRelu { ceiling } if *ceiling == 6.0 => write!(f, "relu6"),
+            Activation::ClippedRelu { ceiling } => write!(f, "clipped_relu:{ceiling}"),
             Activation::LeakyRelu { slope } => write!(f, "leaky_relu:{slope}"),
             Activation::Elu { alpha } => write!(f, "elu:{alpha}"),
             Activation::Mish => write!(f, "mish"),
@@ -228,6 +319,12 @@ impl fmt::Display for Activation {
             Activation::StochasticBinary => write!(f, "stochastic_binary"),
             Activation::StochasticHardSigmoid => write!(f, "stochastic_hard_sigmoid"),
             Activation::Bernoulli => write!(f, "bernoulli"),
+            Activation::Categorical { k } => write!(f, "categorical:{k}"),
+            Activation::AdditiveNoiseRelu { sigma } => write!(f, "additive_noise_relu:{sigma}"),
+            Activation::MultiplicativeNoiseRelu { sigma } => {
+                write!(f, "multiplicative_noise_relu:{sigma}")
+            }
+            Activation::StochasticTimesSmooth => write!(f, "stochastic_times_smooth"),
         }
     }
 }

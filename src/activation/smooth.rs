@@ -10,6 +10,7 @@ pub fn forward(activation: &Activation, x: Tensor<2>) -> Tensor<2> {
         Activation::Sigmoid => act::sigmoid(x),
         Activation::Tanh => x.tanh(),
         Activation::Relu => act::relu(x),
+        Activation::ClippedRelu { ceiling } => x.clamp(0.0, ceiling),
         Activation::LeakyRelu { slope } => act::leaky_relu(x, f64::from(slope)),
         Activation::Elu { alpha } => act::elu(x, f64::from(alpha)),
         Activation::Mish => act::mish(x),
@@ -34,6 +35,9 @@ pub fn derivative(activation: &Activation, a: &Tensor<2>, h: &Tensor<2>) -> Tens
         Activation::Sigmoid => h.clone() * h.clone().neg().add_scalar(1.0),
         Activation::Tanh => h.clone().square().neg().add_scalar(1.0),
         Activation::Relu => a.clone().greater_elem(0.0).float(),
+        Activation::ClippedRelu { ceiling } => {
+            a.clone().greater_elem(0.0).float() * a.clone().lower_elem(ceiling).float()
+        }
         Activation::LeakyRelu { slope } => {
             let positive = a.clone().greater_elem(0.0).float();
             positive.mul_scalar(1.0 - slope).add_scalar(slope)

@@ -4,7 +4,7 @@
 use burn::tensor::Tensor;
 
 use crate::activation::estimator::{concrete_backward, concrete_sample};
-use crate::activation::{Activation, Estimator, EvalMode, hard};
+use crate::activation::{Activation, Estimator, EvalMode, hard, noise};
 use crate::net::layer::{Layer, LayerCache, LayerGrads, Mode};
 use crate::rng::Rng;
 
@@ -14,10 +14,11 @@ const EVAL_SEED: u64 = 0x5eed;
 
 /// `h = f(a)` element-wise (row-wise for softmax).
 ///
-/// In training stochastic units sample from the run's stream; with a `concrete` estimator and
-/// `relaxes` set, binary and categorical units draw a Gumbel-relaxed sample instead. In
-/// evaluation stochastic units threshold, or sample from a fixed stream under
-/// `eval_mode = "sample"`. The backward is the exact derivative for smooth units and the
+/// In training stochastic and noisy units sample from the run's stream; with a `concrete`
+/// estimator and `relaxes` set, binary and categorical units draw a Gumbel-relaxed sample
+/// instead. In evaluation stochastic units threshold, or sample from a fixed stream under
+/// `eval_mode = "sample"`, or output their mean under `"expectation"` (noisy units alike). The
+/// backward is the exact derivative for smooth units (noisy ones: at the drawn noise) and the
 /// estimator's surrogate for hard ones.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct ActivationLayer {
@@ -42,6 +43,14 @@ impl ActivationLayer {
     /// under `eval_mode = "sample"`.
     fn apply(&self, a: Tensor<2>, mode: &mut Mode<'_>) -> Tensor<2> {
         let activation = &self.activation;
+        if activation.is_noisy() {
+            return match (mode, self.eval_mode) {
+                (Mode::Train(rng), _) => noise::sample(activation, a, rng),
+                (_, EvalMode::Sample) => noise::sample(activation, a, &mut Rng::new(EVAL_SEED)),
+                (_, EvalMode::Expectation) => noise::expectation(activation, a),
+                (_, EvalMode::Threshold) => activation.forward(a),
+            };
+        }
         match mode {
             Mode::Train(rng) if activation.is_stochastic() => hard::sample(activation, a, rng),
             Mode::Eval | Mode::Calibrate

@@ -5,7 +5,7 @@ use burn::tensor::Device;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use crate::activation::{Activation, hard};
+use crate::activation::{Activation, hard, noise};
 use crate::host;
 use crate::plot::{FONT, Figure};
 use crate::rng::Rng;
@@ -49,6 +49,9 @@ impl NeuronResponse {
             let p = host::values(&hard::probability(&activation, a.clone()));
             let s = host::values(&hard::sample(&activation, a, &mut Rng::new(seed)));
             (Some(p), s)
+        } else if activation.is_noisy() {
+            let s = host::values(&noise::sample(&activation, a, &mut Rng::new(seed)));
+            (None, s)
         } else {
             (None, deterministic.clone())
         };

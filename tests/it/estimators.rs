@@ -3,10 +3,10 @@
 use crate::host;
 use burn::tensor::Tensor;
 use plasticity::activation::estimator::{concrete_backward, concrete_sample, reinforce_grad};
-use plasticity::activation::{Activation, Estimator, hard};
+use plasticity::activation::{Activation, Estimator, EvalMode, hard, noise};
 use plasticity::backend;
 use plasticity::loss::Loss;
-use plasticity::net::{BlockSpec, Init, Mode, Net};
+use plasticity::net::{ActivationLayer, BlockSpec, Init, Layer, Mode, Net};
 use plasticity::rng::Rng;
 use plasticity::rule::StepContext;
 use plasticity::task::{Batch, Problem};
@@ -362,9 +362,216 @@ fn units_that_never_change_output_count_as_frozen() {
         let x = host::matrix(rng.normal_vec(8 * n, 0.0, 1.0), 8, n, &device);
         net.forward_train(x, &mut Rng::new(0));
     }
-    let frozen = net.take_frozen_fractions();
-    assert_eq!(frozen.len(), 1);
-    let fraction = frozen[0].expect("a hard block");
+    let units = net.take_unit_fractions();
+    assert_eq!(units.len(), 1);
+    let units = units[0].expect("a trained block");
+    let fraction = units.frozen.expect("a hard block");
     assert!((fraction - 2.0 / n as f64).abs() < 1e-6, "{fraction}");
-    assert_eq!(net.take_frozen_fractions(), vec![None], "a fresh start");
+    // The unit held at 0 is dead; the one held at 1 is frozen but alive.
+    assert!((units.dead - 1.0 / n as f64).abs() < 1e-6, "{}", units.dead);
+    assert_eq!(net.take_unit_fractions(), vec![None], "a fresh start");
+}
+
+/// A block activation as a layer, trained straight through (noisy units ignore the estimator).
+fn layer(activation: Activation, eval_mode: EvalMode) -> ActivationLayer {
+    ActivationLayer {
+        activation,
+        estimator: Estimator::Ste,
+        eval_mode,
+        relaxes: false,
+        name: "activation",
+    }
+}
+
+/// `Σ w ⊙ f(a)` at the noise drawn from `seed`.
+fn weighted_output(layer: &ActivationLayer, a: &[f32], w: &[f32], seed: u64) -> f32 {
+    let x = host::matrix(a.to_vec(), 2, a.len() / 2, &backend::device());
+    let h = host::values(
+        &layer
+            .forward(x, &mut Mode::Train(&mut Rng::new(seed)))
+            .output,
+    );
+    h.iter().zip(w).map(|(h, w)| h * w).sum()
+}
+
+#[test]
+fn noisy_units_backprop_through_their_drawn_noise_as_finite_differences_say() {
+    let device = backend::device();
+    let a: Vec<f32> = Rng::new(1).normal_vec(16, 0.2, 1.0);
+    let w: Vec<f32> = Rng::new(2).normal_vec(16, 0.0, 1.0);
+    for name in [
+        "additive_noise_relu:0.5",
+        "multiplicative_noise_relu:0.7",
+        "stochastic_times_smooth",
+    ] {
+        let unit = layer(name.parse().unwrap(), EvalMode::Threshold);
+        let x = host::matrix(a.clone(), 2, 8, &device);
+        let cache = unit.forward(x, &mut Mode::Train(&mut Rng::new(9)));
+        let (_, grad) = unit.backward(&cache, host::matrix(w.clone(), 2, 8, &device));
+        let grad = host::values(&grad);
+        let mut checked = 0;
+        for j in 0..a.len() {
+            let eps = 1e-3;
+            let at = |d: f32| {
+                let mut shifted = a.clone();
+                shifted[j] += d;
+                weighted_output(&unit, &shifted, &w, 9)
+            };
+            let (left, mid, right) = (at(-eps), at(0.0), at(eps));
+            // A kink (the rectifier's, a Bernoulli draw flipping) inside [a − ε, a + ε]:
+            // the one-sided slopes disagree; such points are skipped.
+            if ((right - mid) - (mid - left)).abs() > 1e-4 {
+                continue;
+            }
+            let numeric = (right - left) / (2.0 * eps);
+            assert!(
+                (numeric - grad[j]).abs() < 5e-3,
+                "{name} at {}: analytic {}, numeric {numeric}",
+                a[j],
+                grad[j]
+            );
+            checked += 1;
+        }
+        assert!(checked >= 14, "{name}: only {checked} smooth points");
+        // The gradient is not the noise-free one: the noise enters it.
+        let clean = host::values(
+            &unit.activation.backward(
+                &host::matrix(a.clone(), 2, 8, &device),
+                &unit
+                    .activation
+                    .forward(host::matrix(a.clone(), 2, 8, &device)),
+                host::matrix(w.clone(), 2, 8, &device),
+            ),
+        );
+        assert_ne!(clean, grad, "{name}: the drawn noise changes the gradient");
+    }
+}
+
+#[test]
+fn noisy_units_evaluate_deterministically_or_at_their_mean() {
+    let device = backend::device();
+    let a = [-1.5f32, -0.3, 0.0, 0.4, 1.2, 2.0];
+    let draws = 20_000;
+    let tall: Vec<f32> = (0..draws).flat_map(|_| a).collect();
+    for name in [
+        "additive_noise_relu:0.8",
+        "multiplicative_noise_relu:0.5",
+        "stochastic_times_smooth",
+    ] {
+        let activation: Activation = name.parse().unwrap();
+        let x = host::matrix(tall.clone(), draws, a.len(), &device);
+        let samples = host::values(&noise::sample(&activation, x, &mut Rng::new(4)));
+        let mean: Vec<f32> = (0..a.len())
+            .map(|j| (0..draws).map(|i| samples[i * a.len() + j]).sum::<f32>() / draws as f32)
+            .collect();
+        let unit = layer(activation, EvalMode::Expectation);
+        let expected = unit.forward(row(&a), &mut Mode::Eval).output;
+        close(&mean, &host::values(&expected), 0.02, name);
+        let threshold = layer(activation, EvalMode::Threshold);
+        let deterministic = host::values(&threshold.forward(row(&a), &mut Mode::Eval).output);
+        let formula: Vec<f32> = a
+            .iter()
+            .map(|&x| match activation {
+                Activation::StochasticTimesSmooth => {
+                    let s = sigmoid(x).sqrt();
+                    if s >= 0.5 { s } else { 0.0 }
+                }
+                _ => x.max(0.0),
+            })
+            .collect();
+        close(&deterministic, &formula, 1e-6, name);
+    }
+    // The noisy rectifier's mean, E[max(0, a + σz)] = a·Φ(a/σ) + σ·φ(a/σ), at a = 0: σ/√(2π).
+    let unit = layer("noisy_relu:0.8".parse().unwrap(), EvalMode::Expectation);
+    let at_zero = host::values(&unit.forward(row(&[0.0]), &mut Mode::Eval).output)[0];
+    assert!((at_zero - 0.8 / (2.0 * std::f32::consts::PI).sqrt()).abs() < 1e-6);
+}
+
+#[test]
+fn categorical_units_choose_one_unit_per_group() {
+    let device = backend::device();
+    let k = 3;
+    let logits = [0.5f32, -1.0, 2.0, 0.0, 0.3, -0.2];
+    let categorical: Activation = "categorical:3".parse().unwrap();
+    let chosen = host::values(&categorical.forward(row(&logits)));
+    assert_eq!(
+        chosen,
+        vec![0.0, 0.0, 1.0, 0.0, 1.0, 0.0],
+        "argmax per group"
+    );
+    // Sampled choices (Gumbel-max) come at each group's softmax probabilities.
+    let draws = 20_000;
+    let tall: Vec<f32> = (0..draws).flat_map(|_| logits).collect();
+    let x = host::matrix(tall, draws, logits.len(), &device);
+    let samples = host::values(&hard::sample(&categorical, x, &mut Rng::new(8)));
+    for group in samples.chunks(k) {
+        assert_eq!(group.iter().sum::<f32>(), 1.0, "one-hot");
+    }
+    let p = host::values(&hard::probability(&categorical, row(&logits)));
+    for j in 0..logits.len() {
+        let rate = (0..draws).map(|i| samples[i * 6 + j]).sum::<f32>() / draws as f32;
+        assert!((rate - p[j]).abs() < 0.015, "unit {j}: {rate} vs {}", p[j]);
+    }
+    for group in p.chunks(k) {
+        assert!((group.iter().sum::<f32>() - 1.0).abs() < 1e-6);
+    }
+    // REINFORCE's score is h − softmax(a) per group (∂ ln p(h)/∂a of a categorical draw).
+    let h = row(&chosen);
+    let score = reinforce_grad(
+        &categorical,
+        &row(&logits),
+        &h,
+        &host::matrix(vec![1.0], 1, 1, &device),
+    );
+    let expected: Vec<f32> = chosen.iter().zip(&p).map(|(h, p)| h - p).collect();
+    close(&host::values(&score), &expected, 1e-6, "categorical score");
+}
+
+#[test]
+fn gumbel_softmax_per_group_matches_finite_differences_and_straight_through_is_one_hot() {
+    let device = backend::device();
+    let categorical: Activation = "categorical:4".parse().unwrap();
+    let temperature = 0.6;
+    let logits: Vec<f32> = Rng::new(5).normal_vec(16, 0.0, 1.0);
+    let w: Vec<f32> = Rng::new(6).normal_vec(16, 0.0, 1.0);
+    let relaxed_at = |a: &[f32]| {
+        let x = host::matrix(a.to_vec(), 2, 8, &device);
+        concrete_sample(&categorical, x, temperature, false, &mut Rng::new(7)).1
+    };
+    let y = relaxed_at(&logits);
+    for group in host::values(&y).chunks(4) {
+        assert!(
+            (group.iter().sum::<f32>() - 1.0).abs() < 1e-5,
+            "a softmax per group"
+        );
+    }
+    let upstream = host::matrix(w.clone(), 2, 8, &device);
+    let grad = host::values(&concrete_backward(&categorical, &y, temperature, upstream));
+    for j in 0..logits.len() {
+        let at = |d: f32| {
+            let mut shifted = logits.clone();
+            shifted[j] += d;
+            let y = host::values(&relaxed_at(&shifted));
+            y.iter().zip(&w).map(|(y, w)| y * w).sum::<f32>()
+        };
+        let numeric = (at(1e-3) - at(-1e-3)) / 2e-3;
+        assert!(
+            (numeric - grad[j]).abs() < 5e-3,
+            "unit {j}: analytic {}, numeric {numeric}",
+            grad[j]
+        );
+    }
+    // Straight-through Gumbel: the forward emits the one-hot of the relaxed sample's argmax;
+    // the backward is the relaxed sample's.
+    let x = host::matrix(logits.clone(), 2, 8, &device);
+    let (hard_out, relaxed) = concrete_sample(&categorical, x, temperature, true, &mut Rng::new(7));
+    let (hard_out, relaxed) = (host::values(&hard_out), host::values(&relaxed));
+    assert_eq!(relaxed, host::values(&y), "the same draw");
+    for (one_hot, soft) in hard_out.chunks(4).zip(relaxed.chunks(4)) {
+        let argmax = (0..4).max_by(|&i, &j| soft[i].total_cmp(&soft[j])).unwrap();
+        let expected: Vec<f32> = (0..4)
+            .map(|i| if i == argmax { 1.0 } else { 0.0 })
+            .collect();
+        assert_eq!(one_hot, &expected[..]);
+    }
 }

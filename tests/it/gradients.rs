@@ -123,11 +123,13 @@ fn backprop_matches_finite_differences_with_binary_cross_entropy() {
 }
 
 /// Every smooth element-wise activation, by config name.
-pub const SMOOTH_ACTIVATIONS: [&str; 11] = [
+pub const SMOOTH_ACTIVATIONS: [&str; 13] = [
     "identity",
     "sigmoid",
     "tanh",
     "relu",
+    "relu6",
+    "clipped_relu:2",
     "leaky_relu:0.1",
     "elu",
     "mish",

@@ -43,6 +43,12 @@ pub fn run(args: NeuronArgs) -> anyhow::Result<()> {
             args.to
         );
     }
+    if activation.group() > 1 {
+        bail!(
+            "--activation: {activation} is a choice among a group of units, not one unit's \
+             response to its input"
+        );
+    }
     if args.points < 2 {
         bail!("--points must be at least 2, not {}", args.points);
     }

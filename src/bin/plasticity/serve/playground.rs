@@ -103,7 +103,8 @@ pub async fn create(
     }
 }
 
-/// `GET /api/catalogue`: the registered rules and the activations a page may offer.
+/// `GET /api/catalogue`: the registered rules and the activations a page may offer (those
+/// named without a parameter).
 pub async fn catalogue() -> Response {
     let rules: Vec<String> = plasticity::rule::registry::registered()
         .into_iter()
@@ -112,7 +113,7 @@ pub async fn catalogue() -> Response {
     let activations: Vec<&str> = plasticity::activation::ACTIVATION_NAMES
         .iter()
         .copied()
-        .filter(|a| *a != "softmax")
+        .filter(|a| *a != "softmax" && a.parse::<plasticity::activation::Activation>().is_ok())
         .collect();
     Json(serde_json::json!({ "rules": rules, "activations": activations })).into_response()
 }
