@@ -76,6 +76,11 @@ pub struct EpochMetrics {
     /// training (dead or saturated; `null` for smooth blocks); absent when no block is hard.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub frozen_units: Option<Vec<Option<f64>>>,
+    /// Per block, the fraction of units whose output was 0 for every training sample of the
+    /// epoch (dead units: a ReLU's that never fire; `null` for a block the epoch did not run
+    /// forward in training mode).
+    #[serde(default)]
+    pub dead_units: Vec<Option<f64>>,
     /// The rule's per-block diagnostics by name (target propagation: `target_distance`,
     /// `reconstruction_error`, `reconstruction_loss`, `difference_correction`), one entry per
     /// block, `null` where one does not apply.

@@ -45,6 +45,15 @@ pub struct Variant {
     pub config: ExperimentConfig,
 }
 
+impl Variant {
+    /// Whether the variant sets how its weights are drawn (`model.init`, `model.init_scale`):
+    /// it then starts from its own seeded draw, not the comparison's shared start.
+    pub fn draws_own_start(&self) -> bool {
+        (self.overrides.iter())
+            .any(|(key, _)| matches!(key.as_str(), "model.init" | "model.init_scale"))
+    }
+}
+
 /// A comparison file, resolved.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Comparison {
@@ -282,11 +291,12 @@ pub fn compare(comparison: &Comparison, options: &CompareOptions) -> Result<Repo
                     quiet: options.quiet,
                     init_weights: None,
                     save_init: None,
-                    shared_init: Some(init.clone()),
+                    shared_init: (!variant.draws_own_start()).then(|| init.clone()),
                     report: true,
                     checkpoint: true,
                     series,
                     on_epoch: None,
+                    hyperparameters: variant.overrides.clone(),
                 };
                 (train(&variant.config, &run)?, true)
             }

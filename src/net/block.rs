@@ -269,6 +269,16 @@ pub enum Place {
     Output,
 }
 
+/// What a block's units did over a stretch of training (an epoch).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct UnitFractions {
+    /// Hard blocks: the fraction of units whose output never changed (dead or saturated);
+    /// `None` for smooth blocks.
+    pub frozen: Option<f64>,
+    /// The fraction of units whose output was 0 for every training sample (dead units).
+    pub dead: f64,
+}
+
 /// A block with its parameters: a stack of layers.
 #[derive(Debug, Clone)]
 pub struct Block {
@@ -279,7 +289,7 @@ pub struct Block {
     /// Index of the block's activation in `layers`.
     activation: usize,
     /// Per unit, the smallest and largest output seen in training since the last
-    /// [`Block::take_frozen_fraction`] (hard activations only), `[1, out]` each.
+    /// [`Block::take_unit_fractions`], `[1, out]` each.
     activity: Option<(Tensor<2>, Tensor<2>)>,
 }
 
@@ -659,28 +669,30 @@ impl Block {
     }
 
     /// Records what a training pass saw: each layer's (batch statistics folded into the running
-    /// ones), and the output range of hard units.
+    /// ones), and each unit's output range.
     pub fn observe(&mut self, cache: &BlockCache) {
         for (layer, layer_cache) in self.layers.iter_mut().zip(&cache.layers) {
             layer.observe(layer_cache);
         }
-        if self.spec.activation.is_hard() {
-            let activated = cache.activated();
-            let low = activated.clone().min_dim(0);
-            let high = activated.clone().max_dim(0);
-            self.activity = Some(match self.activity.take() {
-                Some((l, h)) => (l.min_pair(low), h.max_pair(high)),
-                None => (low, high),
-            });
-        }
+        let activated = cache.activated();
+        let low = activated.clone().min_dim(0);
+        let high = activated.clone().max_dim(0);
+        self.activity = Some(match self.activity.take() {
+            Some((l, h)) => (l.min_pair(low), h.max_pair(high)),
+            None => (low, high),
+        });
     }
 
-    /// The fraction of hard units whose output never changed since the last call (dead or
-    /// saturated units), and a fresh start; `None` for smooth blocks or before any training.
-    pub fn take_frozen_fraction(&mut self) -> Option<f64> {
+    /// What the units did since the last call, and a fresh start: `None` before any training.
+    pub fn take_unit_fractions(&mut self) -> Option<UnitFractions> {
         let (low, high) = self.activity.take()?;
-        let frozen = host::values(&(high - low).equal_elem(0.0).float().mean());
-        Some(f64::from(frozen[0]))
+        let frozen = (high.clone() - low.clone()).equal_elem(0.0).float().mean();
+        let dead = (low.abs() + high.abs()).equal_elem(0.0).float().mean();
+        let both = host::values(&Tensor::cat(vec![frozen, dead], 0));
+        Some(UnitFractions {
+            frozen: self.spec.activation.is_hard().then_some(f64::from(both[0])),
+            dead: f64::from(both[1]),
+        })
     }
 
     /// Visits every tensor of the block under `prefix.<layer>.<name>` (`blocks.0.linear.weight`),

@@ -22,6 +22,7 @@ pub use avg_pool::AvgPool;
 pub use batchnorm::{BatchNorm, BatchNormCache, BatchNormGrads};
 pub use block::{
     Block, BlockCache, BlockGrads, BlockSpec, ConvSpec, Feedback, Place, Pool, PoolKind,
+    UnitFractions,
 };
 pub use conv2d::Conv2d;
 pub use dropout::Dropout;
@@ -131,12 +132,12 @@ impl Net {
         Trace { blocks: caches }
     }
 
-    /// Per block, the fraction of hard units whose output never changed since the last call
-    /// (`None` for smooth blocks).
-    pub fn take_frozen_fractions(&mut self) -> Vec<Option<f64>> {
+    /// Per block, what its units did since the last call ([`UnitFractions`]; `None` for a
+    /// block that saw no training pass).
+    pub fn take_unit_fractions(&mut self) -> Vec<Option<UnitFractions>> {
         self.blocks
             .iter_mut()
-            .map(Block::take_frozen_fraction)
+            .map(Block::take_unit_fractions)
             .collect()
     }
 

@@ -145,6 +145,33 @@ fn deep_sigmoid_gradients_vanish_and_relu_ones_do_not() {
         accuracy("sigmoid")
     );
     assert!(accuracy("relu") > 0.95, "relu: {}", accuracy("relu"));
+    // From large weights the gradients explode: the first block's far above the relu row's
+    // and above the output block's; relu6 keeps them bounded and learns.
+    let first_grad = |variant: &str| {
+        let path = report.dir.join(variant).join("metrics.jsonl");
+        let text = std::fs::read_to_string(path).unwrap();
+        let first: serde_json::Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
+        first["mean_abs_grad"][0].as_f64().unwrap()
+    };
+    let exploding = first_grad("relu_large_init");
+    assert!(exploding > 100.0 * first_grad("relu"), "{exploding}");
+    assert!(
+        ratio("relu_large_init") > 1.0,
+        "{}",
+        ratio("relu_large_init")
+    );
+    assert!(accuracy("relu_large_init") < 0.7);
+    assert!(first_grad("relu6_large_init") < 0.1 * exploding);
+    assert!(accuracy("relu6_large_init") > 0.95);
+    let row = |variant: &str| report.rows.iter().find(|r| r.variant == variant).unwrap();
+    assert!(!row("relu_large_init").summary.shared_init, "its own start");
+    assert!(row("relu").summary.shared_init);
+    // Dead units per block: the relu net has some, every block is reported.
+    let text = std::fs::read_to_string(report.dir.join("relu/metrics.jsonl")).unwrap();
+    let last: serde_json::Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
+    let dead = last["dead_units"].as_array().unwrap();
+    assert_eq!(dead.len(), 11);
+    assert!(dead.iter().any(|d| d.as_f64().unwrap() > 0.0), "{dead:?}");
     assert!(report.dir.join("grad_magnitudes.svg").is_file());
 }
 
