@@ -9,6 +9,7 @@ use crate::host;
 use crate::net::{BlockCache, BlockGrads, BlockParams, Gradients, Mode, Net, Parameters, Slot};
 use crate::product;
 use crate::rng::Rng;
+use crate::rule::adaptive::{AdaptiveUpdater, InputDrift};
 use crate::rule::{
     Batch, BlockRule, BlockUpdater, LearningRule, LocalRule, SignalContext, StepContext, StepOutput,
 };
@@ -24,6 +25,9 @@ pub enum Layerwise {
     /// Block 0 learns (up to `layer_epochs`, or until its loss stops improving), is frozen,
     /// then block 1 starts, …, the output block last.
     Sequential,
+    /// All blocks learn at once, each along its input directions only as fast as their input
+    /// statistics have settled ([`crate::rule::adaptive`]).
+    Adaptive,
 }
 
 /// A stack of per-block rules; the output block always learns from the output loss.
@@ -42,6 +46,10 @@ pub struct Layered {
     total_blocks: usize,
     /// REINFORCE's baseline: a running mean of the per-sample loss, `[1, 1]`.
     baseline: Option<Tensor<2>>,
+    /// Adaptive schedule: each block's input drift (output block included).
+    drifts: Vec<Option<InputDrift>>,
+    /// Adaptive schedule: κ, how strongly drift slows a direction's learning.
+    adaptive_strength: f32,
 }
 
 /// Sequential schedule: epochs without a 0.1 % improvement of the active block's loss after
@@ -73,12 +81,32 @@ impl Layered {
             epoch_loss: None,
             total_blocks,
             baseline: None,
+            drifts: vec![None; total_blocks],
+            adaptive_strength: 1.0,
         }
+    }
+
+    /// The same stack with the adaptive schedule's strength κ (1 by default).
+    pub fn with_adaptive_strength(mut self, kappa: f32) -> Self {
+        self.adaptive_strength = kappa;
+        self
+    }
+
+    /// Under the adaptive schedule, block `index`'s input stability from this batch of its
+    /// input `h`, `[1, in]` (see [`InputDrift::observe`]); `None` otherwise (and in a probe
+    /// step, which must not move the statistics).
+    fn stability(&mut self, index: usize, h: &Tensor<2>, probe: bool) -> Option<Tensor<2>> {
+        if self.layerwise != Layerwise::Adaptive || probe {
+            return None;
+        }
+        let kappa = self.adaptive_strength;
+        let drift = self.drifts[index].get_or_insert_with(|| InputDrift::new(h));
+        Some(drift.observe(h, kappa))
     }
 
     /// Whether block `i` learns in this step.
     fn trains(&self, i: usize) -> bool {
-        self.layerwise == Layerwise::Parallel || self.active == i
+        self.layerwise != Layerwise::Sequential || self.active == i
     }
 
     /// REINFORCE's per-sample advantage `(L − b) / batch`, `[batch, 1]`, against the baseline
@@ -121,7 +149,6 @@ impl Layered {
         ctx: &mut StepContext<'_>,
     ) -> Option<StepOutput> {
         let last = net.blocks.len() - 1;
-        let trains: Vec<bool> = (0..=last).map(|i| self.trains(i)).collect();
         let StepContext {
             rng,
             task,
@@ -129,28 +156,37 @@ impl Layered {
             updater,
         } = ctx;
         let updater = updater.as_deref_mut()?;
-        let rules = self.local_rules(net)?;
+        self.local_rules(net)?;
+        let probe = *probe;
         let mut losses = Vec::with_capacity(last);
         let mut h = batch.x.clone();
-        for (i, rule) in rules.into_iter().enumerate() {
+        for i in 0..last {
+            let (trains, stability) = (self.trains(i), self.stability(i, &h, probe));
+            let rule = self.blocks[i]
+                .local()
+                .expect("every hidden block's rule is local");
             let block = &mut BlockParams {
                 index: i,
                 block: &mut net.blocks[i],
             };
-            let (output, local_loss) =
-                learn_hidden_block(block, rule, h, batch, *task, rng, trains[i], updater);
+            let (output, local_loss) = with_stability(&mut *updater, stability, |updater| {
+                learn_hidden_block(block, rule, h, batch, *task, rng, trains, updater)
+            });
             losses.push(local_loss);
             h = output;
         }
+        let (trains, stability) = (self.trains(last), self.stability(last, &h, probe));
         let block = &mut BlockParams {
             index: last,
             block: &mut net.blocks[last],
         };
-        let (loss, output) = learn_output_block(block, h, batch, *task, rng, trains[last], updater);
+        let (loss, output) = with_stability(updater, stability, |updater| {
+            learn_output_block(block, h, batch, *task, rng, trains, updater)
+        });
         for (i, local_loss) in losses.iter().enumerate() {
-            self.track(i, local_loss.as_ref(), *probe);
+            self.track(i, local_loss.as_ref(), probe);
         }
-        self.track(last, Some(&loss), *probe);
+        self.track(last, Some(&loss), probe);
         Some(StepOutput {
             loss,
             output: Some(output),
@@ -184,6 +220,22 @@ impl Layered {
                 None => loss.clone(),
             });
         }
+    }
+}
+
+/// Runs `learn` with `updater`, wrapped to scale the block's weight update per input column by
+/// `stability` (`[1, in]`) when there is one (the adaptive schedule).
+fn with_stability<R>(
+    updater: &mut dyn BlockUpdater,
+    stability: Option<Tensor<2>>,
+    learn: impl FnOnce(&mut dyn BlockUpdater) -> R,
+) -> R {
+    match stability {
+        Some(stability) => learn(&mut AdaptiveUpdater {
+            inner: updater,
+            stability,
+        }),
+        None => learn(updater),
     }
 }
 
@@ -402,6 +454,17 @@ impl LearningRule for Layered {
         for (block, rule) in net.blocks.iter().zip(&self.blocks) {
             h = block.forward(h, &mut Mode::Eval).output;
             out.push(rule.decode(&h));
+        }
+        out
+    }
+
+    fn take_diagnostics(&mut self) -> std::collections::BTreeMap<String, Vec<Option<f64>>> {
+        let mut out = std::collections::BTreeMap::new();
+        if self.layerwise == Layerwise::Adaptive {
+            let stability = (self.drifts.iter_mut())
+                .map(|d| d.as_mut().and_then(InputDrift::take_mean_stability))
+                .collect();
+            out.insert("input_stability".to_string(), stability);
         }
         out
     }

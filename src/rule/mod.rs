@@ -10,6 +10,7 @@
 //! built-in rule is its own file plus one line in `builtin.rs`, and a rule from another crate
 //! registers the same way ([`register_chained`], [`register_local`], [`register_net`]).
 
+pub mod adaptive;
 mod backprop;
 mod block_rule;
 mod builtin;
@@ -189,6 +190,8 @@ pub struct RuleSettings {
     pub layerwise: Layerwise,
     /// Epoch budget per block in the sequential schedule.
     pub layer_epochs: usize,
+    /// κ of the adaptive schedule ([`adaptive`]).
+    pub adaptive_strength: f32,
     /// Forward-forward's goodness threshold.
     pub ff_threshold: f32,
     /// Forward-forward's sharpness α: the loss is `softplus(α(θ − g⁺)) + softplus(α(g⁻ − θ))`.
@@ -206,6 +209,7 @@ impl Default for RuleSettings {
             feedback: FeedbackSettings::default(),
             layerwise: Layerwise::Parallel,
             layer_epochs: 1,
+            adaptive_strength: 1.0,
             ff_threshold: 2.0,
             ff_sharpness: 1.0,
             target_prop: TargetPropSettings::default(),
@@ -352,11 +356,14 @@ fn build_rule(
             },
         );
     }
-    Ok(Box::new(Layered::new(
-        per_block,
-        settings.rules[..blocks - 1].to_vec(),
-        settings.layerwise,
-        settings.layer_epochs,
-        blocks,
-    )))
+    Ok(Box::new(
+        Layered::new(
+            per_block,
+            settings.rules[..blocks - 1].to_vec(),
+            settings.layerwise,
+            settings.layer_epochs,
+            blocks,
+        )
+        .with_adaptive_strength(settings.adaptive_strength),
+    ))
 }

@@ -1,5 +1,6 @@
 //! The integration-test binary: one file per topic.
 
+mod adaptive;
 mod alignment;
 mod bad_input;
 mod batchnorm;
