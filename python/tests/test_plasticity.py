@@ -107,7 +107,8 @@ def test_a_step_reports_the_loss_and_per_block_gradients_and_alignment():
 
 def test_compare_returns_its_table(tmp_path):
     rows = plasticity.compare(REPO / "experiments" / "vanishing_gradients.toml", out=tmp_path)
-    assert [r["variant"] for r in rows] == ["sigmoid", "tanh", "relu"]
+    names = ["sigmoid", "tanh", "relu", "relu_large_init", "relu6_large_init"]
+    assert [r["variant"] for r in rows] == names
     assert float(rows[2]["test_accuracy"]) > float(rows[0]["test_accuracy"])
 
 
@@ -172,3 +173,128 @@ def test_sweep_returns_one_row_per_trial(tmp_path):
     rows = plasticity.sweep(path, out=tmp_path / "runs")
     assert len(rows) == 4
     assert {r["train.rule"] for r in rows} == {"backprop", "dfa"}
+
+
+def _safetensors(path):
+    """A safetensors file read with the standard library and numpy only: tensors, metadata."""
+    import json
+    import struct
+
+    raw = Path(path).read_bytes()
+    (length,) = struct.unpack("<Q", raw[:8])
+    header = json.loads(raw[8 : 8 + length])
+    metadata = header.pop("__metadata__", {})
+    body = raw[8 + length :]
+    tensors = {}
+    for name, entry in header.items():
+        assert entry["dtype"] == "F32", name
+        start, end = entry["data_offsets"]
+        tensors[name] = np.frombuffer(body[start:end], dtype="<f4").reshape(entry["shape"])
+    return tensors, metadata
+
+
+def test_a_runs_test_accuracy_is_reproduced_from_its_files_alone(tmp_path):
+    """The scaling in the weights' metadata, the split rows in splits.json and the raw CSV
+    give the run's test accuracy with numpy alone: no plasticity call after training."""
+    import json
+
+    rng = np.random.default_rng(3)
+    centres = rng.normal(0.0, 3.0, size=(3, 5)) + 40.0  # far from 0: the scaling matters
+    labels = rng.integers(0, 3, size=400)
+    features = centres[labels] + rng.normal(0.0, 2.5, size=(400, 5))
+    csv = tmp_path / "blobs.csv"
+    rows = [",".join(f"{v:.6f}" for v in x) + f",{y}" for x, y in zip(features, labels)]
+    csv.write_text("a,b,c,d,e,label\n" + "\n".join(rows) + "\n")
+    config = {
+        "name": "blobs",
+        "data": {"dataset": f"csv:{csv}", "examples_frac": 0.5},
+        "model": {"hidden": [12], "activation": "tanh"},
+        "train": {"rule": "dfa", "epochs": 15, "batch_size": 16, "optimizer": "adam", "lr": 0.01},
+    }
+    run = plasticity.train(config, out=tmp_path / "runs")
+    reported = run.summary["test_accuracy"]
+
+    tensors, metadata = _safetensors(run.dir / "weights.safetensors")
+    scaling = json.loads(metadata["scaling"])
+    splits = json.loads((run.dir / "splits.json").read_text())
+    assert splits["test_rows_of"] == "training file"
+    every = splits["train"] + splits["validation"] + splits["test"]
+    assert len(set(every)) == len(every), "the splits are disjoint"
+    # examples_frac = 0.5: half of the rows left after the test and validation splits.
+    assert len(splits["train"]) == round(0.5 * (400 - len(splits["test"]) - len(splits["validation"])))
+    raw = np.loadtxt(csv, delimiter=",", skiprows=1)
+    x = (raw[splits["test"], :5] - np.array(scaling["shift"])) * np.array(scaling["factor"])
+    y = raw[splits["test"], 5].astype(int)
+    h = np.tanh(x @ tensors["blocks.0.linear.weight"].T + tensors["blocks.0.linear.bias"])
+    logits = h @ tensors["blocks.1.linear.weight"].T + tensors["blocks.1.linear.bias"]
+    accuracy = float((logits.argmax(axis=1) == y).mean())
+    assert reported > 0.9, f"the run learned: {reported}"
+    assert abs(accuracy - reported) < 0.5 / len(y), (accuracy, reported)
+
+
+def test_tensorboard_events_read_back_with_tensorboards_own_reader(tmp_path):
+    """train.tensorboard: scalars per epoch equal to metrics.jsonl, per-block histograms of
+    weights and gradients, and a sweep's trials each in their own directory with their
+    hyperparameters, all read with TensorBoard's event reader."""
+    ea = pytest.importorskip("tensorboard.backend.event_processing.event_accumulator")
+    from tensorboard.plugins.hparams import plugin_data_pb2
+
+    config = iris_config("dfa", epochs=4, batch_size=16, tensorboard=True)
+    run = plasticity.train(config, out=tmp_path)
+    events = ea.EventAccumulator(
+        str(run.dir / "tensorboard"), size_guidance={ea.HISTOGRAMS: 0, ea.SCALARS: 0}
+    )
+    events.Reload()
+    tags = events.Tags()
+    metrics = run.metrics
+    test_accuracy = events.Scalars("accuracy/test")
+    assert [e.step for e in test_accuracy] == [1, 2, 3, 4]
+    for event, line in zip(test_accuracy, metrics):
+        assert abs(event.value - line["test_accuracy"]) < 1e-6
+    loss = [e.value for e in events.Scalars("loss/train")]
+    assert loss == pytest.approx([m["train_loss"] for m in metrics], rel=1e-6)
+    assert {"mean_abs_grad/block_0", "mean_abs_grad/block_1", "dead_units/block_0"} <= set(
+        tags["scalars"]
+    )
+    for name in ["blocks.0.linear.weight", "blocks.1.linear.weight"]:
+        weights = events.Histograms(f"weights/{name}")
+        assert [h.step for h in weights] == [1, 2, 3, 4]
+        last = weights[-1].histogram_value
+        final = run.weights[name]
+        assert last.num == final.size
+        assert last.min == pytest.approx(float(final.min()), abs=1e-6)
+        assert last.max == pytest.approx(float(final.max()), abs=1e-6)
+        assert sum(last.bucket) == final.size
+        grads = events.Histograms(f"gradients/{name}")
+        assert len(grads) == 4 and grads[-1].histogram_value.num == final.size
+
+    sweep_file = tmp_path / "lr_sweep.toml"
+    sweep_file.write_text(
+        """
+name = "lr_sweep"
+[data]
+dataset = "iris"
+[model]
+hidden = [8]
+[train]
+rule = "dfa"
+epochs = 2
+batch_size = 16
+tensorboard = true
+[sweep]
+"train.lr" = [0.01, 0.1]
+"train.optimizer" = ["sgd", "adam"]
+"""
+    )
+    plasticity.sweep(sweep_file, out=tmp_path / "sweeps")
+    trials = sorted((tmp_path / "sweeps" / "lr_sweep" / "runs").iterdir())
+    assert len(trials) == 4
+    seen = set()
+    for trial in trials:
+        events = ea.EventAccumulator(str(trial / "tensorboard"))
+        events.Reload()
+        content = events.PluginTagToContent("hparams")["_hparams_/session_start_info"]
+        hparams = plugin_data_pb2.HParamsPluginData.FromString(content).session_start_info.hparams
+        seen.add((hparams["train.lr"].number_value, hparams["train.optimizer"].string_value))
+        assert len(events.Scalars("loss/test")) == 2
+    assert seen == {(0.01, "sgd"), (0.01, "adam"), (0.1, "sgd"), (0.1, "adam")}

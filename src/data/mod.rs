@@ -61,6 +61,9 @@ pub struct DataConfig {
     pub classes: Option<usize>,
     /// Use only the first N training samples (after the validation split).
     pub train_limit: Option<usize>,
+    /// Train on this seeded fraction of the training split (after the validation split and
+    /// `train_limit`), in (0, 1]; the rows kept stay in their order.
+    pub examples_frac: f64,
     /// Keep only the samples of these classes, relabelled `0..k` in the order listed (e.g.
     /// `[0, 1]`: iris's first two classes), before any split.
     pub keep_classes: Option<Vec<u32>>,
@@ -92,6 +95,7 @@ impl Default for DataConfig {
             seed: 0,
             classes: None,
             train_limit: None,
+            examples_frac: 1.0,
             keep_classes: None,
             target_columns: 0,
             header: csv::Header::Auto,
@@ -119,6 +123,48 @@ pub struct Dataset {
     pub test: Table,
     /// The input scaling fitted on the training split, to apply to new inputs.
     pub scaler: Scaler,
+    /// Whether the test split is the set's own test file (else it was carved from the
+    /// training file, and its [`Table::origin`] rows are rows of that file).
+    pub own_test_file: bool,
+}
+
+/// Which rows of the source files each split holds (`splits.json` of a run): row indices in
+/// the order the loader reads them (a CSV's data rows, an IDX or CIFAR file's records, an image
+/// folder's classes in order and each class's files sorted by name).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Splits {
+    /// The data set's name and source.
+    pub dataset: String,
+    /// Where its files are.
+    pub source: String,
+    /// `"test file"` when the test rows are rows of the set's own test file, else
+    /// `"training file"`.
+    pub test_rows_of: String,
+    /// Training rows (of the training file), in the order of the training split.
+    pub train: Vec<usize>,
+    /// Validation rows (of the training file).
+    pub validation: Vec<usize>,
+    /// Test rows.
+    pub test: Vec<usize>,
+}
+
+impl Dataset {
+    /// The rows of the source files each split holds.
+    pub fn splits(&self) -> Splits {
+        Splits {
+            dataset: self.name.clone(),
+            source: self.source.clone(),
+            test_rows_of: if self.own_test_file {
+                "test file"
+            } else {
+                "training file"
+            }
+            .into(),
+            train: self.train.origin.clone(),
+            validation: self.validation.origin.clone(),
+            test: self.test.origin.clone(),
+        }
+    }
 }
 
 impl Dataset {
@@ -342,6 +388,12 @@ impl DataConfig {
     pub fn check(&self) -> Result<()> {
         check_fraction("data.validation_fraction", self.validation_fraction)?;
         check_fraction("data.test_fraction", self.test_fraction)?;
+        if !(self.examples_frac > 0.0 && self.examples_frac <= 1.0) {
+            return Err(Error::config(
+                "data.examples_frac",
+                format!("{} is not a fraction in (0, 1]", self.examples_frac),
+            ));
+        }
         if self.validation_fraction + self.test_fraction >= 1.0 {
             return Err(Error::config(
                 "data.test_fraction",
@@ -494,6 +546,10 @@ fn from_tables(
 
 /// Splits, checks and scales a loaded set as `config` says.
 fn prepare(mut raw: Raw, config: &DataConfig) -> Result<Dataset> {
+    raw.train.origin = (0..raw.train.rows()).collect();
+    if let Some(test) = &mut raw.test {
+        test.origin = (0..test.rows()).collect();
+    }
     if let Some(volume) = config.volume()? {
         let pixels: usize = volume.iter().product();
         if pixels != raw.train.features {
@@ -618,6 +674,7 @@ fn split_and_scale(
     classes: usize,
     config: &DataConfig,
 ) -> Result<Dataset> {
+    let own_test_file = test.is_some();
     let (train, test) = match test {
         Some(test) => (raw.train, test),
         None => carve(
@@ -633,6 +690,14 @@ fn split_and_scale(
     );
     if let Some(limit) = config.train_limit {
         let keep: Vec<usize> = (0..limit.min(train.rows())).collect();
+        train = train.select(&keep);
+    }
+    if config.examples_frac < 1.0 {
+        let mut order: Vec<usize> = (0..train.rows()).collect();
+        Rng::derived(config.seed, "examples fraction").shuffle(&mut order);
+        let kept = ((train.rows() as f64) * config.examples_frac).round() as usize;
+        let mut keep = order[..kept.clamp(1, train.rows().max(1)).min(train.rows())].to_vec();
+        keep.sort_unstable();
         train = train.select(&keep);
     }
     if train.rows() == 0 || test.rows() == 0 {
@@ -653,11 +718,12 @@ fn split_and_scale(
         validation: scaler.apply(validation),
         test: scaler.apply(test),
         scaler,
+        own_test_file,
     })
 }
 
 /// Per-feature affine scaling `x ↦ (x − shift) · factor`, fitted on a training split.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Scaler {
     /// Subtracted from each feature.
     pub shift: Vec<f32>,

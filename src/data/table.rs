@@ -17,6 +17,9 @@ pub struct Table {
     /// The shape of a sample, `[channels, height, width]`, when the rows are images
     /// (flattened channel-major); `None` for flat features.
     pub volume: Option<[usize; 3]>,
+    /// Each row's index in the file (or arrays) it was read from, kept through every split and
+    /// selection; filled when a data set is prepared (empty in a table a loader just made).
+    pub origin: Vec<usize>,
 }
 
 impl Table {
@@ -43,6 +46,7 @@ impl Table {
             targets: Vec::new(),
             target_width: 0,
             volume: None,
+            origin: Vec::new(),
         })
     }
 
@@ -102,6 +106,10 @@ impl Table {
             targets,
             target_width: self.target_width,
             volume: self.volume,
+            origin: indices
+                .iter()
+                .map(|&i| self.origin.get(i).copied().unwrap_or(i))
+                .collect(),
         }
     }
 

@@ -14,6 +14,8 @@ pub struct Magnitudes {
     grads: Vec<Option<Tensor<1>>>,
     updates: Vec<Option<Tensor<1>>>,
     steps: usize,
+    /// Each block's weight gradient of the last step, when kept ([`Magnitudes::keep_last`]).
+    last: Option<Vec<Option<Tensor<2>>>>,
 }
 
 /// Mean absolute value of every entry, `[1]`.
@@ -37,6 +39,7 @@ impl Magnitudes {
             grads: vec![None; blocks],
             updates: vec![None; blocks],
             steps: 0,
+            last: None,
         }
     }
 
@@ -59,9 +62,32 @@ impl Magnitudes {
     /// |gradient|, `[1]`. (A rule that updates block by block calls this per block and
     /// [`Magnitudes::count_step`] once per step.)
     pub fn record_block_grad(&mut self, index: usize, grads: &Gradients) -> Option<Tensor<1>> {
-        let value = grads.get(&self.names[index]).map(mean_abs)?;
+        let grad = grads.get(&self.names[index])?;
+        if let Some(last) = &mut self.last {
+            last[index] = Some(grad.clone());
+        }
+        let value = mean_abs(grad);
         add(&mut self.grads[index], value.clone());
         Some(value)
+    }
+
+    /// Keeps each block's weight gradient of the last step from now on (one weight matrix's
+    /// worth of memory per block), for [`Magnitudes::last_grads`].
+    pub fn keep_last(&mut self) {
+        self.last
+            .get_or_insert_with(|| vec![None; self.names.len()]);
+    }
+
+    /// Per block, its weight's name and the last step's gradient of it (`None` before a step,
+    /// for a block the rule did not train, or unless [`Magnitudes::keep_last`] was called),
+    /// `[out, in]` each.
+    pub fn last_grads(&self) -> Vec<(&str, Option<&Tensor<2>>)> {
+        (self.names.iter().enumerate())
+            .map(|(i, name)| {
+                let grad = self.last.as_ref().and_then(|last| last[i].as_ref());
+                (name.as_str(), grad)
+            })
+            .collect()
     }
 
     /// Counts one training step (the denominator of the epoch's means).

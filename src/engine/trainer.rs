@@ -223,7 +223,8 @@ impl Trainer {
                 pipeline_stages: t.pipeline_stages,
                 threads: t.threads,
                 recalibrate_batchnorm: t.recalibrate_batchnorm,
-                streaming: options.streaming,
+                // The adaptive schedule scales each block's update as it is made.
+                streaming: options.streaming || t.layerwise == crate::rule::Layerwise::Adaptive,
                 augment,
             },
             iteration: 0,
@@ -534,7 +535,8 @@ impl Trainer {
         let decoder_accuracy = self.evaluator().decoder_accuracies(&data.test);
         let diagnostics = self.rule.take_diagnostics();
         let (mean_abs_grad, mean_abs_update) = self.take_magnitudes();
-        let frozen = self.net.take_frozen_fractions();
+        let units = self.net.take_unit_fractions();
+        let frozen: Vec<Option<f64>> = units.iter().map(|u| u.and_then(|u| u.frozen)).collect();
         EpochMetrics {
             epoch,
             iterations: self.iteration,
@@ -548,6 +550,7 @@ impl Trainer {
             mean_abs_grad,
             mean_abs_update,
             frozen_units: frozen.iter().any(Option::is_some).then_some(frozen),
+            dead_units: units.iter().map(|u| u.map(|u| u.dead)).collect(),
             diagnostics,
             decoder_accuracy,
             learning_block,
@@ -722,6 +725,24 @@ impl Trainer {
         self.magnitudes
             .as_mut()
             .map(Magnitudes::take)
+            .unwrap_or_default()
+    }
+
+    /// Keeps each block's weight gradient of the last step, for [`Trainer::last_gradients`]
+    /// (with diagnostics on; TensorBoard's gradient histograms).
+    pub fn keep_last_gradients(&mut self) {
+        if let Some(magnitudes) = self.magnitudes.as_mut() {
+            magnitudes.keep_last();
+        }
+    }
+
+    /// Per block, its weight's name and the last step's gradient of it, `[out, in]` (`None`
+    /// before a step, for a block the rule did not train, or unless
+    /// [`Trainer::keep_last_gradients`] was called); empty without diagnostics.
+    pub fn last_gradients(&self) -> Vec<(&str, Option<&Tensor<2>>)> {
+        self.magnitudes
+            .as_ref()
+            .map(Magnitudes::last_grads)
             .unwrap_or_default()
     }
 

@@ -186,8 +186,12 @@ pub struct TrainConfig {
     pub feedback_init: Init,
     /// Its scale (the scheme's default when absent).
     pub feedback_scale: Option<f64>,
-    /// Local rules: blocks learn in `parallel` or `sequential`ly.
+    /// Local rules: blocks learn in `parallel`, `sequential`ly, or `adaptive`ly (in parallel,
+    /// each input direction of a block as fast as it has settled: [`crate::rule::adaptive`]).
     pub layerwise: Layerwise,
+    /// Adaptive schedule: κ, how strongly an input direction's drift slows its learning
+    /// (`s = 1 / (1 + κ·excess drift)`; 0 is the parallel schedule).
+    pub adaptive_strength: f64,
     /// Sequential schedule: epoch budget per block (default: epochs / blocks).
     pub layer_epochs: Option<usize>,
     /// Forward-forward: goodness threshold θ.
@@ -226,6 +230,10 @@ pub struct TrainConfig {
     pub align_every: usize,
     /// Rows of the probe batch (the first rows of the training split).
     pub align_batch: usize,
+    /// Write TensorBoard event files to `<run>/tensorboard/`: the epoch's scalars and each
+    /// block's histograms of weights and of the last step's gradients (a sweep's trials also
+    /// their hyperparameters).
+    pub tensorboard: bool,
     /// Layer-parallel training: the blocks run as this many pipelined stages, one thread
     /// each (0 = off). Rules without a backward chain only (drtp, local_loss,
     /// linear_decoder); each block draws from its own random stream.
@@ -250,6 +258,7 @@ impl Default for TrainConfig {
             feedback_init: Init::Lecun,
             feedback_scale: None,
             layerwise: Layerwise::Parallel,
+            adaptive_strength: 1.0,
             layer_epochs: None,
             ff_threshold: 2.0,
             ff_sharpness: 1.0,
@@ -267,6 +276,7 @@ impl Default for TrainConfig {
             log_every: 0,
             eval_batch_size: 1000,
             align_every: 0,
+            tensorboard: false,
             align_batch: 256,
             pipeline_stages: 0,
             threads: 0,
@@ -586,6 +596,14 @@ impl ExperimentConfig {
         if t.pipeline_stages > 0 {
             self.check_pipeline(&settings.rules)?;
         }
+        if t.layerwise == Layerwise::Adaptive {
+            self.check_adaptive(&settings.rules)?;
+        } else if t.adaptive_strength != TrainConfig::default().adaptive_strength {
+            return Err(Error::config(
+                "train.adaptive_strength",
+                "set without train.layerwise = \"adaptive\"",
+            ));
+        }
         if settings.embeds_label() && settings.rules.len() < 2 {
             return Err(Error::config(
                 if self.model.layers.is_some() {
@@ -661,6 +679,54 @@ impl ExperimentConfig {
         Ok(())
     }
 
+    /// Whether the adaptive schedule fits: local rules on every hidden block (each block is
+    /// stepped as soon as its input is known), no REINFORCE, dense blocks only (a stability per
+    /// input column of the weights).
+    fn check_adaptive(&self, rules: &[String]) -> Result<()> {
+        let key = "train.layerwise";
+        let hidden = &rules[..rules.len() - 1];
+        for name in hidden {
+            if rule::registry::kind(name, "train.rule")? != RuleKind::Local {
+                return Err(Error::config(
+                    key,
+                    format!(
+                        "the adaptive schedule needs local rules (no backward chain, e.g. \
+                         drtp, local_loss, linear_decoder) on every hidden block, not {name}"
+                    ),
+                ));
+            }
+        }
+        if self
+            .model
+            .estimator
+            .resolve(hidden.len(), "model.estimator")?
+            .contains(&EstimatorKind::Reinforce)
+        {
+            return Err(Error::config(
+                key,
+                "REINFORCE needs the loss of the whole net, so no block learns from its own \
+                 output alone",
+            ));
+        }
+        if self.has_conv() {
+            return Err(Error::config(
+                key,
+                "the adaptive schedule scales a dense block's weight columns; the net has \
+                 convolutions",
+            ));
+        }
+        if !(self.train.adaptive_strength.is_finite() && self.train.adaptive_strength >= 0.0) {
+            return Err(Error::config(
+                "train.adaptive_strength",
+                format!(
+                    "{} is not a non-negative number",
+                    self.train.adaptive_strength
+                ),
+            ));
+        }
+        Ok(())
+    }
+
     /// Whether layer-parallel training fits the rules (one per block) and the other settings.
     fn check_pipeline(&self, rules: &[String]) -> Result<()> {
         let t = &self.train;
@@ -680,7 +746,7 @@ impl ExperimentConfig {
         if t.layerwise != Layerwise::Parallel {
             return Err(Error::config(
                 key,
-                "the sequential layer-wise schedule trains one block at a time",
+                "layer-parallel training runs the parallel layer-wise schedule only",
             ));
         }
         if self
@@ -765,6 +831,7 @@ impl ExperimentConfig {
                 scale: t.feedback_scale.map(|s| s as f32),
             },
             layerwise: t.layerwise,
+            adaptive_strength: t.adaptive_strength as f32,
             layer_epochs: t.layer_epochs.unwrap_or(t.epochs.div_ceil(blocks)),
             ff_threshold: t.ff_threshold as f32,
             ff_sharpness: t.ff_sharpness as f32,
@@ -853,6 +920,7 @@ impl ExperimentConfig {
                 eval_mode: self.model.eval_mode,
                 conv,
             };
+            check_groups(i, &spec)?;
             width = spec.outputs;
             volume = conv.map(|c| c.output());
             specs.push(spec);
@@ -1119,4 +1187,37 @@ fn serde_name<T: Serialize>(value: &T) -> String {
         .ok()
         .and_then(|v| v.as_str().map(str::to_string))
         .unwrap_or_default()
+}
+
+/// Fails when a categorical unit's groups do not tile block `index`'s units (its own
+/// activation) or its inputs (its input activation).
+fn check_groups(index: usize, spec: &BlockSpec) -> Result<()> {
+    let pairs = [
+        (
+            "model.activation",
+            Some(spec.activation),
+            spec.outputs,
+            "units",
+        ),
+        (
+            "model.input_activation",
+            spec.input_activation,
+            spec.inputs,
+            "inputs",
+        ),
+    ];
+    for (key, activation, width, what) in pairs {
+        if let Some(activation) = activation
+            && !width.is_multiple_of(activation.group())
+        {
+            return Err(Error::config(
+                key,
+                format!(
+                    "{activation} groups units in {}s, but block {index} has {width} {what}",
+                    activation.group()
+                ),
+            ));
+        }
+    }
+    Ok(())
 }

@@ -8,6 +8,7 @@ pub mod located;
 pub mod lock;
 pub mod snapshot;
 pub mod sweep;
+pub mod tensorboard;
 mod train;
 
 pub use crate::engine::{EpochMetrics, Evaluation, Split, evaluate, evaluate_weights};

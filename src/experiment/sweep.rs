@@ -401,6 +401,15 @@ impl Grid {
     }
 }
 
+impl Sweep {
+    /// Trial `t`'s swept keys and values.
+    pub fn hyperparameters(&self, t: usize) -> Vec<(String, toml::Value)> {
+        (self.keys.iter().cloned())
+            .zip(self.trials[t].values.iter().cloned())
+            .collect()
+    }
+}
+
 /// The run directory of a run config inside the sweep directory.
 fn run_dir(dir: &Path, config: &ExperimentConfig) -> PathBuf {
     dir.join("runs").join(&config.name)
@@ -424,10 +433,10 @@ pub fn run(sweep: &Sweep, options: &SweepOptions) -> Result<SweepReport> {
     let mut reused = 0;
     if !options.merge {
         std::fs::create_dir_all(dir.join("runs")).map_err(|e| Error::io(&dir, e))?;
-        let pending: Vec<&ExperimentConfig> = mine
+        let pending: Vec<(&ExperimentConfig, Vec<(String, toml::Value)>)> = mine
             .iter()
-            .map(|&(t, r)| &sweep.trials[t].runs[r])
-            .filter(|config| finished(&run_dir(&dir, config), config).is_none())
+            .map(|&(t, r)| (&sweep.trials[t].runs[r], sweep.hyperparameters(t)))
+            .filter(|(config, _)| finished(&run_dir(&dir, config), config).is_none())
             .collect();
         reused = mine.len() - pending.len();
         trained = pending.len();
@@ -458,8 +467,12 @@ pub fn run(sweep: &Sweep, options: &SweepOptions) -> Result<SweepReport> {
     })
 }
 
-/// Trains `pending` runs, `options.jobs` at a time.
-fn train_all(pending: &[&ExperimentConfig], out: &Path, options: &SweepOptions) -> Result<()> {
+/// Trains `pending` runs (each with its trial's hyperparameters), `options.jobs` at a time.
+fn train_all(
+    pending: &[(&ExperimentConfig, Vec<(String, toml::Value)>)],
+    out: &Path,
+    options: &SweepOptions,
+) -> Result<()> {
     let next = AtomicUsize::new(0);
     let failure: Mutex<Option<Error>> = Mutex::new(None);
     let total = pending.len();
@@ -471,7 +484,7 @@ fn train_all(pending: &[&ExperimentConfig], out: &Path, options: &SweepOptions) 
                     if k >= total || failure.lock().map(|f| f.is_some()).unwrap_or(true) {
                         break;
                     }
-                    let config = pending[k];
+                    let (config, hyperparameters) = &pending[k];
                     if !options.quiet {
                         eprintln!("== [{}/{total}] {}", k + 1, config.name);
                     }
@@ -479,6 +492,7 @@ fn train_all(pending: &[&ExperimentConfig], out: &Path, options: &SweepOptions) 
                         out: out.to_path_buf(),
                         quiet: true,
                         report: false,
+                        hyperparameters: hyperparameters.clone(),
                         ..RunOptions::default()
                     };
                     if let Err(error) = train(config, &run) {

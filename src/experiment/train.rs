@@ -17,7 +17,9 @@ use crate::engine::checkpoint::{self, Checkpoint};
 use crate::engine::{AlignmentLine, Divergence, EpochMetrics, EpochReport, IterationLine, Trainer};
 use crate::error::{Error, Result};
 use crate::experiment::lock::RunLock;
+use crate::experiment::tensorboard::{EventWriter, Histogram};
 use crate::experiment::{ExperimentConfig, snapshot};
+use crate::host;
 use crate::io::write_atomic;
 use crate::net::weights::{self, WeightsFile};
 use crate::net::{Net, Parameters};
@@ -50,6 +52,9 @@ pub struct RunOptions {
     /// epoch) with the epoch's metrics and the run's epoch count; `false` stops the run with
     /// [`Error::Stopped`] (Python's Ctrl-C, notebook progress).
     pub on_epoch: Option<EpochHook>,
+    /// The run's hyperparameters (a sweep trial's swept keys and values), written to its
+    /// TensorBoard events with `train.tensorboard`.
+    pub hyperparameters: Vec<(String, toml::Value)>,
 }
 
 /// What an [`EpochHook`] calls: the epoch's metrics and the run's epoch count → go on?
@@ -77,6 +82,7 @@ impl Default for RunOptions {
             checkpoint: true,
             series: 0,
             on_epoch: None,
+            hyperparameters: Vec::new(),
         }
     }
 }
@@ -182,11 +188,17 @@ fn progress_bar(total: u64, quiet: bool) -> ProgressBar {
     bar
 }
 
-/// Weights-file metadata describing the run.
-fn metadata(config: &ExperimentConfig, net: &Net) -> BTreeMap<String, String> {
+/// Weights-file metadata describing the run: the net's sizes, the resolved config, and the
+/// input scaling fitted on the training split (`scaling`: JSON `{"shift": [..], "factor":
+/// [..]}` per feature, a raw input `x` fed to the net as `(x − shift) · factor`).
+fn metadata(config: &ExperimentConfig, net: &Net, data: &Dataset) -> BTreeMap<String, String> {
     BTreeMap::from([
         ("sizes".to_string(), net.sizes()),
         ("config".to_string(), config.to_toml()),
+        (
+            "scaling".to_string(),
+            serde_json::to_string(&data.scaler).expect("a scaler serialises"),
+        ),
     ])
 }
 
@@ -281,7 +293,7 @@ fn train_here(
         );
     }
     let mut trainer = Trainer::new(config, data)?;
-    let shared_init = start_weights(&mut trainer, config, options)?;
+    let shared_init = start_weights(&mut trainer, config, data, options)?;
     std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
     let _lock = match early_lock {
         Some(lock) => lock,
@@ -289,6 +301,7 @@ fn train_here(
     };
     let config_text = config.to_toml();
     write_atomic(&dir.join("config.toml"), config_text.as_bytes())?;
+    write_json(&dir.join("splits.json"), &data.splits())?;
     let mut log = RunLog {
         config: config_text,
         init_weights: options
@@ -301,6 +314,7 @@ fn train_here(
     if options.checkpoint {
         resume(&mut trainer, &dir, &mut log, (&config.name, options.quiet))?;
     }
+    let mut events = open_events(&mut trainer, config, &dir, options)?;
     let t = &config.train;
     let per_epoch = data.train.rows().div_ceil(t.batch_size);
     let bar = progress_bar((per_epoch * t.epochs) as u64, options.quiet);
@@ -323,6 +337,9 @@ fn train_here(
         }
         log.push(report);
         write_logs(&dir, config, &log)?;
+        if let (Some(events), Some(last)) = (&mut events, log.history.last()) {
+            write_events(events, &trainer, last)?;
+        }
         if options.checkpoint && epoch < t.epochs {
             let run = serde_json::to_value(&log).expect("run logs serialise");
             trainer.checkpoint(run).save(&checkpoint::path(&dir))?;
@@ -348,12 +365,51 @@ fn train_here(
     Ok(summary)
 }
 
+/// The run's TensorBoard event file with its hyperparameters, with `train.tensorboard` (the
+/// trainer then keeps each step's gradients for the histograms).
+fn open_events(
+    trainer: &mut Trainer,
+    config: &ExperimentConfig,
+    dir: &Path,
+    options: &RunOptions,
+) -> Result<Option<EventWriter>> {
+    if !config.train.tensorboard {
+        return Ok(None);
+    }
+    trainer.keep_last_gradients();
+    let mut events = EventWriter::create(&dir.join("tensorboard"))?;
+    if !options.hyperparameters.is_empty() {
+        events.hyperparameters(&options.hyperparameters)?;
+    }
+    Ok(Some(events))
+}
+
+/// An epoch's TensorBoard record: its scalars, and per block the histograms of the weight
+/// matrix and of its last gradient.
+fn write_events(events: &mut EventWriter, trainer: &Trainer, metrics: &EpochMetrics) -> Result<()> {
+    let mut tensors = Vec::new();
+    for (block, (name, grad)) in trainer.net().blocks.iter().zip(trainer.last_gradients()) {
+        tensors.push((format!("weights/{name}"), host::values(block.weight())));
+        if let Some(grad) = grad {
+            tensors.push((format!("gradients/{name}"), host::values(grad)));
+        }
+    }
+    let histograms: Vec<Histogram<'_>> = (tensors.iter())
+        .map(|(tag, values)| Histogram {
+            tag: tag.clone(),
+            values,
+        })
+        .collect();
+    events.epoch(metrics, &histograms)
+}
+
 /// Loads the run's starting weights (`--init-weights`, a comparison's shared start) and
 /// writes them out when asked (`--save-init`); returns whether every linear tensor came from
 /// the shared start.
 fn start_weights(
     trainer: &mut Trainer,
     config: &ExperimentConfig,
+    data: &Dataset,
     options: &RunOptions,
 ) -> Result<bool> {
     if let Some(path) = &options.init_weights {
@@ -366,7 +422,7 @@ fn start_weights(
     }
     if let Some(path) = &options.save_init {
         let (net, rule) = (trainer.net(), trainer.rule());
-        weights::save(path, &[net, rule], &metadata(config, net))?;
+        weights::save(path, &[net, rule], &metadata(config, net, data))?;
     }
     Ok(shared_init)
 }
@@ -483,7 +539,7 @@ fn finish(
     weights::save(
         &dir.join("weights.safetensors"),
         &[net, rule],
-        &metadata(config, net),
+        &metadata(config, net, data),
     )?;
     let device = trainer.device();
     if log.diverged.is_none() {

@@ -169,6 +169,36 @@ const CASES: &[Case] = &[
         "config `data.train_limit`: must be at least 1"
     ),
     set!(
+        "zero examples fraction",
+        ["data.examples_frac=0"],
+        "config `data.examples_frac`: 0 is not a fraction in (0, 1]"
+    ),
+    set!(
+        "examples fraction above one",
+        ["data.examples_frac=1.5"],
+        "config `data.examples_frac`: 1.5 is not a fraction in (0, 1]"
+    ),
+    set!(
+        "categorical groups that do not tile the block",
+        ["model.hidden=[30]", "model.activation=\"categorical:4\""],
+        "config `model.activation`: categorical:4 groups units in 4s, but block 0 has 30 units"
+    ),
+    set!(
+        "fractional categorical group",
+        ["model.activation=\"categorical:1.5\""],
+        "config `model.activation`: categorical:1.5: a group needs a whole number"
+    ),
+    set!(
+        "non-positive clipping ceiling",
+        ["model.activation=\"clipped_relu:-1\""],
+        "config `model.activation`: clipped_relu:-1: the ceiling must be positive"
+    ),
+    set!(
+        "zero noise level",
+        ["model.activation=\"noisy_relu:0\""],
+        "config `model.activation`: noisy_relu:0: the noise level must be positive"
+    ),
+    set!(
         "negative TP step",
         ["target_prop.x_lr=-1"],
         "config `target_prop.x_lr`: -1 is not a non-negative number"

@@ -37,6 +37,7 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
         checkpoint: true,
         series: 0,
         on_epoch: None,
+        hyperparameters: Vec::new(),
     };
     let summary = train(&config, &options)?;
     let dir = options.out.join(&config.name);
