@@ -488,3 +488,15 @@ fn bench_memory_is_flat_in_depth_for_local_rules_and_grows_for_backprop() {
     assert_eq!(code, 2, "{stderr}");
     assert!(stderr.contains("--depths"), "{stderr}");
 }
+
+#[test]
+fn output_into_a_closed_pipe_ends_quietly() {
+    // `plasticity rules | true`, the reader gone before the first line is printed.
+    let output = std::process::Command::new("sh")
+        .args(["-c", "(sleep 0.3; \"$0\" rules) | true"])
+        .arg(env!("CARGO_BIN_EXE_plasticity"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}

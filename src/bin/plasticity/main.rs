@@ -137,7 +137,22 @@ fn parse_args() -> std::result::Result<Cli, ExitCode> {
     })
 }
 
+/// Output piped into a program that stops reading (`plasticity rules | head`) ends the process
+/// quietly, as for any Unix tool, instead of `println!` panicking on the broken pipe.
+#[cfg(unix)]
+fn quiet_broken_pipes() {
+    // SAFETY: called first in `main`, before any thread starts; restoring the default action
+    // of SIGPIPE touches no memory.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
+#[cfg(not(unix))]
+fn quiet_broken_pipes() {}
+
 fn main() -> ExitCode {
+    quiet_broken_pipes();
     let cli = match parse_args() {
         Ok(cli) => cli,
         Err(code) => return code,
