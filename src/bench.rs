@@ -2,7 +2,7 @@
 
 use std::time::Instant;
 
-use burn::tensor::Device;
+use burn::tensor::{Device, Tensor};
 use serde::Serialize;
 
 use crate::backend;
@@ -12,7 +12,7 @@ use crate::error::Result;
 use crate::experiment::ExperimentConfig;
 use crate::host;
 use crate::net::Net;
-use crate::product::matmul;
+use crate::product::{self, matmul};
 use crate::rng::Rng;
 use crate::task::Batch;
 
@@ -32,6 +32,9 @@ pub struct BenchReport {
     /// Floating-point operations of one training step per sample (6 per weight: forward,
     /// input gradient, weight gradient).
     pub flops_per_sample: f64,
+    /// The FLOPs per sample the step's products really did (matrix products and convolutions
+    /// counted as they ran).
+    pub measured_flops_per_sample: f64,
     /// The training step's rate, GFLOP/s.
     pub train_gflops: f64,
     /// The backend's own rate on a 1024×1024 product, GFLOP/s (median).
@@ -70,6 +73,41 @@ pub fn matmul_gflops(n: usize, repeats: usize, device: &Device) -> f64 {
     median(&mut rates)
 }
 
+/// GFLOP/s of `shapes`' products run back to back on `device` (random operands made
+/// beforehand), once per repeat after a warm-up: the rate the step's own products reach
+/// alone, the ceiling its step can approach.
+pub fn products_gflops(shapes: &[[usize; 3]], repeats: usize, device: &Device) -> Vec<f64> {
+    let mut rng = Rng::new(0);
+    let operands: Vec<(Tensor<2>, Tensor<2>)> = (shapes.iter())
+        .map(|&[m, k, n]| {
+            let a = host::matrix(rng.normal_vec(m * k, 0.0, 1.0), m, k, device);
+            let b = host::matrix(rng.normal_vec(k * n, 0.0, 1.0), k, n, device);
+            (a, b)
+        })
+        .collect();
+    let flops: f64 = shapes
+        .iter()
+        .map(|&[m, k, n]| 2.0 * (m * k * n) as f64)
+        .sum();
+    let run = || {
+        let mut last = None;
+        for (a, b) in &operands {
+            last = Some(matmul(a.clone(), b.clone()));
+        }
+        if let Some(last) = last {
+            host::scalar(&last.slice([0..1, 0..1]));
+        }
+    };
+    run();
+    (0..repeats.max(1))
+        .map(|_| {
+            let start = Instant::now();
+            run();
+            flops / start.elapsed().as_secs_f64() / 1e9
+        })
+        .collect()
+}
+
 /// Multiply–adds of one forward pass per sample.
 fn weights_per_sample(net: &Net) -> f64 {
     net.blocks
@@ -89,6 +127,8 @@ pub struct StepBench {
     rows: Vec<Vec<usize>>,
     /// Whether the steps run layer-parallel (`train.pipeline_stages`).
     pipelined: bool,
+    /// Product FLOPs per sample of the last [`StepBench::run`].
+    measured_flops: Option<f64>,
 }
 
 impl StepBench {
@@ -115,6 +155,7 @@ impl StepBench {
             batches,
             rows,
             pipelined: config.train.pipeline_stages > 0,
+            measured_flops: None,
         })
     }
 
@@ -128,6 +169,7 @@ impl StepBench {
     /// `train.pipeline_stages`, the steps run layer-parallel on the same mini-batches (made
     /// from their rows inside the timed loop).
     pub fn run(&mut self, steps: usize) -> Result<f64> {
+        let flops = product::tally::flops();
         let start = Instant::now();
         let last = if self.pipelined {
             let batches: Vec<&[usize]> = (0..steps)
@@ -145,7 +187,25 @@ impl StepBench {
         if let Some(report) = last {
             report.loss();
         }
-        Ok((steps * self.batch_size()) as f64 / start.elapsed().as_secs_f64())
+        let seconds = start.elapsed().as_secs_f64();
+        let samples = (steps * self.batch_size()) as f64;
+        self.measured_flops = Some((product::tally::flops() - flops) as f64 / samples.max(1.0));
+        Ok(samples / seconds)
+    }
+
+    /// The FLOPs per sample the last [`StepBench::run`]'s products did (matrix products and
+    /// convolutions, counted as they ran: what the rule really computes, unlike the nominal
+    /// [`StepBench::flops_per_sample`]); `None` before a run.
+    pub fn measured_flops_per_sample(&self) -> Option<f64> {
+        self.measured_flops
+    }
+
+    /// The shapes `[m, k, n]` of the products one training step runs, in order (one step on the
+    /// first mini-batch, not timed).
+    pub fn step_products(&mut self) -> Vec<[usize; 3]> {
+        let batch = &self.batches[0];
+        let trainer = &mut self.trainer;
+        product::tally::record(|| trainer.step(batch).loss()).1
     }
 
     /// Nominal floating-point operations of one training step per sample: 6 per weight
@@ -202,6 +262,7 @@ pub fn bench_training(
         samples_per_second,
         samples_per_second_range: range,
         flops_per_sample,
+        measured_flops_per_sample: bench.measured_flops_per_sample().unwrap_or(0.0),
         train_gflops,
         matmul_gflops: matmul,
         fraction_of_matmul: train_gflops / matmul,

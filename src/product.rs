@@ -15,11 +15,54 @@ use burn::tensor::Tensor;
 /// # Shapes
 /// `a`: `[m, k]`, `b`: `[k, n]` → `[m, n]`.
 pub fn matmul(a: Tensor<2>, b: Tensor<2>) -> Tensor<2> {
+    let ([m, k], [_, n]) = (a.dims(), b.dims());
+    tally::count([m, k, n]);
     #[cfg(feature = "flex")]
     if let Some(product) = flex::product(&a, &b) {
         return product;
     }
     a.matmul(b)
+}
+
+/// What the products of a stretch of training were: their FLOPs (counted always, one relaxed
+/// atomic add per product) and, while [`tally::record`] runs, their shapes. Convolutions
+/// count as the products they amount to (`conv2d.rs`).
+pub mod tally {
+    use std::sync::Mutex;
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+    static FLOPS: AtomicU64 = AtomicU64::new(0);
+    static RECORDING: AtomicBool = AtomicBool::new(false);
+    static SHAPES: Mutex<Vec<[usize; 3]>> = Mutex::new(Vec::new());
+
+    /// Counts one `[m, k] · [k, n]` product: `2·m·k·n` FLOPs.
+    pub fn count([m, k, n]: [usize; 3]) {
+        FLOPS.fetch_add(2 * (m * k * n) as u64, Ordering::Relaxed);
+        if RECORDING.load(Ordering::Relaxed)
+            && let Ok(mut shapes) = SHAPES.lock()
+        {
+            shapes.push([m, k, n]);
+        }
+    }
+
+    /// FLOPs of every product counted so far, by any thread.
+    pub fn flops() -> u64 {
+        FLOPS.load(Ordering::Relaxed)
+    }
+
+    /// Runs `f` and returns, with its result, the shapes `[m, k, n]` of the products it ran
+    /// (in order; concurrent products of other threads would be listed too, so call it with
+    /// nothing else training).
+    pub fn record<T>(f: impl FnOnce() -> T) -> (T, Vec<[usize; 3]>) {
+        if let Ok(mut shapes) = SHAPES.lock() {
+            shapes.clear();
+        }
+        RECORDING.store(true, Ordering::SeqCst);
+        let result = f();
+        RECORDING.store(false, Ordering::SeqCst);
+        let shapes = SHAPES.lock().map(|mut s| std::mem::take(&mut *s));
+        (result, shapes.unwrap_or_default())
+    }
 }
 
 /// Runs `a` and `b` at once, one per core, their products on one thread each (the other core

@@ -10,6 +10,7 @@ use crate::net::Slot;
 use crate::net::init::Init;
 use crate::net::layer::{Layer, LayerCache, LayerGrads, Mode, Weighted};
 use crate::net::shape::{ConvGeometry, Volume, flat, volumes};
+use crate::product;
 use crate::rng::Rng;
 
 /// `z = W ⋆ x + b` (cross-correlation, as PyTorch's `Conv2d`), every output channel one
@@ -66,6 +67,15 @@ impl Conv2d {
         ConvOptions::new([g.stride; 2], [g.padding; 2], [1, 1], 1)
     }
 
+    /// The matrix product a convolution of `batch` samples amounts to, `[m, k, n]`: `m =
+    /// batch·oh·ow` output positions, `k = in·kh·kw` taps, `n = out` channels (each of the
+    /// forward, weight-gradient and input-gradient passes costs `2·m·k·n` FLOPs).
+    fn product_shape(&self, batch: usize) -> [usize; 3] {
+        let [out, oh, ow] = self.output;
+        let [_, taps] = self.geometry.weight_dims();
+        [batch * oh * ow, taps, out]
+    }
+
     /// `matrix` (`[out, in·kh·kw]`) as the kernels `[out, in, kh, kw]`.
     fn kernels(&self, matrix: &Tensor<2>) -> Tensor<4> {
         matrix.clone().reshape(self.geometry.kernel_shape())
@@ -75,6 +85,8 @@ impl Conv2d {
     /// `x`: `[batch, in·h·w]` → `[batch, out·oh·ow]`.
     pub fn forward(&self, x: Tensor<2>) -> Tensor<2> {
         let out = self.geometry.channels;
+        let [m, k, n] = self.product_shape(x.dims()[0]);
+        product::tally::count([m, k, n]);
         flat(conv2d(
             volumes(x, self.geometry.input),
             self.kernels(&self.weight),
@@ -147,6 +159,8 @@ impl Weighted for Conv2d {
     /// gradient summed over the batch and positions).
     fn param_grads(&self, cache: &LayerCache, grad_output: &Tensor<2>) -> LayerGrads {
         let grad = volumes(grad_output.clone(), self.output);
+        let [m, k, n] = self.product_shape(grad_output.dims()[0]);
+        product::tally::count([n, m, k]);
         let weight = conv2d_weight_backward(
             volumes(cache.input.clone(), self.geometry.input),
             self.kernels(&self.weight),
@@ -172,6 +186,8 @@ impl Weighted for Conv2d {
         feedback: &Tensor<2>,
     ) -> Tensor<2> {
         let g = self.geometry;
+        let [m, k, n] = self.product_shape(grad_output.dims()[0]);
+        product::tally::count([m, n, k]);
         let [_, h, w] = g.input;
         let leftover = |length: usize| (length + 2 * g.padding - g.kernel) % g.stride;
         let options = ConvTransposeOptions::new(

@@ -13,6 +13,7 @@ mod determinism;
 mod divergence;
 mod estimators;
 mod first_step;
+mod flops;
 mod formats;
 mod fuzz;
 mod gradients;

@@ -6,7 +6,7 @@ use std::process::Command;
 use anyhow::{Context, bail};
 use clap::Args;
 use plasticity::activation::Activation;
-use plasticity::bench::{StepBench, bench_training, matmul_gflops, median};
+use plasticity::bench::{StepBench, bench_training, matmul_gflops, median, products_gflops};
 use plasticity::net::Parameters;
 
 use crate::memory;
@@ -117,9 +117,10 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
         report.samples_per_second_range.1
     );
     println!(
-        "  training   {:>10.1} GFLOP/s ({:.2} MFLOP per sample)",
+        "  training   {:>10.1} GFLOP/s ({:.2} MFLOP per sample nominal, {:.2} measured)",
         report.train_gflops,
-        report.flops_per_sample / 1e6
+        report.flops_per_sample / 1e6,
+        report.measured_flops_per_sample / 1e6
     );
     println!(
         "  matmul     {:>10.1} GFLOP/s (1024×1024)",
@@ -143,8 +144,89 @@ struct RuleRow {
     ratio_median: f64,
     ratio_min: f64,
     ratio_max: f64,
+    /// FLOPs per sample the step's products really did (counted while timing ours).
+    measured_flops_per_sample: f64,
+    /// The step's own products alone, back to back: GFLOP/s per repeat, ours and PyTorch's.
+    ceiling_ours: Vec<f64>,
+    ceiling_torch: Vec<f64>,
+    /// The best of all those repeats: the rule's ceiling.
+    ceiling_gflops: f64,
+    /// Our median training rate in GFLOP/s (measured FLOPs) over the ceiling.
     ours_fraction_of_ceiling: f64,
+    /// PyTorch's median rate at the same FLOPs per sample over the ceiling.
     torch_fraction_of_ceiling: f64,
+}
+
+/// A rule's ceiling: the products one of its steps runs (shapes recorded from a step), timed
+/// alone back to back on our side and PyTorch's, `repeats` times each.
+struct Ceiling {
+    measured_flops: f64,
+    ours: Vec<f64>,
+    torch: Vec<f64>,
+}
+
+impl Ceiling {
+    fn measure(
+        bench: &mut StepBench,
+        reference: &Reference<'_>,
+        repeats: usize,
+    ) -> anyhow::Result<Self> {
+        let measured_flops = bench
+            .measured_flops_per_sample()
+            .context("the step was not timed")?;
+        let shapes = bench.step_products();
+        let repeats = repeats.max(3);
+        let ours = products_gflops(&shapes, repeats, bench.device());
+        let torch = reference.products_gflops(&shapes, repeats)?;
+        Ok(Self {
+            measured_flops,
+            ours,
+            torch,
+        })
+    }
+
+    /// The best rate of any repeat on either side.
+    fn best(&self) -> f64 {
+        self.ours
+            .iter()
+            .chain(&self.torch)
+            .copied()
+            .fold(0.0, f64::max)
+    }
+}
+
+impl RuleRow {
+    fn new(rule: String, ours: Vec<f64>, torch: Vec<f64>, ceiling: Ceiling) -> Self {
+        let mut ratios: Vec<f64> = ours.iter().zip(&torch).map(|(a, b)| a / b).collect();
+        let ratio_min = ratios.iter().copied().fold(f64::INFINITY, f64::min);
+        let ratio_max = ratios.iter().copied().fold(0.0, f64::max);
+        let ours_median = median(&mut ours.clone());
+        let torch_median = median(&mut torch.clone());
+        let best = ceiling.best();
+        let fraction = |samples: f64| samples * ceiling.measured_flops / 1e9 / best;
+        Self {
+            rule,
+            ours_fraction_of_ceiling: fraction(ours_median),
+            torch_fraction_of_ceiling: fraction(torch_median),
+            ours_median,
+            torch_median,
+            ratio_median: median(&mut ratios),
+            ratio_min,
+            ratio_max,
+            measured_flops_per_sample: ceiling.measured_flops,
+            ceiling_gflops: best,
+            ceiling_ours: ceiling.ours,
+            ceiling_torch: ceiling.torch,
+            ours,
+            torch,
+        }
+    }
+}
+
+/// `(min, max)` of `values`.
+fn spread(values: &[f64]) -> (f64, f64) {
+    let low = values.iter().copied().fold(f64::INFINITY, f64::min);
+    (low, values.iter().copied().fold(0.0, f64::max))
 }
 
 /// The whole comparison.
@@ -155,10 +237,10 @@ struct VsTorchReport {
     batch_size: usize,
     rounds: usize,
     steps: usize,
+    /// Nominal FLOPs per sample (6 per weight), the same for every rule.
     flops_per_sample: f64,
     ours_matmul_gflops: f64,
     torch_matmul_gflops: f64,
-    ceiling_gflops: f64,
     rules: Vec<RuleRow>,
 }
 
@@ -215,6 +297,32 @@ impl Reference<'_> {
                 self.args.torch_script.display()
             )
         })
+    }
+
+    /// PyTorch's rate on `shapes`' products run back to back (operands made beforehand), one
+    /// figure per repeat after a warm-up, GFLOP/s.
+    fn products_gflops(&self, shapes: &[[usize; 3]], repeats: usize) -> anyhow::Result<Vec<f64>> {
+        let shapes = serde_json::to_string(shapes)?;
+        let program = format!(
+            "import json, time, torch\ntorch.set_num_threads({threads})\n\
+             shapes = json.loads('{shapes}')\n\
+             ops = [(torch.randn(m, k), torch.randn(k, n)) for m, k, n in shapes]\n\
+             flops = sum(2 * m * k * n for m, k, n in shapes)\n\
+             def run():\n    for a, b in ops:\n        a @ b\n\
+             run()\nrates = []\nfor _ in range({repeats}):\n    \
+             t = time.perf_counter(); run(); rates.append(flops / (time.perf_counter() - t) / 1e9)\n\
+             print(json.dumps(rates))",
+            threads = self.args.torch_threads
+        );
+        let output = self.command().args(["-c", &program]).output()?;
+        if !output.status.success() {
+            bail!(
+                "{} cannot time the products: {}",
+                self.args.python.display(),
+                last_line(&output.stderr)
+            );
+        }
+        Ok(serde_json::from_slice(&output.stdout)?)
     }
 
     /// PyTorch's rate on `n×n` products (median of 5 after a warm-up), GFLOP/s.
@@ -311,34 +419,16 @@ fn vs_torch(args: &BenchArgs) -> anyhow::Result<()> {
             ours.push(bench.run(args.steps)?);
             torch.push(reference.samples_per_second(&variant.name, &variant.config)?);
         }
-        let mut ratios: Vec<f64> = ours.iter().zip(&torch).map(|(a, b)| a / b).collect();
-        let ratio_min = ratios.iter().copied().fold(f64::INFINITY, f64::min);
-        let ratio_max = ratios.iter().copied().fold(0.0, f64::max);
+        let ceiling = Ceiling::measure(&mut bench, &reference, args.repeats)?;
         let flops = bench.flops_per_sample();
         shape.get_or_insert_with(|| (bench.sizes(), bench.batch_size(), flops));
-        rows.push(RuleRow {
-            rule: variant.name.clone(),
-            ours_median: median(&mut ours.clone()),
-            torch_median: median(&mut torch.clone()),
-            ratio_median: median(&mut ratios),
-            ratio_min,
-            ratio_max,
-            ours_fraction_of_ceiling: 0.0,
-            torch_fraction_of_ceiling: 0.0,
-            ours,
-            torch,
-        });
+        rows.push(RuleRow::new(variant.name.clone(), ours, torch, ceiling));
     }
     if !args.json {
         eprintln!();
     }
     let ours_matmul = matmul_gflops(2048, 5, &plasticity::backend::device());
-    let ceiling = ours_matmul.max(torch_matmul);
     let (sizes, batch_size, flops_per_sample) = shape.context("no variant to time")?;
-    for row in &mut rows {
-        row.ours_fraction_of_ceiling = row.ours_median * flops_per_sample / 1e9 / ceiling;
-        row.torch_fraction_of_ceiling = row.torch_median * flops_per_sample / 1e9 / ceiling;
-    }
     let report = VsTorchReport {
         backend: plasticity::backend::name(),
         sizes,
@@ -348,7 +438,6 @@ fn vs_torch(args: &BenchArgs) -> anyhow::Result<()> {
         flops_per_sample,
         ours_matmul_gflops: ours_matmul,
         torch_matmul_gflops: torch_matmul,
-        ceiling_gflops: ceiling,
         rules: rows,
     };
     if args.json {
@@ -361,31 +450,46 @@ fn vs_torch(args: &BenchArgs) -> anyhow::Result<()> {
 
 fn print_table(report: &VsTorchReport) {
     println!(
-        "{} batch {} ({}), {} rounds of {} steps, sides alternating; ceiling {:.0} GFLOP/s \
-         (2048² matmul: ours {:.0}, PyTorch {:.0}); {:.2} MFLOP per sample",
+        "{} batch {} ({}), {} rounds of {} steps, sides alternating; {:.2} MFLOP per sample \
+         nominal (6 per weight); 2048² matmul: ours {:.0}, PyTorch {:.0} GFLOP/s",
         report.sizes,
         report.batch_size,
         report.backend,
         report.rounds,
         report.steps,
-        report.ceiling_gflops,
+        report.flops_per_sample / 1e6,
         report.ours_matmul_gflops,
         report.torch_matmul_gflops,
-        report.flops_per_sample / 1e6
     );
     println!(
-        "| rule | ours samples/s | PyTorch samples/s | ratio median | min | max | ours % ceiling | PyTorch % ceiling |"
+        "Ceiling: the step's own products (shapes recorded from one step) run alone back to \
+         back, best of every repeat on both sides; % ceiling: the step's measured FLOPs at the \
+         median rate over it."
     );
-    println!("|---|---:|---:|---:|---:|---:|---:|---:|");
+    println!(
+        "| rule | ours samples/s | PyTorch samples/s | ratio median | min | max | MFLOP/sample | \
+         ceiling GFLOP/s | ours products (min–max) | PyTorch products (min–max) | ours % ceiling | \
+         PyTorch % ceiling |"
+    );
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     for row in &report.rules {
+        let (ours_low, ours_high) = spread(&row.ceiling_ours);
+        let (torch_low, torch_high) = spread(&row.ceiling_torch);
         println!(
-            "| {} | {:.0} | {:.0} | {:.2} | {:.2} | {:.2} | {:.0} | {:.0} |",
+            "| {} | {:.0} | {:.0} | {:.2} | {:.2} | {:.2} | {:.2} | {:.0} | {:.0}–{:.0} | \
+             {:.0}–{:.0} | {:.0} | {:.0} |",
             row.rule,
             row.ours_median,
             row.torch_median,
             row.ratio_median,
             row.ratio_min,
             row.ratio_max,
+            row.measured_flops_per_sample / 1e6,
+            row.ceiling_gflops,
+            ours_low,
+            ours_high,
+            torch_low,
+            torch_high,
             100.0 * row.ours_fraction_of_ceiling,
             100.0 * row.torch_fraction_of_ceiling
         );
