@@ -126,6 +126,13 @@ impl Tally {
     }
 }
 
+/// `g_i(h_i)`, and the forward cache of a learned `g_i`'s pass.
+#[derive(Clone)]
+struct Reconstruction {
+    output: Tensor<2>,
+    cache: Option<BlockCache>,
+}
+
 /// The TP / DTP rule.
 pub struct TargetProp {
     difference: bool,
@@ -375,7 +382,8 @@ impl TargetProp {
             .0
     }
 
-    /// The targets, and per block `i ≥ 1` the reconstruction `g_i(h_i)`.
+    /// The targets, and per block `i ≥ 1` the reconstruction `g_i(h_i)` with the forward
+    /// cache of a learned `g_i` (its reconstruction loss reuses that pass).
     fn propagate(
         &self,
         net: &Net,
@@ -383,7 +391,7 @@ impl TargetProp {
         top_target: Tensor<2>,
         inverses: &[Option<Tensor<2>>],
         rng: &mut Rng,
-    ) -> (Vec<Tensor<2>>, Vec<Option<Tensor<2>>>) {
+    ) -> (Vec<Tensor<2>>, Vec<Option<Reconstruction>>) {
         let hidden = net.blocks.len() - 1;
         let mut targets = vec![top_target; hidden];
         let mut reconstructions = vec![None; hidden];
@@ -391,19 +399,25 @@ impl TargetProp {
             let h = trace.blocks[i].output.clone();
             let below = trace.blocks[i - 1].output.clone();
             let (from_target, _) = self.feedback_map(net, inverses, i, targets[i].clone(), rng);
-            let (from_activity, _) = self.feedback_map(net, inverses, i, h, rng);
+            let (from_activity, cache) = self.feedback_map(net, inverses, i, h, rng);
             targets[i - 1] = if self.difference {
                 below + (from_target - from_activity.clone())
             } else {
                 from_target
             };
-            reconstructions[i] = Some(from_activity);
+            reconstructions[i] = Some(Reconstruction {
+                output: from_activity,
+                cache,
+            });
         }
         (targets, reconstructions)
     }
 
     /// Gradients of `g_i`'s reconstruction loss (and, for autoencoders, of `f_i`'s);
-    /// returns the loss.
+    /// returns the loss. `clean_pass` is `g_i`'s training pass on the block's output `h_i`
+    /// when [`TargetProp::propagate`] made one (a learned `g_i` draws nothing at random, so it
+    /// is the pass this function would make).
+    #[allow(clippy::too_many_arguments)]
     fn train_feedback(
         &mut self,
         net: &Net,
@@ -412,6 +426,7 @@ impl TargetProp {
         rng: &mut Rng,
         grads: &mut Gradients,
         observe: bool,
+        clean_pass: Option<BlockCache>,
     ) -> Tensor<1> {
         let block = &net.blocks[i];
         let clean = &trace.blocks[i];
@@ -433,12 +448,24 @@ impl TargetProp {
             (input.clone(), clean.clone())
         };
         let g = self.feedback[i].as_ref().expect("a learned g_i");
-        let noisy_cache = g.forward(forward.output.clone(), &mut Mode::Train(rng));
+        let mut clean_pass = clean_pass;
+        let mut on_output = |rng: &mut Rng| match clean_pass.take() {
+            Some(cache) => cache,
+            None => g.forward(clean.output.clone(), &mut Mode::Train(rng)),
+        };
+        let noisy_cache = if sigma > 0.0 {
+            g.forward(forward.output.clone(), &mut Mode::Train(rng))
+        } else {
+            on_output(rng)
+        };
         let mut passes = vec![];
         let residual = match self.settings.rec_loss {
             ReconstructionLoss::Plain => noisy_cache.output.clone() - noisy,
             ReconstructionLoss::Difference => {
-                let clean_cache = g.forward(clean.output.clone(), &mut Mode::Train(rng));
+                let clean_cache = match sigma > 0.0 {
+                    true => on_output(rng),
+                    false => noisy_cache.clone(),
+                };
                 let residual =
                     (noisy_cache.output.clone() - clean_cache.output.clone()) - (noisy - input);
                 passes.push((clean_cache, clean, -scale));
@@ -555,12 +582,14 @@ impl TargetProp {
             self.tally
                 .add("target_distance", blocks, i, mean_norm(residual));
         }
-        for (i, reconstruction) in reconstructions.iter().enumerate() {
-            let Some(reconstruction) = reconstruction else {
+        let mut clean_passes: Vec<Option<BlockCache>> = vec![None; top];
+        for (i, reconstruction) in reconstructions.into_iter().enumerate() {
+            let Some(Reconstruction { output, cache }) = reconstruction else {
                 continue;
             };
+            clean_passes[i] = cache;
             let below = trace.blocks[i - 1].output.clone();
-            let gap = below - reconstruction.clone();
+            let gap = below - output;
             if self.difference {
                 self.tally.add(
                     "difference_correction",
@@ -572,9 +601,11 @@ impl TargetProp {
             self.tally
                 .add("reconstruction_error", blocks, i, gap.square().mean());
         }
-        for i in 0..top {
+        for (i, clean_pass) in clean_passes.into_iter().enumerate() {
             if self.feedback[i].is_some() {
-                let rec = self.train_feedback(net, &trace, i, ctx.rng, &mut grads, !ctx.probe);
+                let observe = !ctx.probe;
+                let rec =
+                    self.train_feedback(net, &trace, i, ctx.rng, &mut grads, observe, clean_pass);
                 self.tally.add("reconstruction_loss", blocks, i, rec);
             }
         }
