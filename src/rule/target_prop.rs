@@ -413,10 +413,32 @@ impl TargetProp {
         (targets, reconstructions)
     }
 
-    /// Gradients of `g_i`'s reconstruction loss (and, for autoencoders, of `f_i`'s);
-    /// returns the loss. `clean_pass` is `g_i`'s training pass on the block's output `h_i`
-    /// when [`TargetProp::propagate`] made one (a learned `g_i` draws nothing at random, so it
-    /// is the pass this function would make).
+    /// `f_i` on its input plus noise (`rec_noise`): the noisy input and `f_i`'s training pass
+    /// on it, or the clean input and no pass when there is no noise.
+    fn noisy_input(
+        &self,
+        block: &Block,
+        clean: &BlockCache,
+        rng: &mut Rng,
+    ) -> (Tensor<2>, Option<BlockCache>) {
+        let input = clean.input.clone();
+        let sigma = self.settings.rec_noise;
+        if sigma <= 0.0 {
+            return (input, None);
+        }
+        let [batch, units] = input.dims();
+        let noise = rng.normal_vec(batch * units, 0.0, sigma);
+        let noisy = input.clone() + host::matrix(noise, batch, units, &input.device());
+        let cache = block.forward(noisy.clone(), &mut Mode::Train(rng));
+        (noisy, Some(cache))
+    }
+
+    /// Gradients of `g_i`'s reconstruction loss into `grads`, and for autoencoders of `f_i`'s;
+    /// returns the loss and, for autoencoders, the gradient the loss sends to `f_i`'s output at
+    /// the training pass `f_i` already made (the caller adds it to the target's: one backward
+    /// through `f_i` for both; a noisy pass of `f_i` is stepped through here). `clean_pass` is
+    /// `g_i`'s pass on `h_i` when [`TargetProp::propagate`] made one (a learned `g_i` draws
+    /// nothing at random, so it is the pass this function would make).
     #[allow(clippy::too_many_arguments)]
     fn train_feedback(
         &mut self,
@@ -427,73 +449,65 @@ impl TargetProp {
         grads: &mut Gradients,
         observe: bool,
         clean_pass: Option<BlockCache>,
-    ) -> Tensor<1> {
+    ) -> (Tensor<1>, Option<Tensor<2>>) {
         let block = &net.blocks[i];
         let clean = &trace.blocks[i];
         let input = clean.input.clone();
-        let [batch, units] = input.dims();
+        let batch = input.dims()[0];
         let scale = 2.0 * self.settings.rec_weight / batch as f32;
-        let sigma = self.settings.rec_noise;
-        let (noisy, forward) = if sigma > 0.0 {
-            let noise = host::matrix(
-                rng.normal_vec(batch * units, 0.0, sigma),
-                batch,
-                units,
-                &input.device(),
-            );
-            let noisy = input.clone() + noise;
-            let cache = block.forward(noisy.clone(), &mut Mode::Train(rng));
-            (noisy, cache)
-        } else {
-            (input.clone(), clean.clone())
-        };
+        let (noisy, noisy_pass) = self.noisy_input(block, clean, rng);
         let g = self.feedback[i].as_ref().expect("a learned g_i");
         let mut clean_pass = clean_pass;
         let mut on_output = |rng: &mut Rng| match clean_pass.take() {
             Some(cache) => cache,
             None => g.forward(clean.output.clone(), &mut Mode::Train(rng)),
         };
-        let noisy_cache = if sigma > 0.0 {
-            g.forward(forward.output.clone(), &mut Mode::Train(rng))
-        } else {
-            on_output(rng)
+        let noisy_cache = match &noisy_pass {
+            Some(pass) => g.forward(pass.output.clone(), &mut Mode::Train(rng)),
+            None => on_output(rng),
         };
-        let mut passes = vec![];
+        // Each pass of g_i: its cache, the pass of f_i it ran on (None: the clean trace), the
+        // factor on the residual.
+        let mut passes = vec![(noisy_cache, noisy_pass.as_ref(), scale)];
         let residual = match self.settings.rec_loss {
-            ReconstructionLoss::Plain => noisy_cache.output.clone() - noisy,
+            ReconstructionLoss::Plain => passes[0].0.output.clone() - noisy,
             ReconstructionLoss::Difference => {
-                let clean_cache = match sigma > 0.0 {
-                    true => on_output(rng),
-                    false => noisy_cache.clone(),
+                let clean_cache = match noisy_pass {
+                    Some(_) => on_output(rng),
+                    None => passes[0].0.clone(),
                 };
                 let residual =
-                    (noisy_cache.output.clone() - clean_cache.output.clone()) - (noisy - input);
-                passes.push((clean_cache, clean, -scale));
+                    (passes[0].0.output.clone() - clean_cache.output.clone()) - (noisy - input);
+                passes.push((clean_cache, None, -scale));
                 residual
             }
         };
-        passes.insert(0, (noisy_cache, &forward, scale));
+        let mut to_output: Option<Tensor<2>> = None;
         for (cache, forward, factor) in &passes {
             let grad_a = g.pre_activation_grad(cache, residual.clone().mul_scalar(*factor));
             let (block_grads, grad_z) = g.param_grads(cache, grad_a);
             grads.add_prefixed(&format!("feedback.{i}"), block_grads);
-            if autoencodes(&self.settings, i) {
-                let grad_h = g.input_grad(cache, grad_z, Feedback::Weights);
-                let grad_a = block.pre_activation_grad(forward, grad_h);
-                let (forward_grads, _) = block.param_grads(forward, grad_a);
-                grads.add_block(i, forward_grads);
+            if !autoencodes(&self.settings, i) {
+                continue;
+            }
+            let grad_h = g.input_grad(cache, grad_z, Feedback::Weights);
+            match forward {
+                Some(forward) => {
+                    let grad_a = block.pre_activation_grad(forward, grad_h);
+                    grads.add_block(i, block.param_grads(forward, grad_a).0);
+                }
+                None => to_output = Some(to_output.map_or(grad_h.clone(), |sum| sum + grad_h)),
             }
         }
         let observed = passes.swap_remove(0).0;
+        drop(passes);
         if let Some(g) = self.feedback[i].as_mut()
             && observe
         {
             g.observe(&observed);
         }
-        residual
-            .square()
-            .sum()
-            .mul_scalar(self.settings.rec_weight / batch as f32)
+        let loss = (residual.square().sum()).mul_scalar(self.settings.rec_weight / batch as f32);
+        (loss, to_output)
     }
 }
 
@@ -571,17 +585,6 @@ impl TargetProp {
         let inverses = self.inverses(net);
         let (targets, reconstructions) =
             self.propagate(net, &trace, top_target, &inverses, ctx.rng);
-        for (i, target) in targets.iter().enumerate() {
-            let h = &trace.blocks[i].output;
-            let residual = h.clone() - target.clone();
-            let grad_h = residual.clone().mul_scalar(2.0 / rows as f32);
-            let block = &net.blocks[i];
-            let grad_a = block.pre_activation_grad(&trace.blocks[i], grad_h);
-            let (block_grads, _) = block.param_grads(&trace.blocks[i], grad_a);
-            grads.add_block(i, block_grads);
-            self.tally
-                .add("target_distance", blocks, i, mean_norm(residual));
-        }
         let mut clean_passes: Vec<Option<BlockCache>> = vec![None; top];
         for (i, reconstruction) in reconstructions.into_iter().enumerate() {
             let Some(Reconstruction { output, cache }) = reconstruction else {
@@ -601,13 +604,31 @@ impl TargetProp {
             self.tally
                 .add("reconstruction_error", blocks, i, gap.square().mean());
         }
+        // The reconstruction losses first: what an autoencoder's loss sends to f_i's output
+        // joins the target's gradient there, one backward through f_i for both.
+        let mut from_reconstruction: Vec<Option<Tensor<2>>> = vec![None; top];
         for (i, clean_pass) in clean_passes.into_iter().enumerate() {
             if self.feedback[i].is_some() {
                 let observe = !ctx.probe;
-                let rec =
+                let (rec, grad_h) =
                     self.train_feedback(net, &trace, i, ctx.rng, &mut grads, observe, clean_pass);
                 self.tally.add("reconstruction_loss", blocks, i, rec);
+                from_reconstruction[i] = grad_h;
             }
+        }
+        for (i, target) in targets.iter().enumerate() {
+            let h = &trace.blocks[i].output;
+            let residual = h.clone() - target.clone();
+            let mut grad_h = residual.clone().mul_scalar(2.0 / rows as f32);
+            if let Some(extra) = from_reconstruction[i].take() {
+                grad_h = grad_h + extra;
+            }
+            let block = &net.blocks[i];
+            let grad_a = block.pre_activation_grad(&trace.blocks[i], grad_h);
+            let (block_grads, _) = block.param_grads(&trace.blocks[i], grad_a);
+            grads.add_block(i, block_grads);
+            self.tally
+                .add("target_distance", blocks, i, mean_norm(residual));
         }
         self.tally.steps += 1;
         StepOutput {
