@@ -16,7 +16,7 @@
 
 use burn::tensor::{Tensor, activation as act};
 
-use crate::activation::{Activation, hard};
+use crate::activation::{Activation, hard, smooth};
 use crate::host;
 use crate::rng::Rng;
 
@@ -76,18 +76,7 @@ pub fn expectation(activation: &Activation, a: Tensor<2>) -> Tensor<2> {
     match *activation {
         Activation::AdditiveNoiseRelu { sigma } => {
             let t = a.clone().div_scalar(sigma);
-            let cdf = t
-                .clone()
-                .div_scalar(std::f32::consts::SQRT_2)
-                .erf()
-                .add_scalar(1.0)
-                .mul_scalar(0.5);
-            let pdf = t
-                .square()
-                .mul_scalar(-0.5)
-                .exp()
-                .mul_scalar(1.0 / (2.0 * std::f32::consts::PI).sqrt());
-            a * cdf + pdf.mul_scalar(sigma)
+            a * smooth::normal_cdf(t.clone()) + smooth::normal_pdf(t).mul_scalar(sigma)
         }
         Activation::StochasticTimesSmooth => act::sigmoid(a),
         _ => act::relu(a),

@@ -23,6 +23,22 @@ pub fn forward(activation: &Activation, x: Tensor<2>) -> Tensor<2> {
     }
 }
 
+/// The standard normal CDF `Φ(t)` element-wise.
+pub fn normal_cdf(t: Tensor<2>) -> Tensor<2> {
+    t.div_scalar(std::f32::consts::SQRT_2)
+        .erf()
+        .add_scalar(1.0)
+        .mul_scalar(0.5)
+}
+
+/// The standard normal density `φ(t)` element-wise.
+pub fn normal_pdf(t: Tensor<2>) -> Tensor<2> {
+    t.square()
+        .mul_scalar(-0.5)
+        .exp()
+        .mul_scalar(1.0 / (2.0 * std::f32::consts::PI).sqrt())
+}
+
 /// Softmax's backward: `s ⊙ (g − ⟨g, s⟩)` per row.
 pub fn softmax_backward(s: &Tensor<2>, grad_out: Tensor<2>) -> Tensor<2> {
     let dot = (grad_out.clone() * s.clone()).sum_dim(1);
@@ -55,21 +71,7 @@ pub fn derivative(activation: &Activation, a: &Tensor<2>, h: &Tensor<2>) -> Tens
             let s = act::sigmoid(a.clone());
             s.clone() + a.clone() * s.clone() * s.neg().add_scalar(1.0)
         }
-        Activation::Gelu => {
-            let cdf = a
-                .clone()
-                .div_scalar(std::f32::consts::SQRT_2)
-                .erf()
-                .add_scalar(1.0)
-                .mul_scalar(0.5);
-            let pdf = a
-                .clone()
-                .square()
-                .mul_scalar(-0.5)
-                .exp()
-                .mul_scalar(1.0 / (2.0 * std::f32::consts::PI).sqrt());
-            cdf + a.clone() * pdf
-        }
+        Activation::Gelu => normal_cdf(a.clone()) + a.clone() * normal_pdf(a.clone()),
         Activation::Hardtanh => a.clone().abs().lower_equal_elem(1.0).float(),
         Activation::Hardsigmoid => a.clone().abs().lower_elem(3.0).float().div_scalar(6.0),
         _ => a.ones_like(),

@@ -679,19 +679,17 @@ impl ExperimentConfig {
         Ok(())
     }
 
-    /// Whether the adaptive schedule fits: local rules on every hidden block (each block is
-    /// stepped as soon as its input is known), no REINFORCE, dense blocks only (a stability per
-    /// input column of the weights).
-    fn check_adaptive(&self, rules: &[String]) -> Result<()> {
-        let key = "train.layerwise";
+    /// Whether every hidden block can learn from its own output alone, as `what` (keyed by
+    /// `key`) needs: a local rule on each (no backward chain) and no REINFORCE estimator.
+    fn check_local_blocks(&self, rules: &[String], key: &str, what: &str) -> Result<()> {
         let hidden = &rules[..rules.len() - 1];
         for name in hidden {
             if rule::registry::kind(name, "train.rule")? != RuleKind::Local {
                 return Err(Error::config(
                     key,
                     format!(
-                        "the adaptive schedule needs local rules (no backward chain, e.g. \
-                         drtp, local_loss, linear_decoder) on every hidden block, not {name}"
+                        "{what} needs local rules (no backward chain, e.g. drtp, local_loss, \
+                         linear_decoder) on every hidden block, not {name}"
                     ),
                 ));
             }
@@ -708,6 +706,15 @@ impl ExperimentConfig {
                  output alone",
             ));
         }
+        Ok(())
+    }
+
+    /// Whether the adaptive schedule fits: local rules on every hidden block (each block is
+    /// stepped as soon as its input is known), no REINFORCE, dense blocks only (a stability per
+    /// input column of the weights).
+    fn check_adaptive(&self, rules: &[String]) -> Result<()> {
+        let key = "train.layerwise";
+        self.check_local_blocks(rules, key, "the adaptive schedule")?;
         if self.has_conv() {
             return Err(Error::config(
                 key,
@@ -731,34 +738,11 @@ impl ExperimentConfig {
     fn check_pipeline(&self, rules: &[String]) -> Result<()> {
         let t = &self.train;
         let key = "train.pipeline_stages";
-        let hidden = &rules[..rules.len() - 1];
-        for name in hidden {
-            if rule::registry::kind(name, "train.rule")? != RuleKind::Local {
-                return Err(Error::config(
-                    key,
-                    format!(
-                        "layer-parallel training needs local rules (no backward chain, e.g. \
-                         drtp, local_loss, linear_decoder) on every hidden block, not {name}"
-                    ),
-                ));
-            }
-        }
+        self.check_local_blocks(rules, key, "layer-parallel training")?;
         if t.layerwise != Layerwise::Parallel {
             return Err(Error::config(
                 key,
                 "layer-parallel training runs the parallel layer-wise schedule only",
-            ));
-        }
-        if self
-            .model
-            .estimator
-            .resolve(hidden.len(), "model.estimator")?
-            .contains(&EstimatorKind::Reinforce)
-        {
-            return Err(Error::config(
-                key,
-                "REINFORCE needs the loss of the whole net, so no block learns from its own \
-                 output alone",
             ));
         }
         if t.log_every > 0 || t.align_every > 0 {
