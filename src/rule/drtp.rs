@@ -21,16 +21,24 @@ pub struct Drtp {
 }
 
 impl Drtp {
-    /// The rule for the block a registry build is for, warning about an unbounded
-    /// activation.
+    /// The rule for the block a registry build is for, warning once per net (at its first such
+    /// block) about DRTP blocks with an unbounded activation.
     pub fn build(ctx: &mut BuildContext<'_>) -> Self {
-        let activation = ctx.net.blocks[ctx.index].spec().activation;
-        if activation.is_unbounded() {
+        let hidden = ctx.net.blocks.len() - 1;
+        let unbounded: Vec<usize> = (0..hidden)
+            .filter(|&i| {
+                ctx.settings.rules.get(i).is_some_and(|rule| rule == "drtp")
+                    && ctx.net.blocks[i].spec().activation.is_unbounded()
+            })
+            .collect();
+        if unbounded.first() == Some(&ctx.index) {
+            let activation = ctx.net.blocks[ctx.index].spec().activation;
+            let blocks: Vec<String> = unbounded.iter().map(usize::to_string).collect();
             eprintln!(
-                "warning: drtp with the unbounded activation `{activation}` on block {}: its \
+                "warning: drtp with the unbounded activation `{activation}` on block(s) {}: its \
                  fixed target projections can drive units without limit; tanh or sigmoid are \
                  the usual choices",
-                ctx.index
+                blocks.join(", ")
             );
         }
         Self::new(

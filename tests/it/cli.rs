@@ -508,3 +508,28 @@ fn output_into_a_closed_pipe_ends_quietly() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(!stderr.contains("panicked"), "{stderr}");
 }
+
+#[test]
+fn drtp_warns_once_about_its_unbounded_blocks() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().to_str().unwrap();
+    let (code, _, stderr) = plasticity(&[
+        "train",
+        "--quiet",
+        "--out",
+        out,
+        "--set",
+        "train.rule=drtp",
+        "--set",
+        "model.hidden=[8, 8, 8]",
+        "--set",
+        "train.epochs=1",
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    let warnings: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.contains("warning: drtp"))
+        .collect();
+    assert_eq!(warnings.len(), 1, "{stderr}");
+    assert!(warnings[0].contains("block(s) 0, 1, 2"), "{stderr}");
+}
