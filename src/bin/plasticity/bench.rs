@@ -314,15 +314,22 @@ impl Reference<'_> {
              print(json.dumps(rates))",
             threads = self.args.torch_threads
         );
-        let output = self.command().args(["-c", &program]).output()?;
+        let stdout = self.run_program(&program, "cannot time the products")?;
+        Ok(serde_json::from_slice(&stdout)?)
+    }
+
+    /// The standard output of `python -c program`; a failure is an error saying `what` went
+    /// wrong with the interpreter's last line of stderr.
+    fn run_program(&self, program: &str, what: &str) -> anyhow::Result<Vec<u8>> {
+        let output = self.command().args(["-c", program]).output()?;
         if !output.status.success() {
             bail!(
-                "{} cannot time the products: {}",
+                "{} {what}: {}",
                 self.args.python.display(),
                 last_line(&output.stderr)
             );
         }
-        Ok(serde_json::from_slice(&output.stdout)?)
+        Ok(output.stdout)
     }
 
     /// PyTorch's rate on `n×n` products (median of 5 after a warm-up), GFLOP/s.
@@ -335,15 +342,8 @@ impl Reference<'_> {
              print(sorted(r)[2])",
             threads = self.args.torch_threads
         );
-        let output = self.command().args(["-c", &program]).output()?;
-        if !output.status.success() {
-            bail!(
-                "{} cannot import torch: {} (pip install torch numpy)",
-                self.args.python.display(),
-                last_line(&output.stderr)
-            );
-        }
-        Ok(String::from_utf8_lossy(&output.stdout).trim().parse()?)
+        let stdout = self.run_program(&program, "cannot import torch (pip install torch numpy)")?;
+        Ok(String::from_utf8_lossy(&stdout).trim().parse()?)
     }
 }
 
