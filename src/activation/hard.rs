@@ -50,13 +50,18 @@ pub fn probability_slope(activation: &Activation, a: &Tensor<2>) -> Option<Tenso
 
 /// Draws `[batch, units]` uniforms on the host from `rng` (reproducible on any backend).
 pub fn uniforms(like: &Tensor<2>, rng: &mut Rng) -> Tensor<2> {
+    draws(like, |n| rng.uniform_vec(n, 0.0, 1.0))
+}
+
+/// Draws `[batch, units]` standard normals on the host from `rng` (noisy units).
+pub fn normals(like: &Tensor<2>, rng: &mut Rng) -> Tensor<2> {
+    draws(like, |n| rng.normal_vec(n, 0.0, 1.0))
+}
+
+/// A tensor shaped like `like` from `draw(count)` values made on the host.
+fn draws(like: &Tensor<2>, draw: impl FnOnce(usize) -> Vec<f32>) -> Tensor<2> {
     let [rows, cols] = like.dims();
-    host::matrix(
-        rng.uniform_vec(rows * cols, 0.0, 1.0),
-        rows,
-        cols,
-        &like.device(),
-    )
+    host::matrix(draw(rows * cols), rows, cols, &like.device())
 }
 
 /// Samples a stochastic unit: draw `r ~ U(0, 1)`, output 1 iff `r < p(a)`; a categorical

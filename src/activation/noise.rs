@@ -17,19 +17,7 @@
 use burn::tensor::{Tensor, activation as act};
 
 use crate::activation::{Activation, hard, smooth};
-use crate::host;
 use crate::rng::Rng;
-
-/// Draws `[batch, units]` standard normals on the host from `rng`.
-fn normals(like: &Tensor<2>, rng: &mut Rng) -> Tensor<2> {
-    let [rows, cols] = like.dims();
-    host::matrix(
-        rng.normal_vec(rows * cols, 0.0, 1.0),
-        rows,
-        cols,
-        &like.device(),
-    )
-}
 
 /// `√σ(a)`: the decomposition's smooth part.
 fn smooth_part(a: Tensor<2>) -> Tensor<2> {
@@ -43,11 +31,11 @@ fn smooth_part(a: Tensor<2>) -> Tensor<2> {
 pub fn sample(activation: &Activation, a: Tensor<2>, rng: &mut Rng) -> Tensor<2> {
     match *activation {
         Activation::AdditiveNoiseRelu { sigma } => {
-            let z = normals(&a, rng);
+            let z = hard::normals(&a, rng);
             act::relu(a + z.mul_scalar(sigma))
         }
         Activation::MultiplicativeNoiseRelu { sigma } => {
-            let z = normals(&a, rng);
+            let z = hard::normals(&a, rng);
             act::relu(a) * z.mul_scalar(sigma).add_scalar(1.0)
         }
         Activation::StochasticTimesSmooth => {
