@@ -8,6 +8,7 @@ pub mod estimator;
 pub mod hard;
 pub mod noise;
 pub mod smooth;
+pub mod tanh;
 
 use std::fmt;
 use std::str::FromStr;

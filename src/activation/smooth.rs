@@ -8,7 +8,7 @@ use crate::activation::Activation;
 pub fn forward(activation: &Activation, x: Tensor<2>) -> Tensor<2> {
     match *activation {
         Activation::Sigmoid => act::sigmoid(x),
-        Activation::Tanh => x.tanh(),
+        Activation::Tanh => super::tanh::forward(x),
         Activation::Relu => act::relu(x),
         Activation::ClippedRelu { ceiling } => x.clamp(0.0, ceiling),
         Activation::LeakyRelu { slope } => act::leaky_relu(x, f64::from(slope)),
