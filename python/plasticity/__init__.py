@@ -144,11 +144,15 @@ def compare(
     *,
     overrides: Optional[Mapping[str, Any]] = None,
     out: Union[str, os.PathLike] = "runs",
+    jobs: int = 1,
     quiet: bool = True,
 ) -> List[Dict[str, str]]:
-    """Trains every variant of a comparison file from the same start; returns its table (one
+    """Trains every variant of a comparison file from the same start (`jobs` variants at once,
+    each on its share of the cores; the results do not depend on it); returns its table (one
     dict per variant, the columns of `table.csv`)."""
-    directory = _plasticity.compare(os.fspath(path), _overrides(overrides), os.fspath(out), quiet)
+    directory = _plasticity.compare(
+        os.fspath(path), _overrides(overrides), os.fspath(out), jobs, quiet
+    )
     with open(Path(directory) / "table.csv", newline="") as table:
         return list(csv.DictReader(table))
 

@@ -47,6 +47,7 @@ def compare(
     *,
     overrides: Optional[Mapping[str, Any]] = ...,
     out: Union[str, os.PathLike] = ...,
+    jobs: int = ...,
     quiet: bool = ...,
 ) -> List[Dict[str, str]]:
     """Trains every variant of a comparison file from the same start; returns its table."""

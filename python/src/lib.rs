@@ -172,14 +172,16 @@ fn epoch_hook(progress: bool, interrupted: Arc<Mutex<Option<PyErr>>>) -> EpochHo
     }))
 }
 
-/// Trains every variant of a comparison file; returns the comparison's directory.
+/// Trains every variant of a comparison file (`jobs` variants at once); returns the
+/// comparison's directory.
 #[pyfunction]
-#[pyo3(signature = (path, overrides, out, quiet))]
+#[pyo3(signature = (path, overrides, out, jobs, quiet))]
 fn compare(
     py: Python<'_>,
     path: PathBuf,
     overrides: Vec<String>,
     out: PathBuf,
+    jobs: usize,
     quiet: bool,
 ) -> PyResult<String> {
     use plasticity::experiment::compare::{CompareOptions, Comparison};
@@ -187,6 +189,7 @@ fn compare(
     let options = CompareOptions {
         out: out.clone(),
         quiet,
+        jobs: jobs.max(1),
     };
     let result = py
         .detach(|| plasticity::experiment::compare::compare(&comparison, &options))

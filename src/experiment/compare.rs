@@ -21,6 +21,7 @@
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
@@ -28,6 +29,7 @@ use serde::{Deserialize, Serialize};
 use crate::engine::Trainer;
 use crate::error::{Error, Result};
 use crate::experiment::config::{apply_overrides, parse_table, set_path};
+use crate::experiment::jobs::for_each_job;
 use crate::experiment::located;
 use crate::experiment::{ExperimentConfig, RunOptions, Summary, train};
 use crate::io::write_atomic;
@@ -98,6 +100,9 @@ pub struct CompareOptions {
     pub out: PathBuf,
     /// No progress output.
     pub quiet: bool,
+    /// Variants trained at once, each on its share of the cores (1: one after another, each
+    /// on every core). The results do not depend on it.
+    pub jobs: usize,
 }
 
 impl Comparison {
@@ -277,37 +282,8 @@ pub fn compare(comparison: &Comparison, options: &CompareOptions) -> Result<Repo
         let metadata = std::collections::BTreeMap::from([("start".to_string(), start)]);
         weights::save(&init, &[trainer.net()], &metadata)?;
     }
-    let mut rows = Vec::new();
-    for (series, variant) in comparison.variants.iter().enumerate() {
-        let run_dir = dir.join(&variant.name);
-        let (summary, trained) = match finished(&run_dir, &variant.config) {
-            Some(summary) => (summary, false),
-            None => {
-                if !options.quiet {
-                    eprintln!("== {} / {}", comparison.name, variant.name);
-                }
-                let run = RunOptions {
-                    out: dir.clone(),
-                    quiet: options.quiet,
-                    init_weights: None,
-                    save_init: None,
-                    shared_init: (!variant.draws_own_start()).then(|| init.clone()),
-                    report: true,
-                    checkpoint: true,
-                    series,
-                    on_epoch: None,
-                    hyperparameters: variant.overrides.clone(),
-                };
-                (train(&variant.config, &run)?, true)
-            }
-        };
-        rows.push(Row {
-            variant: variant.name.clone(),
-            summary,
-            trained,
-            series,
-        });
-    }
+    let rows = train_variants(comparison, options, &dir, &init)?;
+    let mut rows = rows;
     // Diverged variants go last, the others keep the file's order.
     rows.sort_by_key(|row| row.summary.diverged.is_some());
     let markdown = markdown_table(&rows);
@@ -324,6 +300,62 @@ pub fn compare(comparison: &Comparison, options: &CompareOptions) -> Result<Repo
         markdown,
         wall_seconds: started.elapsed().as_secs_f64(),
     })
+}
+
+/// Every variant's row, in file order: a finished run's summary reused, the others trained
+/// (`options.jobs` at a time) from the shared start `init`.
+fn train_variants(
+    comparison: &Comparison,
+    options: &CompareOptions,
+    dir: &Path,
+    init: &Path,
+) -> Result<Vec<Row>> {
+    let variants = &comparison.variants;
+    let done: Vec<Option<Summary>> = (variants.iter())
+        .map(|v| finished(&dir.join(&v.name), &v.config))
+        .collect();
+    let pending: Vec<usize> = (0..variants.len()).filter(|&k| done[k].is_none()).collect();
+    let trained: Mutex<Vec<Option<Summary>>> = Mutex::new(vec![None; variants.len()]);
+    let alone = options.jobs <= 1 || pending.len() <= 1;
+    for_each_job(pending.len(), options.jobs, |k| {
+        let series = pending[k];
+        let variant = &variants[series];
+        if !options.quiet {
+            eprintln!("== {} / {}", comparison.name, variant.name);
+        }
+        let run = RunOptions {
+            out: dir.to_path_buf(),
+            // Concurrent runs' epoch lines would interleave: only the start of each is shown.
+            quiet: options.quiet || !alone,
+            shared_init: (!variant.draws_own_start()).then(|| init.to_path_buf()),
+            report: true,
+            checkpoint: true,
+            series,
+            hyperparameters: variant.overrides.clone(),
+            ..RunOptions::default()
+        };
+        let summary = train(&variant.config, &run)?;
+        if let Ok(mut slots) = trained.lock() {
+            slots[series] = Some(summary);
+        }
+        Ok(())
+    })?;
+    let trained = trained.into_inner().unwrap_or_default();
+    Ok((done.into_iter().zip(trained).enumerate())
+        .filter_map(|(series, (done, trained))| {
+            let (summary, fresh) = match (done, trained) {
+                (Some(summary), _) => (summary, false),
+                (None, Some(summary)) => (summary, true),
+                (None, None) => return None,
+            };
+            Some(Row {
+                variant: variants[series].name.clone(),
+                summary,
+                trained: fresh,
+                series,
+            })
+        })
+        .collect())
 }
 
 fn cell(value: Option<f64>) -> String {
@@ -434,7 +466,7 @@ pub fn compare_seeds(
         }
         let at = CompareOptions {
             out: dir.clone(),
-            quiet: options.quiet,
+            ..options.clone()
         };
         reports.push(compare(&shifted, &at)?);
     }

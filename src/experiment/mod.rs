@@ -2,11 +2,13 @@
 
 pub mod compare;
 pub mod config;
+pub mod jobs;
 mod layers;
 pub mod limits;
 pub mod located;
 pub mod lock;
 pub mod snapshot;
+pub mod splice;
 pub mod sweep;
 pub mod tensorboard;
 mod train;

@@ -20,12 +20,11 @@
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use crate::error::{Error, Result};
 use crate::experiment::compare::finished;
 use crate::experiment::config::{apply_overrides, parse_table, set_path};
+use crate::experiment::jobs::for_each_job;
 use crate::experiment::located;
 use crate::experiment::{ExperimentConfig, RunOptions, RunStatus, Summary, train};
 use crate::io::write_atomic;
@@ -473,42 +472,21 @@ fn train_all(
     out: &Path,
     options: &SweepOptions,
 ) -> Result<()> {
-    let next = AtomicUsize::new(0);
-    let failure: Mutex<Option<Error>> = Mutex::new(None);
     let total = pending.len();
-    std::thread::scope(|scope| {
-        for _ in 0..options.jobs.clamp(1, total.max(1)) {
-            scope.spawn(|| {
-                loop {
-                    let k = next.fetch_add(1, Ordering::SeqCst);
-                    if k >= total || failure.lock().map(|f| f.is_some()).unwrap_or(true) {
-                        break;
-                    }
-                    let (config, hyperparameters) = &pending[k];
-                    if !options.quiet {
-                        eprintln!("== [{}/{total}] {}", k + 1, config.name);
-                    }
-                    let run = RunOptions {
-                        out: out.to_path_buf(),
-                        quiet: true,
-                        report: false,
-                        hyperparameters: hyperparameters.clone(),
-                        ..RunOptions::default()
-                    };
-                    if let Err(error) = train(config, &run) {
-                        if let Ok(mut slot) = failure.lock() {
-                            slot.get_or_insert(error);
-                        }
-                        break;
-                    }
-                }
-            });
+    for_each_job(total, options.jobs, |k| {
+        let (config, hyperparameters) = &pending[k];
+        if !options.quiet {
+            eprintln!("== [{}/{total}] {}", k + 1, config.name);
         }
-    });
-    match failure.into_inner() {
-        Ok(Some(error)) => Err(error),
-        _ => Ok(()),
-    }
+        let run = RunOptions {
+            out: out.to_path_buf(),
+            quiet: true,
+            report: false,
+            hyperparameters: hyperparameters.clone(),
+            ..RunOptions::default()
+        };
+        train(config, &run).map(|_| ())
+    })
 }
 
 /// `(mean, sample standard deviation)`.

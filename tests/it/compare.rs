@@ -44,6 +44,7 @@ fn variants_share_initial_weights_and_land_in_one_table() {
     let options = CompareOptions {
         out: dir.path().join("runs"),
         quiet: true,
+        jobs: 1,
     };
     let report = compare(&comparison, &options).unwrap();
     let root = dir.path().join("runs/cmp");
@@ -68,6 +69,86 @@ fn variants_share_initial_weights_and_land_in_one_table() {
     let again = compare(&comparison, &options).unwrap();
     assert!(again.rows.iter().all(|r| !r.trained));
     assert_eq!(again.markdown, report.markdown);
+}
+
+#[test]
+fn variants_trained_at_once_match_variants_trained_one_after_another() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(dir.path(), "cmp.toml", FILE.as_bytes());
+    let comparison = Comparison::load(&path, &[]).unwrap();
+    let run = |jobs: usize| {
+        let options = CompareOptions {
+            out: dir.path().join(format!("jobs_{jobs}")),
+            quiet: true,
+            jobs,
+        };
+        compare(&comparison, &options).unwrap()
+    };
+    let (serial, parallel) = (run(1), run(3));
+    assert!(parallel.rows.iter().all(|r| r.trained));
+    // Everything but the timings.
+    let results = |report: &plasticity::experiment::compare::Report| {
+        (report.rows.iter())
+            .map(|r| {
+                let s = &r.summary;
+                let test = (s.test_accuracy, s.test_loss.map(f64::to_bits));
+                (r.variant.clone(), r.series, test, s.best_epoch)
+            })
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(results(&serial), results(&parallel));
+    for variant in ["bp", "fa", "bp_norm"] {
+        let weights = |report: &plasticity::experiment::compare::Report| {
+            std::fs::read(report.dir.join(variant).join("weights.safetensors")).unwrap()
+        };
+        assert_eq!(weights(&serial), weights(&parallel), "{variant}");
+    }
+}
+
+#[test]
+fn the_seeds_table_is_written_into_a_readme_between_its_markers() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(dir.path(), "cmp.toml", FILE.as_bytes());
+    let readme = "# Study\n\nBefore.\n\n<!-- plasticity:table cmp -->\n| typed | in |\n\
+                  <!-- /plasticity:table -->\n\nAfter.\n";
+    let readme_path = write(dir.path(), "README.md", readme.as_bytes());
+    let out = dir.path().join("runs");
+    let args = [
+        "compare",
+        path.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--seeds",
+        "2",
+        "--jobs",
+        "2",
+        "--quiet",
+        "--into",
+        readme_path.to_str().unwrap(),
+        "--set",
+        "train.epochs=1",
+    ];
+    let (code, stdout, stderr) = crate::plasticity(&args);
+    assert_eq!(code, 0, "{stderr}");
+    let seeds = std::fs::read_to_string(out.join("cmp/seeds.md")).unwrap();
+    let written = std::fs::read_to_string(&readme_path).unwrap();
+    assert_eq!(
+        written,
+        format!(
+            "# Study\n\nBefore.\n\n<!-- plasticity:table cmp -->\n{seeds}\
+             <!-- /plasticity:table -->\n\nAfter.\n"
+        )
+    );
+    assert!(stdout.contains(&seeds) && seeds.contains("| fa | feedback_alignment |"));
+    // A document without the markers: exit 2, one line naming it, the file untouched.
+    let other = write(dir.path(), "OTHER.md", b"no markers\n");
+    let mut args = args;
+    args[10] = other.to_str().unwrap();
+    let (code, _, stderr) = crate::plasticity(&args);
+    assert_eq!(code, 2, "{stderr}");
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("OTHER.md") && stderr.contains("plasticity:table cmp"));
+    assert_eq!(std::fs::read(&other).unwrap(), b"no markers\n");
 }
 
 #[test]
@@ -124,6 +205,7 @@ fn deep_sigmoid_gradients_vanish_and_relu_ones_do_not() {
     let options = CompareOptions {
         out: dir.path().to_path_buf(),
         quiet: true,
+        jobs: 1,
     };
     let report = compare(&comparison, &options).unwrap();
     let ratio = |variant: &str| {
@@ -182,6 +264,7 @@ fn a_shared_start_drawn_from_another_base_config_is_drawn_anew() {
     let options = CompareOptions {
         out: dir.path().join("runs"),
         quiet: true,
+        jobs: 1,
     };
     let init = dir.path().join("runs/cmp/init.safetensors");
     let first_weight = |overrides: &[String]| {

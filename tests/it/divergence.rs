@@ -132,6 +132,7 @@ fn a_comparison_finishes_with_its_diverged_variant_last_and_does_not_retrain_it(
     let options = CompareOptions {
         out: dir.path().join("runs"),
         quiet: true,
+        jobs: 1,
     };
     let report = compare(&comparison, &options).unwrap();
     let names: Vec<&str> = report.rows.iter().map(|r| r.variant.as_str()).collect();

@@ -220,6 +220,7 @@ fn a_comparison_report_links_its_runs_and_renders_in_a_browser() {
     let options = CompareOptions {
         out: dir.path().join("runs"),
         quiet: true,
+        jobs: 1,
     };
     compare(&comparison, &options).unwrap();
     let root = dir.path().join("runs/cmp");
@@ -270,6 +271,7 @@ fn the_main_jobs_report_gives_each_rule_its_colour_and_keeps_legends_off_the_dat
     let options = CompareOptions {
         out: dir.path().to_path_buf(),
         quiet: true,
+        jobs: 1,
     };
     compare(&comparison, &options).unwrap();
     let dom = dump_dom(&browser, &dir.path().join("rules_on_digits/report.html"));

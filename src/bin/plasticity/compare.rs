@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 use plasticity::experiment::compare::{CompareOptions, Comparison, Report, compare, compare_seeds};
+use plasticity::experiment::splice;
 
 /// Options of `plasticity compare`.
 #[derive(Args, Debug)]
@@ -19,20 +20,33 @@ pub struct CompareArgs {
     /// No per-epoch lines.
     #[arg(long, short)]
     pub quiet: bool,
+    /// Variants trained at once, each on its share of the cores (the results are the same for
+    /// any number; with more than one, each run's start is shown but not its epochs).
+    #[arg(long, default_value_t = 1)]
+    pub jobs: usize,
     /// Run the comparison for this many seeds (the file's seed, +1, …) and print each
     /// variant's test accuracy as mean ± std over them (`seeds.md`).
     #[arg(long)]
     pub seeds: Option<usize>,
+    /// Also write the table (with --seeds, the mean ± std one) into this Markdown file,
+    /// between its `<!-- plasticity:table NAME -->` and `<!-- /plasticity:table -->` lines.
+    #[arg(long = "into", value_name = "FILE")]
+    pub table_into: Option<PathBuf>,
 }
 
 pub fn run(args: CompareArgs) -> anyhow::Result<()> {
     let comparison = Comparison::load(&args.file, &args.overrides)?;
+    if let Some(path) = &args.table_into {
+        splice::check(path, &comparison.name)?;
+    }
     let options = CompareOptions {
-        out: args.out,
+        out: args.out.clone(),
         quiet: args.quiet,
+        jobs: args.jobs.max(1),
     };
     if let Some(count) = args.seeds {
         let report = compare_seeds(&comparison, &options, count)?;
+        write_into(&args, &comparison.name, &report.markdown)?;
         println!("{}", report.markdown);
         println!(
             "{} variants × {} seeds in {:.1} s; tables in {}",
@@ -44,7 +58,17 @@ pub fn run(args: CompareArgs) -> anyhow::Result<()> {
         return Ok(());
     }
     let report = compare(&comparison, &options)?;
+    write_into(&args, &comparison.name, &report.markdown)?;
     print_report(&report);
+    Ok(())
+}
+
+/// Writes `table` into `--into`'s file, if one was given.
+fn write_into(args: &CompareArgs, name: &str, table: &str) -> anyhow::Result<()> {
+    if let Some(path) = &args.table_into {
+        splice::splice_into(path, name, table)?;
+        eprintln!("table written into {}", path.display());
+    }
     Ok(())
 }
 

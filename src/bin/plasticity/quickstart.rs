@@ -33,6 +33,7 @@ pub fn run(args: QuickstartArgs) -> anyhow::Result<()> {
     let options = CompareOptions {
         out: args.out.unwrap_or_else(|| PathBuf::from("runs")),
         quiet: args.quiet,
+        jobs: 1,
     };
     let report = compare(&comparison, &options)?;
     println!();
