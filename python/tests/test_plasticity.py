@@ -122,6 +122,14 @@ def test_compare_returns_its_table(tmp_path):
     assert float(rows[2]["test_accuracy"]) > float(rows[0]["test_accuracy"])
 
 
+def test_compare_with_jobs_gives_the_same_table(tmp_path):
+    path = REPO / "experiments" / "vanishing_gradients.toml"
+    serial = plasticity.compare(path, out=tmp_path / "serial")
+    parallel = plasticity.compare(path, out=tmp_path / "parallel", jobs=2)
+    results = lambda rows: [(r["variant"], r["test_accuracy"], r["test_loss"]) for r in rows]
+    assert results(parallel) == results(serial)
+
+
 def test_to_pandas(tmp_path):
     pd = optional("pandas")
     run = plasticity.train(iris_config("backprop", epochs=3), out=tmp_path)

@@ -9,7 +9,8 @@
 //!
 //! `plasticity compare FILE --seeds 3 --into README.md` replaces whatever lies between the
 //! markers named after the comparison (finished runs are reused, so it costs nothing when the
-//! study is done).
+//! study is done). Markers may follow a line prefix, such as a TOML comment's `# `: the table's
+//! lines then carry the same prefix, so a study file's header can hold its own table.
 
 use std::path::Path;
 
@@ -24,8 +25,8 @@ pub fn start_marker(name: &str) -> String {
 /// The line that closes a table.
 pub const END_MARKER: &str = "<!-- /plasticity:table -->";
 
-/// `document` with the lines between `name`'s markers replaced by `table`; an error names
-/// `path` and says which marker is missing.
+/// `document` with the lines between `name`'s markers replaced by `table` (each line after the
+/// opening marker's prefix); an error names `path` and says which marker is missing.
 pub fn spliced(document: &str, path: &Path, name: &str, table: &str) -> Result<String> {
     let start = start_marker(name);
     let missing = |what: &str| {
@@ -38,19 +39,22 @@ pub fn spliced(document: &str, path: &Path, name: &str, table: &str) -> Result<S
         )
     };
     let lines: Vec<&str> = document.split_inclusive('\n').collect();
-    let open = (lines.iter())
-        .position(|line| line.trim_end() == start)
+    let (open, prefix) = (lines.iter().enumerate())
+        .find_map(|(k, line)| Some((k, line.trim_end().strip_suffix(start.as_str())?)))
         .ok_or_else(|| missing("no line opens this comparison's table"))?;
+    let end = format!("{prefix}{END_MARKER}");
     let close = (lines[open + 1..].iter())
-        .position(|line| line.trim_end() == END_MARKER)
+        .position(|line| line.trim_end() == end)
         .map(|k| open + 1 + k)
         .ok_or_else(|| missing("the table is never closed"))?;
     let mut out: String = lines[..=open].concat();
     if !out.ends_with('\n') {
         out.push('\n');
     }
-    out.push_str(table.trim_end_matches('\n'));
-    out.push('\n');
+    for line in table.lines() {
+        out.push_str(format!("{prefix}{line}").trim_end());
+        out.push('\n');
+    }
     out.push_str(&lines[close..].concat());
     Ok(out)
 }
@@ -96,6 +100,21 @@ mod tests {
             spliced(&out, Path::new("R.md"), "study", TABLE).unwrap(),
             out
         );
+    }
+
+    #[test]
+    fn markers_after_a_prefix_give_the_table_that_prefix() {
+        let document = "name = \"study\"\n# <!-- plasticity:table study -->\n# old\n\
+                        # <!-- /plasticity:table -->\n<!-- /plasticity:table -->\nseed = 0\n";
+        let out = spliced(document, Path::new("s.toml"), "study", TABLE).unwrap();
+        assert_eq!(
+            out,
+            "name = \"study\"\n# <!-- plasticity:table study -->\n# | a | b |\n# |---|---|\n\
+             # | 1 | 2 |\n# <!-- /plasticity:table -->\n<!-- /plasticity:table -->\nseed = 0\n"
+        );
+        // A closing marker without the prefix does not close a prefixed table.
+        let unclosed = "# <!-- plasticity:table study -->\n<!-- /plasticity:table -->\n";
+        assert!(spliced(unclosed, Path::new("s.toml"), "study", TABLE).is_err());
     }
 
     #[test]

@@ -28,15 +28,16 @@ pub struct CompareArgs {
     /// variant's test accuracy as mean ± std over them (`seeds.md`).
     #[arg(long)]
     pub seeds: Option<usize>,
-    /// Also write the table (with --seeds, the mean ± std one) into this Markdown file,
-    /// between its `<!-- plasticity:table NAME -->` and `<!-- /plasticity:table -->` lines.
+    /// Also write the table (with --seeds, the mean ± std one) into this file, between its
+    /// `<!-- plasticity:table NAME -->` and `<!-- /plasticity:table -->` lines (after the same
+    /// prefix, e.g. `# ` in a TOML file; repeatable).
     #[arg(long = "into", value_name = "FILE")]
-    pub table_into: Option<PathBuf>,
+    pub table_into: Vec<PathBuf>,
 }
 
 pub fn run(args: CompareArgs) -> anyhow::Result<()> {
     let comparison = Comparison::load(&args.file, &args.overrides)?;
-    if let Some(path) = &args.table_into {
+    for path in &args.table_into {
         splice::check(path, &comparison.name)?;
     }
     let options = CompareOptions {
@@ -63,9 +64,9 @@ pub fn run(args: CompareArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Writes `table` into `--into`'s file, if one was given.
+/// Writes `table` into each of `--into`'s files.
 fn write_into(args: &CompareArgs, name: &str, table: &str) -> anyhow::Result<()> {
-    if let Some(path) = &args.table_into {
+    for path in &args.table_into {
         splice::splice_into(path, name, table)?;
         eprintln!("table written into {}", path.display());
     }
