@@ -343,15 +343,10 @@ fn train_variants(
     let trained = trained.into_inner().unwrap_or_default();
     Ok((done.into_iter().zip(trained).enumerate())
         .filter_map(|(series, (done, trained))| {
-            let (summary, fresh) = match (done, trained) {
-                (Some(summary), _) => (summary, false),
-                (None, Some(summary)) => (summary, true),
-                (None, None) => return None,
-            };
             Some(Row {
                 variant: variants[series].name.clone(),
-                summary,
-                trained: fresh,
+                trained: done.is_none(),
+                summary: done.or(trained)?,
                 series,
             })
         })
