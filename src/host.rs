@@ -20,3 +20,16 @@ pub fn values<const D: usize>(tensor: &Tensor<D>) -> Vec<f32> {
 pub fn scalar<const D: usize>(tensor: &Tensor<D>) -> f32 {
     values(tensor)[0]
 }
+
+/// Runs `f` on a tensor's row-major f32 values: borrowed in place for a contiguous f32 flex
+/// tensor, copied out ([`values`]) otherwise.
+pub fn read<const D: usize, R>(tensor: &Tensor<D>, f: impl FnOnce(&[f32]) -> R) -> R {
+    #[cfg(feature = "flex")]
+    if let Ok(flex) = tensor.clone().try_into_primitive::<burn::backend::Flex>()
+        && flex.dtype() == burn::tensor::DType::F32
+        && let Some((start, end)) = flex.layout().contiguous_offsets()
+    {
+        return f(&flex.storage::<f32>()[start..end]);
+    }
+    f(&values(tensor))
+}

@@ -674,9 +674,7 @@ impl Block {
         for (layer, layer_cache) in self.layers.iter_mut().zip(&cache.layers) {
             layer.observe(layer_cache);
         }
-        let activated = cache.activated();
-        let low = activated.clone().min_dim(0);
-        let high = activated.clone().max_dim(0);
+        let (low, high) = unit_range(cache.activated());
         self.activity = Some(match self.activity.take() {
             Some((l, h)) => (l.min_pair(low), h.max_pair(high)),
             None => (low, high),
@@ -711,4 +709,33 @@ impl Block {
             layer.visit_mut(&mut |local, slot, t| f(&format!("{prefix}.{name}.{local}"), slot, t));
         }
     }
+}
+
+/// Each unit's smallest and largest value over the batch, `[1, units]` each: a host loop over
+/// rows on the CPU backends (burn's column reductions walk the matrix with a stride), the
+/// backend's `min_dim`/`max_dim` elsewhere.
+///
+/// # Shapes
+/// `activated`: `[batch, units]` → (`[1, units]`, `[1, units]`).
+fn unit_range(activated: &Tensor<2>) -> (Tensor<2>, Tensor<2>) {
+    let [batch, units] = activated.dims();
+    if !crate::backend::is_cpu() || activated.is_autodiff() || batch == 0 {
+        return (activated.clone().min_dim(0), activated.clone().max_dim(0));
+    }
+    let (low, high) = host::read(activated, |values| {
+        let mut low = values[..units].to_vec();
+        let mut high = low.clone();
+        for row in values.chunks_exact(units).skip(1) {
+            for ((low, high), &v) in low.iter_mut().zip(high.iter_mut()).zip(row) {
+                *low = low.min(v);
+                *high = high.max(v);
+            }
+        }
+        (low, high)
+    });
+    let device = activated.device();
+    (
+        host::matrix(low, 1, units, &device),
+        host::matrix(high, 1, units, &device),
+    )
 }

@@ -5,13 +5,14 @@ use burn::tensor::module::{conv_transpose2d, conv2d, conv2d_weight_backward};
 use burn::tensor::ops::{ConvOptions, ConvTransposeOptions};
 use burn::tensor::{Device, Tensor};
 
-use crate::host;
 use crate::net::Slot;
 use crate::net::init::Init;
 use crate::net::layer::{Layer, LayerCache, LayerGrads, Mode, Weighted};
 use crate::net::shape::{ConvGeometry, Volume, flat, volumes};
+use crate::net::unfold;
 use crate::product;
 use crate::rng::Rng;
+use crate::{backend, host};
 
 /// `z = W ⋆ x + b` (cross-correlation, as PyTorch's `Conv2d`), every output channel one
 /// kernel over all input channels.
@@ -84,16 +85,62 @@ impl Conv2d {
     /// # Shapes
     /// `x`: `[batch, in·h·w]` → `[batch, out·oh·ow]`.
     pub fn forward(&self, x: Tensor<2>) -> Tensor<2> {
-        let out = self.geometry.channels;
-        let [m, k, n] = self.product_shape(x.dims()[0]);
-        product::tally::count([m, k, n]);
-        flat(conv2d(
-            volumes(x, self.geometry.input),
-            self.kernels(&self.weight),
-            Some(self.bias.clone().reshape([out])),
-            self.options(),
-        ))
+        self.run(x).0
     }
+
+    /// The output and, on the host path, the unfolded patches the weight gradient reuses.
+    fn run(&self, x: Tensor<2>) -> (Tensor<2>, Option<Patches>) {
+        if !on_host(&x) {
+            let out = self.geometry.channels;
+            product::tally::count(self.product_shape(x.dims()[0]));
+            let z = conv2d(
+                volumes(x, self.geometry.input),
+                self.kernels(&self.weight),
+                Some(self.bias.clone().reshape([out])),
+                self.options(),
+            );
+            return (flat(z), None);
+        }
+        let batch = x.dims()[0];
+        let [out, oh, ow] = self.output;
+        let [_, taps] = self.geometry.weight_dims();
+        let device = x.device();
+        let patches = host::read(&x, |x| {
+            unfold::unfold(x, batch, &self.geometry, self.output)
+        });
+        let patches = host::matrix(patches, taps, batch * oh * ow, &device);
+        let rows = product::matmul(self.weight.clone(), patches.clone());
+        let z = host::read(&rows, |rows| {
+            host::read(&self.bias, |bias| {
+                unfold::sample_rows(rows, batch, bias, oh * ow)
+            })
+        });
+        (
+            host::matrix(z, batch, out * oh * ow, &device),
+            Some(Patches(patches)),
+        )
+    }
+
+    /// `δ` `[batch, out·oh·ow]` as one row per output channel, `[out, batch·oh·ow]`.
+    fn channel_rows(&self, grad_output: &Tensor<2>) -> Tensor<2> {
+        let batch = grad_output.dims()[0];
+        let [out, oh, ow] = self.output;
+        let rows = host::read(grad_output, |grad| {
+            unfold::channel_rows(grad, batch, out, oh * ow)
+        });
+        host::matrix(rows, out, batch * oh * ow, &grad_output.device())
+    }
+}
+
+/// The unfolded input `[in·kh·kw, batch·oh·ow]` (`unfold::unfold`), kept for the weight
+/// gradient.
+struct Patches(Tensor<2>);
+
+/// Whether a convolution of `x` runs as products on the host (the CPU backends, untracked
+/// tensors) rather than through the backend's convolution ops (GPUs, and the tests' autodiff
+/// references).
+fn on_host(x: &Tensor<2>) -> bool {
+    backend::is_cpu() && !x.is_autodiff()
 }
 
 impl Layer for Conv2d {
@@ -102,8 +149,12 @@ impl Layer for Conv2d {
     }
 
     fn forward(&self, x: Tensor<2>, _mode: &mut Mode<'_>) -> LayerCache {
-        let z = Conv2d::forward(self, x.clone());
-        LayerCache::new(x, z)
+        let (z, patches) = self.run(x.clone());
+        let cache = LayerCache::new(x, z);
+        match patches {
+            Some(patches) => cache.with_state(patches),
+            None => cache,
+        }
     }
 
     fn backward(&self, cache: &LayerCache, grad_output: Tensor<2>) -> (LayerGrads, Tensor<2>) {
@@ -155,9 +206,18 @@ impl Weighted for Conv2d {
         &mut self.bias
     }
 
-    /// `∂L/∂W` (the correlation of the input with the output gradient) and `∂L/∂b` (the output
-    /// gradient summed over the batch and positions).
+    /// `∂L/∂W` (the correlation of the input with the output gradient; on the host, `δ·Pᵀ`
+    /// with the forward's patches) and `∂L/∂b` (the output gradient summed over the batch and
+    /// positions).
     fn param_grads(&self, cache: &LayerCache, grad_output: &Tensor<2>) -> LayerGrads {
+        if let Some(Patches(patches)) = cache.state::<Patches>()
+            && on_host(grad_output)
+        {
+            let rows = self.channel_rows(grad_output);
+            let weight = product::matmul(rows.clone(), patches.clone().transpose());
+            let bias = rows.sum_dim(1).reshape([1, self.geometry.channels]);
+            return vec![("weight", weight), ("bias", bias)];
+        }
         let grad = volumes(grad_output.clone(), self.output);
         let [m, k, n] = self.product_shape(grad_output.dims()[0]);
         product::tally::count([n, m, k]);
@@ -178,7 +238,8 @@ impl Weighted for Conv2d {
     }
 
     /// The transposed convolution of the output gradient with `feedback`'s kernels (`W`'s own
-    /// for backprop, a feedback kernel of the same shape for feedback alignment).
+    /// for backprop, a feedback kernel of the same shape for feedback alignment): on the host,
+    /// the patches' gradient `Fᵀ·δ` folded back into the input volume.
     fn input_grad(
         &self,
         _cache: &LayerCache,
@@ -186,7 +247,14 @@ impl Weighted for Conv2d {
         feedback: &Tensor<2>,
     ) -> Tensor<2> {
         let g = self.geometry;
-        let [m, k, n] = self.product_shape(grad_output.dims()[0]);
+        let batch = grad_output.dims()[0];
+        if on_host(&grad_output) && on_host(feedback) {
+            let rows = self.channel_rows(&grad_output);
+            let patches = product::matmul(feedback.clone().transpose(), rows);
+            let grad = host::read(&patches, |p| unfold::fold(p, batch, &g, self.output));
+            return host::matrix(grad, batch, g.input.iter().product(), &grad_output.device());
+        }
+        let [m, k, n] = self.product_shape(batch);
         product::tally::count([m, n, k]);
         let [_, h, w] = g.input;
         let leftover = |length: usize| (length + 2 * g.padding - g.kernel) % g.stride;

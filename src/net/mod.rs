@@ -15,6 +15,7 @@ pub mod normalize;
 mod params;
 pub mod shape;
 mod spatial_dropout;
+mod unfold;
 pub mod weights;
 
 pub use activation_layer::ActivationLayer;

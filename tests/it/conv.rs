@@ -140,6 +140,16 @@ fn every_spatial_layer_matches_autodiff() {
             4 * 126
         );
     }
+    // A window of more than 64 cells (the host pool's per-cell mask) goes cell by cell.
+    let wide = PoolGeometry {
+        input: [2, 10, 10],
+        size: 9,
+        stride: 1,
+    };
+    assert_eq!(
+        check_layer(&MaxPool::new(wide).unwrap(), 200, 3, 9),
+        3 * 200
+    );
     let mut bn = BatchNorm::spatial(3, 20, true, &device);
     bn.gamma = host::matrix(vec![0.5, 1.5, -1.0], 1, 3, &device);
     bn.beta = host::matrix(vec![0.1, -0.2, 0.3], 1, 3, &device);

@@ -1,0 +1,257 @@
+//! Convolutions as matrix products on the host: a volume's patches unfolded into columns
+//! (im2col), columns folded back into a volume (col2im, the input gradient), and the
+//! reorderings between a batch of channel-major volumes and one row per channel.
+//!
+//! With the patches of a whole batch side by side, a convolution's forward, weight gradient
+//! and input gradient are each one product on the direct `gemm` path (`src/product.rs`):
+//! `Z = W·P`, `∂W = δ·Pᵀ`, `∂P = Fᵀ·δ`, where `P` is `[in·kh·kw, batch·oh·ow]` and `δ`, `Z`
+//! are `[out, batch·oh·ow]`. Loops over planes and kernel taps run on Rayon's pool.
+
+use std::ops::Range;
+
+use rayon::prelude::*;
+
+use crate::net::shape::{ConvGeometry, Volume};
+
+/// The output positions `0..out` along one axis whose input cell `o·stride + offset −
+/// padding` lies inside `0..length`.
+fn inside(out: usize, length: usize, offset: usize, stride: usize, padding: usize) -> Range<usize> {
+    let low = padding.saturating_sub(offset).div_ceil(stride);
+    let high = (length + padding)
+        .saturating_sub(offset)
+        .div_ceil(stride)
+        .min(out);
+    low..high.max(low)
+}
+
+/// The patches of a batch of volumes, one row per kernel tap `(channel, i, j)` (PyTorch's
+/// kernel order) and one column per output position `(sample, oh, ow)`:
+/// `P[(c, i, j), (b, r, q)] = x[b, c, r·s + i − p, q·s + j − p]`, zero in the padding.
+///
+/// # Shapes
+/// `x`: `[batch, in·h·w]` row-major → `[in·kh·kw, batch·oh·ow]` row-major.
+pub fn unfold(x: &[f32], batch: usize, g: &ConvGeometry, [_, oh, ow]: Volume) -> Vec<f32> {
+    let ([c, h, w], k, s, p) = (g.input, g.kernel, g.stride, g.padding);
+    let positions = oh * ow;
+    let width = batch * positions;
+    let mut patches = vec![0.0; c * k * k * width];
+    if width == 0 {
+        return patches;
+    }
+    patches
+        .par_chunks_mut(width)
+        .enumerate()
+        .for_each(|(tap, row)| {
+            let (channel, i, j) = (tap / (k * k), tap / k % k, tap % k);
+            let (rows, cols) = (inside(oh, h, i, s, p), inside(ow, w, j, s, p));
+            for (b, out) in row.chunks_exact_mut(positions).enumerate() {
+                let plane = &x[(b * c + channel) * h * w..][..h * w];
+                for r in rows.clone() {
+                    let line = &plane[(r * s + i - p) * w..][..w];
+                    let out = &mut out[r * ow..][..ow];
+                    if s == 1 {
+                        let start = cols.start + j - p;
+                        out[cols.clone()].copy_from_slice(&line[start..start + cols.len()]);
+                    } else {
+                        for q in cols.clone() {
+                            out[q] = line[q * s + j - p];
+                        }
+                    }
+                }
+            }
+        });
+    patches
+}
+
+/// The input gradient from the patches' gradient: each patch entry added back to the input
+/// cell it was read from (the adjoint of [`unfold`]), taps summed in kernel order.
+///
+/// # Shapes
+/// `patches`: `[in·kh·kw, batch·oh·ow]` → `[batch, in·h·w]`, both row-major.
+pub fn fold(patches: &[f32], batch: usize, g: &ConvGeometry, [_, oh, ow]: Volume) -> Vec<f32> {
+    let ([c, h, w], k, s, p) = (g.input, g.kernel, g.stride, g.padding);
+    let positions = oh * ow;
+    let width = batch * positions;
+    let mut x = vec![0.0; batch * c * h * w];
+    if x.is_empty() {
+        return x;
+    }
+    x.par_chunks_mut(h * w)
+        .enumerate()
+        .for_each(|(index, plane)| {
+            let (b, channel) = (index / c, index % c);
+            for i in 0..k {
+                let rows = inside(oh, h, i, s, p);
+                for j in 0..k {
+                    let cols = inside(ow, w, j, s, p);
+                    let tap = &patches[((channel * k + i) * k + j) * width + b * positions..];
+                    for r in rows.clone() {
+                        let line = &mut plane[(r * s + i - p) * w..][..w];
+                        let grad = &tap[r * ow..][..ow];
+                        if s == 1 {
+                            let start = cols.start + j - p;
+                            let line = &mut line[start..start + cols.len()];
+                            for (cell, grad) in line.iter_mut().zip(&grad[cols.clone()]) {
+                                *cell += grad;
+                            }
+                        } else {
+                            for q in cols.clone() {
+                                line[q * s + j - p] += grad[q];
+                            }
+                        }
+                    }
+                }
+            }
+        });
+    x
+}
+
+/// A batch of channel-major volumes as one row per channel.
+///
+/// # Shapes
+/// `z`: `[batch, channels·positions]` → `[channels, batch·positions]`, both row-major.
+pub fn channel_rows(z: &[f32], batch: usize, channels: usize, positions: usize) -> Vec<f32> {
+    let mut rows = vec![0.0; z.len()];
+    if rows.is_empty() {
+        return rows;
+    }
+    rows.par_chunks_mut(batch * positions)
+        .enumerate()
+        .for_each(|(channel, row)| {
+            for (b, out) in row.chunks_exact_mut(positions).enumerate() {
+                out.copy_from_slice(&z[(b * channels + channel) * positions..][..positions]);
+            }
+        });
+    rows
+}
+
+/// One row per channel back to a batch of channel-major volumes, `bias[channel]` added.
+///
+/// # Shapes
+/// `rows`: `[channels, batch·positions]`, `bias`: `[channels]` → `[batch, channels·positions]`.
+pub fn sample_rows(rows: &[f32], batch: usize, bias: &[f32], positions: usize) -> Vec<f32> {
+    let channels = bias.len();
+    let mut z = vec![0.0; rows.len()];
+    if z.is_empty() {
+        return z;
+    }
+    z.par_chunks_mut(channels * positions)
+        .enumerate()
+        .for_each(|(b, sample)| {
+            for (channel, out) in sample.chunks_exact_mut(positions).enumerate() {
+                let row = &rows[(channel * batch + b) * positions..][..positions];
+                for (out, value) in out.iter_mut().zip(row) {
+                    *out = value + bias[channel];
+                }
+            }
+        });
+    z
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn geometry(input: Volume, kernel: usize, stride: usize, padding: usize) -> ConvGeometry {
+        ConvGeometry {
+            input,
+            channels: 1,
+            kernel,
+            stride,
+            padding,
+        }
+    }
+
+    /// The patches written out entry by entry, reading the input with bounds checks.
+    fn unfold_by_definition(x: &[f32], batch: usize, g: &ConvGeometry) -> Vec<f32> {
+        let [_, oh, ow] = g.output().unwrap();
+        let ([c, h, w], k) = (g.input, g.kernel);
+        let mut patches = Vec::new();
+        for channel in 0..c {
+            for i in 0..k {
+                for j in 0..k {
+                    for b in 0..batch {
+                        for r in 0..oh {
+                            for q in 0..ow {
+                                let y = (r * g.stride + i) as isize - g.padding as isize;
+                                let z = (q * g.stride + j) as isize - g.padding as isize;
+                                let fits =
+                                    (0..h as isize).contains(&y) && (0..w as isize).contains(&z);
+                                patches.push(if fits {
+                                    x[((b * c + channel) * h + y as usize) * w + z as usize]
+                                } else {
+                                    0.0
+                                });
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        patches
+    }
+
+    fn shapes() -> Vec<ConvGeometry> {
+        vec![
+            geometry([1, 6, 6], 3, 1, 1),
+            geometry([2, 7, 5], 3, 2, 0),
+            geometry([3, 5, 6], 2, 2, 1),
+            geometry([2, 4, 4], 3, 3, 2),
+            geometry([1, 3, 3], 3, 1, 0),
+        ]
+    }
+
+    #[test]
+    fn unfold_reads_every_patch_as_the_definition_says() {
+        for g in shapes() {
+            let batch = 3;
+            let x: Vec<f32> = (0..batch * g.input.iter().product::<usize>())
+                .map(|v| v as f32 + 1.0)
+                .collect();
+            let out = g.output().unwrap();
+            assert_eq!(
+                unfold(&x, batch, &g, out),
+                unfold_by_definition(&x, batch, &g),
+                "{g}"
+            );
+        }
+    }
+
+    #[test]
+    fn fold_is_the_adjoint_of_unfold() {
+        // ⟨unfold(x), y⟩ = ⟨x, fold(y)⟩ for every x, y: fold adds each entry where unfold read it.
+        for g in shapes() {
+            let batch = 2;
+            let out = g.output().unwrap();
+            let n = batch * g.input.iter().product::<usize>();
+            let x: Vec<f32> = (0..n).map(|v| ((v * 7) % 11) as f32 - 5.0).collect();
+            let patches = unfold(&x, batch, &g, out);
+            let y: Vec<f32> = (0..patches.len())
+                .map(|v| ((v * 5) % 13) as f32 - 6.0)
+                .collect();
+            let left: f32 = patches.iter().zip(&y).map(|(a, b)| a * b).sum();
+            let folded = fold(&y, batch, &g, out);
+            let right: f32 = x.iter().zip(&folded).map(|(a, b)| a * b).sum();
+            assert_eq!(left, right, "{g}");
+        }
+    }
+
+    #[test]
+    fn channel_rows_and_sample_rows_are_inverse_reorderings() {
+        let (batch, channels, positions) = (3, 4, 5);
+        let z: Vec<f32> = (0..batch * channels * positions)
+            .map(|v| v as f32)
+            .collect();
+        let rows = channel_rows(&z, batch, channels, positions);
+        // Channel 1 of sample 2 sits at row 1, columns 2·5 .. 3·5.
+        assert_eq!(
+            rows[(batch + 2) * positions],
+            z[(2 * channels + 1) * positions]
+        );
+        let bias = [0.5, -1.0, 2.0, 0.0];
+        let back = sample_rows(&rows, batch, &bias, positions);
+        for (index, (value, original)) in back.iter().zip(&z).enumerate() {
+            assert_eq!(*value, original + bias[index / positions % channels]);
+        }
+    }
+}
