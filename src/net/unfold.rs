@@ -34,11 +34,14 @@ pub fn unfold(x: &[f32], batch: usize, g: &ConvGeometry, [_, oh, ow]: Volume) ->
     let ([c, h, w], k, s, p) = (g.input, g.kernel, g.stride, g.padding);
     let positions = oh * ow;
     let width = batch * positions;
-    let mut patches = vec![0.0; c * k * k * width];
+    let len = c * k * k * width;
+    let mut patches = Vec::with_capacity(len);
     if width == 0 {
+        patches.resize(len, 0.0);
         return patches;
     }
-    patches
+    // Every entry is written once, padding included: no zeroing pass first.
+    patches.spare_capacity_mut()[..len]
         .par_chunks_mut(width)
         .enumerate()
         .for_each(|(tap, row)| {
@@ -46,20 +49,25 @@ pub fn unfold(x: &[f32], batch: usize, g: &ConvGeometry, [_, oh, ow]: Volume) ->
             let (rows, cols) = (inside(oh, h, i, s, p), inside(ow, w, j, s, p));
             for (b, out) in row.chunks_exact_mut(positions).enumerate() {
                 let plane = &x[(b * c + channel) * h * w..][..h * w];
-                for r in rows.clone() {
+                for (r, out) in out.chunks_exact_mut(ow).enumerate() {
+                    if !rows.contains(&r) {
+                        out.iter_mut().for_each(|v| _ = v.write(0.0));
+                        continue;
+                    }
                     let line = &plane[(r * s + i - p) * w..][..w];
-                    let out = &mut out[r * ow..][..ow];
-                    if s == 1 {
-                        let start = cols.start + j - p;
-                        out[cols.clone()].copy_from_slice(&line[start..start + cols.len()]);
-                    } else {
-                        for q in cols.clone() {
-                            out[q] = line[q * s + j - p];
-                        }
+                    out[..cols.start].iter_mut().for_each(|v| _ = v.write(0.0));
+                    out[cols.end..].iter_mut().for_each(|v| _ = v.write(0.0));
+                    // Element by element: rows are short (a few dozen cells), and a call to
+                    // memcpy per row cost more than the copy.
+                    for q in cols.clone() {
+                        out[q].write(line[q * s + j - p]);
                     }
                 }
             }
         });
+    // SAFETY: the loop above wrote all `len` entries (each row of `ow` cells is written
+    // either whole with zeros or as zeros before `cols`, the input over `cols`, zeros after).
+    unsafe { patches.set_len(len) };
     patches
 }
 
@@ -68,42 +76,84 @@ pub fn unfold(x: &[f32], batch: usize, g: &ConvGeometry, [_, oh, ow]: Volume) ->
 ///
 /// # Shapes
 /// `patches`: `[in·kh·kw, batch·oh·ow]` → `[batch, in·h·w]`, both row-major.
-pub fn fold(patches: &[f32], batch: usize, g: &ConvGeometry, [_, oh, ow]: Volume) -> Vec<f32> {
-    let ([c, h, w], k, s, p) = (g.input, g.kernel, g.stride, g.padding);
-    let positions = oh * ow;
-    let width = batch * positions;
+pub fn fold(patches: &[f32], batch: usize, g: &ConvGeometry, out: Volume) -> Vec<f32> {
+    let [c, h, w] = g.input;
     let mut x = vec![0.0; batch * c * h * w];
     if x.is_empty() {
         return x;
     }
+    let fold = Fold {
+        patches,
+        batch,
+        geometry: g,
+        out,
+    };
     x.par_chunks_mut(h * w)
         .enumerate()
-        .for_each(|(index, plane)| {
-            let (b, channel) = (index / c, index % c);
-            for i in 0..k {
-                let rows = inside(oh, h, i, s, p);
-                for j in 0..k {
-                    let cols = inside(ow, w, j, s, p);
-                    let tap = &patches[((channel * k + i) * k + j) * width + b * positions..];
-                    for r in rows.clone() {
-                        let line = &mut plane[(r * s + i - p) * w..][..w];
-                        let grad = &tap[r * ow..][..ow];
-                        if s == 1 {
-                            let start = cols.start + j - p;
-                            let line = &mut line[start..start + cols.len()];
-                            for (cell, grad) in line.iter_mut().zip(&grad[cols.clone()]) {
-                                *cell += grad;
-                            }
-                        } else {
-                            for q in cols.clone() {
-                                line[q * s + j - p] += grad[q];
-                            }
+        .for_each(|(index, plane)| fold.plane(index, plane));
+    x
+}
+
+/// What folding one input plane reads.
+struct Fold<'a> {
+    patches: &'a [f32],
+    batch: usize,
+    geometry: &'a ConvGeometry,
+    out: Volume,
+}
+
+impl Fold<'_> {
+    /// Input plane `index` (sample `index / in`, channel `index % in`), in the widest vectors
+    /// the processor has: its rows are short, and wider vectors take them in fewer steps.
+    fn plane(&self, index: usize, plane: &mut [f32]) {
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: the processor has AVX2 (checked just above).
+            return unsafe { wide::fold_plane(self, index, plane) };
+        }
+        self.plane_loop(index, plane);
+    }
+
+    #[inline(always)]
+    fn plane_loop(&self, index: usize, plane: &mut [f32]) {
+        let g = self.geometry;
+        let ([c, h, w], k, s, p) = (g.input, g.kernel, g.stride, g.padding);
+        let [_, oh, ow] = self.out;
+        let positions = oh * ow;
+        let width = self.batch * positions;
+        let (b, channel) = (index / c, index % c);
+        for i in 0..k {
+            let rows = inside(oh, h, i, s, p);
+            for j in 0..k {
+                let cols = inside(ow, w, j, s, p);
+                let tap = &self.patches[((channel * k + i) * k + j) * width + b * positions..];
+                for r in rows.clone() {
+                    let line = &mut plane[(r * s + i - p) * w..][..w];
+                    let grad = &tap[r * ow..][..ow];
+                    if s == 1 {
+                        let start = cols.start + j - p;
+                        let line = &mut line[start..start + cols.len()];
+                        for (cell, grad) in line.iter_mut().zip(&grad[cols.clone()]) {
+                            *cell += grad;
+                        }
+                    } else {
+                        for q in cols.clone() {
+                            line[q * s + j - p] += grad[q];
                         }
                     }
                 }
             }
-        });
-    x
+        }
+    }
+}
+
+/// The loops compiled for wider vectors than the target's baseline.
+#[cfg(target_arch = "x86_64")]
+mod wide {
+    #[target_feature(enable = "avx2")]
+    pub(super) fn fold_plane(fold: &super::Fold<'_>, index: usize, plane: &mut [f32]) {
+        fold.plane_loop(index, plane);
+    }
 }
 
 /// A batch of channel-major volumes as one row per channel.
@@ -111,17 +161,12 @@ pub fn fold(patches: &[f32], batch: usize, g: &ConvGeometry, [_, oh, ow]: Volume
 /// # Shapes
 /// `z`: `[batch, channels·positions]` → `[channels, batch·positions]`, both row-major.
 pub fn channel_rows(z: &[f32], batch: usize, channels: usize, positions: usize) -> Vec<f32> {
-    let mut rows = vec![0.0; z.len()];
-    if rows.is_empty() {
-        return rows;
+    let mut rows = Vec::with_capacity(z.len());
+    for channel in 0..channels {
+        for b in 0..batch {
+            rows.extend_from_slice(&z[(b * channels + channel) * positions..][..positions]);
+        }
     }
-    rows.par_chunks_mut(batch * positions)
-        .enumerate()
-        .for_each(|(channel, row)| {
-            for (b, out) in row.chunks_exact_mut(positions).enumerate() {
-                out.copy_from_slice(&z[(b * channels + channel) * positions..][..positions]);
-            }
-        });
     rows
 }
 
@@ -130,21 +175,13 @@ pub fn channel_rows(z: &[f32], batch: usize, channels: usize, positions: usize) 
 /// # Shapes
 /// `rows`: `[channels, batch·positions]`, `bias`: `[channels]` → `[batch, channels·positions]`.
 pub fn sample_rows(rows: &[f32], batch: usize, bias: &[f32], positions: usize) -> Vec<f32> {
-    let channels = bias.len();
-    let mut z = vec![0.0; rows.len()];
-    if z.is_empty() {
-        return z;
+    let mut z = Vec::with_capacity(rows.len());
+    for b in 0..batch {
+        for (channel, bias) in bias.iter().enumerate() {
+            let row = &rows[(channel * batch + b) * positions..][..positions];
+            z.extend(row.iter().map(|v| v + bias));
+        }
     }
-    z.par_chunks_mut(channels * positions)
-        .enumerate()
-        .for_each(|(b, sample)| {
-            for (channel, out) in sample.chunks_exact_mut(positions).enumerate() {
-                let row = &rows[(channel * batch + b) * positions..][..positions];
-                for (out, value) in out.iter_mut().zip(row) {
-                    *out = value + bias[channel];
-                }
-            }
-        });
     z
 }
 
