@@ -33,3 +33,10 @@ pub fn read<const D: usize, R>(tensor: &Tensor<D>, f: impl FnOnce(&[f32]) -> R) 
     }
     f(&values(tensor))
 }
+
+/// Whether `x`'s values may be worked on by host loops: a CPU backend's tensor that burn's
+/// autodiff does not track (GPU tensors, and the tests' autodiff references, keep the
+/// backend's own ops).
+pub fn on_host<const D: usize>(x: &Tensor<D>) -> bool {
+    crate::backend::is_cpu() && !x.is_autodiff()
+}

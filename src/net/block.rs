@@ -719,7 +719,7 @@ impl Block {
 /// `activated`: `[batch, units]` → (`[1, units]`, `[1, units]`).
 fn unit_range(activated: &Tensor<2>) -> (Tensor<2>, Tensor<2>) {
     let [batch, units] = activated.dims();
-    if !crate::backend::is_cpu() || activated.is_autodiff() || batch == 0 {
+    if !host::on_host(activated) || batch == 0 {
         return (activated.clone().min_dim(0), activated.clone().max_dim(0));
     }
     let (low, high) = host::read(activated, |values| {

@@ -5,6 +5,7 @@ use burn::tensor::module::{conv_transpose2d, conv2d, conv2d_weight_backward};
 use burn::tensor::ops::{ConvOptions, ConvTransposeOptions};
 use burn::tensor::{Device, Tensor};
 
+use crate::host::{self, on_host};
 use crate::net::Slot;
 use crate::net::init::Init;
 use crate::net::layer::{Layer, LayerCache, LayerGrads, Mode, Weighted};
@@ -12,7 +13,6 @@ use crate::net::shape::{ConvGeometry, Volume, flat, volumes};
 use crate::net::unfold;
 use crate::product;
 use crate::rng::Rng;
-use crate::{backend, host};
 
 /// `z = W ⋆ x + b` (cross-correlation, as PyTorch's `Conv2d`), every output channel one
 /// kernel over all input channels.
@@ -135,13 +135,6 @@ impl Conv2d {
 /// The unfolded input `[in·kh·kw, batch·oh·ow]` (`unfold::unfold`), kept for the weight
 /// gradient.
 struct Patches(Tensor<2>);
-
-/// Whether a convolution of `x` runs as products on the host (the CPU backends, untracked
-/// tensors) rather than through the backend's convolution ops (GPUs, and the tests' autodiff
-/// references).
-fn on_host(x: &Tensor<2>) -> bool {
-    backend::is_cpu() && !x.is_autodiff()
-}
 
 impl Layer for Conv2d {
     fn name(&self) -> &'static str {

@@ -5,9 +5,9 @@ use burn::tensor::ops::MaxPoolOptions;
 use burn::tensor::{Int, Tensor};
 use rayon::prelude::*;
 
+use crate::host;
 use crate::net::layer::{Layer, LayerCache, LayerGrads, Mode};
 use crate::net::shape::{PoolGeometry, Volume, flat, volumes};
-use crate::{backend, host};
 
 /// Each output cell is the largest input in its window, per channel (PyTorch's `MaxPool2d`,
 /// no padding); the gradient goes to the position that won.
@@ -91,9 +91,7 @@ impl MaxPool {
     fn volumes(&self, x: Tensor<2>) -> Tensor<4> {
         volumes(x, self.geometry.input)
     }
-}
 
-impl MaxPool {
     /// The pool as a host loop, one plane per task: each output the largest cell of its
     /// window and where it was (the first such cell; a NaN wins, so it propagates).
     ///
@@ -201,7 +199,7 @@ impl Layer for MaxPool {
     }
 
     fn forward(&self, x: Tensor<2>, _mode: &mut Mode<'_>) -> LayerCache {
-        if backend::is_cpu() && !x.is_autodiff() && x.dims()[0] > 0 {
+        if host::on_host(&x) && x.dims()[0] > 0 {
             let (y, winners) = host::read(&x, |x| self.forward_host(x));
             let [c, oh, ow] = self.output;
             let y = host::matrix(y, x.dims()[0], c * oh * ow, &x.device());
