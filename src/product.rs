@@ -2,7 +2,10 @@
 //!
 //! On the flex backend the products call the `gemm` crate (flex's own kernel, same arguments,
 //! so bit-identical results) directly on the tensors' buffers, with their strides, so a
-//! transposed operand is never copied. Written by hand because burn's `matmul` on flex spent
+//! transposed operand is never copied. Products with a small output and a long inner
+//! dimension (a convolution's weight gradient) are cut along it into fixed chunks run on the
+//! cores and summed in order: the same bits for any number of threads, and within rounding of
+//! burn's single product. Written by hand because burn's `matmul` on flex spent
 //! most of its time outside the kernel on this net's shapes (batch 128, 300–784 units): a
 //! profile of `gᵀ·x` shows page faults, page clearing and TLB shootdowns from its output
 //! buffers (30–40 GFLOP/s through burn, 80–110 called directly, 2 cores). Other backends, and
@@ -94,10 +97,18 @@ fn serial<R>(f: impl FnOnce() -> R) -> R {
 mod flex {
     use burn::backend::Flex;
     use burn::tensor::{DType, Tensor, TensorData};
+    use rayon::prelude::*;
 
     /// Products below this many multiply-adds run on one thread: waking the other costs
     /// more than it saves (flex's own threshold).
     const PARALLEL_MIN: usize = 192 * 192 * 192;
+
+    /// The inner dimension's chunk in products with a small output and a long inner
+    /// dimension ([`long_inner`]).
+    const INNER_CHUNK: usize = 8192;
+
+    /// Outputs of at most this many entries count as small for [`long_inner`].
+    const SMALL_OUTPUT: usize = 64 * 1024;
 
     /// A 2-D f32 flex tensor's buffer, from its first element, with its row and column
     /// strides.
@@ -146,16 +157,41 @@ mod flex {
         if m * n * k == 0 {
             return None;
         }
-        let parallelism = if m * n * k >= PARALLEL_MIN && !super::SERIAL.get() {
+        let serial = super::SERIAL.get();
+        let out = if k >= 2 * INNER_CHUNK && m * n <= SMALL_OUTPUT {
+            long_inner(&lhs, &rhs, [m, k, n], serial)
+        } else {
+            let parallel = m * n * k >= PARALLEL_MIN && !serial;
+            // SAFETY: the views keep both buffers alive and describe `m × k` and `k × n`
+            // matrices inside them.
+            unsafe { gemm_into(&lhs, &rhs, [m, k, n], 0, parallel) }
+        };
+        Some(Tensor::from_data(TensorData::new(out, [m, n]), &a.device()))
+    }
+
+    /// `a·b` over inner indices `start..start + k` (`[m, k, n]`), by `gemm`, into a new
+    /// row-major `m × n` buffer; on the pool's threads when `parallel`.
+    ///
+    /// # Safety
+    /// `lhs` and `rhs` must hold `m × (start + k)` and `(start + k) × n` matrices.
+    unsafe fn gemm_into(
+        lhs: &View,
+        rhs: &View,
+        [m, k, n]: [usize; 3],
+        start: usize,
+        parallel: bool,
+    ) -> Vec<f32> {
+        let parallelism = if parallel {
             gemm::Parallelism::Rayon(0)
         } else {
             gemm::Parallelism::None
         };
+        let shift = start as isize;
         // Not zeroed: with `read_dst = false` gemm writes every entry without reading any.
         let mut out = Vec::<f32>::with_capacity(m * n);
-        // SAFETY: the views keep both buffers alive; their shapes and strides describe `m × k`
-        // and `k × n` matrices inside them; `out` has room for `m × n` row-major entries, all
-        // of which gemm writes (`read_dst = false`, so `alpha` is unused) before `set_len`.
+        // SAFETY: the caller vouches for the operands; the offsets stay inside them; `out`
+        // has room for `m × n` row-major entries, all of which gemm writes (`read_dst =
+        // false`, so `alpha` is unused) before `set_len`.
         unsafe {
             gemm::gemm(
                 m,
@@ -165,10 +201,10 @@ mod flex {
                 1,
                 n as isize,
                 false,
-                lhs.ptr(),
+                lhs.ptr().offset(shift * lhs.col_stride),
                 lhs.col_stride,
                 lhs.row_stride,
-                rhs.ptr(),
+                rhs.ptr().offset(shift * rhs.row_stride),
                 rhs.col_stride,
                 rhs.row_stride,
                 0.0,
@@ -180,14 +216,40 @@ mod flex {
             );
             out.set_len(m * n);
         }
-        Some(Tensor::from_data(TensorData::new(out, [m, n]), &a.device()))
+        out
+    }
+
+    /// A product with a small output and a long inner dimension (a convolution's weight
+    /// gradient, `δ·Pᵀ` over every position of the batch), which `gemm` would run on one
+    /// thread: the inner dimension cut into fixed chunks of [`INNER_CHUNK`], their products
+    /// run on the pool's threads and summed in chunk order, so the bits do not depend on the
+    /// number of threads.
+    fn long_inner(lhs: &View, rhs: &View, [m, k, n]: [usize; 3], serial: bool) -> Vec<f32> {
+        let chunks: Vec<_> = (0..k).step_by(INNER_CHUNK).collect();
+        let part = |&start: &usize| {
+            let len = INNER_CHUNK.min(k - start);
+            // SAFETY: `start + len ≤ k`, inside both operands.
+            unsafe { gemm_into(lhs, rhs, [m, len, n], start, false) }
+        };
+        let parts: Vec<Vec<f32>> = if serial {
+            chunks.iter().map(part).collect()
+        } else {
+            chunks.par_iter().map(part).collect()
+        };
+        let mut parts = parts.into_iter();
+        let mut sum = parts.next().unwrap_or_else(|| vec![0.0; m * n]);
+        for part in parts {
+            sum.iter_mut().zip(&part).for_each(|(s, p)| *s += p);
+        }
+        sum
     }
 }
 
 #[cfg(test)]
 mod tests {
     //! The direct products against burn's `matmul`: the same bits, whatever the operands'
-    //! layout, size (one thread or split over the cores) or the thread they run on.
+    //! layout, size (one thread or split over the cores) or the thread they run on; products
+    //! split along a long inner dimension within rounding, and the same bits on any thread.
 
     use super::*;
     use crate::backend;
@@ -226,6 +288,31 @@ mod tests {
             let wide = random(m + 2, k + 3, &mut rng);
             assert_same(wide.slice([1..m + 1, 2..k + 2]), random(k, n, &mut rng));
         }
+    }
+
+    #[test]
+    fn long_inner_products_split_into_chunks_agree_with_one_product() {
+        let mut rng = Rng::new(5);
+        // A conv weight gradient's shape (δ·Pᵀ), the inner dimension not a multiple of the
+        // chunk, and a transposed right operand as the patches are.
+        let (m, k, n) = (6, 2 * 8192 + 1000, 25);
+        let a = random(m, k, &mut rng);
+        let b = random(n, k, &mut rng).transpose();
+        let expected = host::values(&a.clone().matmul(b.clone()));
+        let split = host::values(&matmul(a.clone(), b.clone()));
+        assert_eq!(split.len(), m * n);
+        for (s, e) in split.iter().zip(&expected) {
+            // Sums of 17,384 products of unit normals: rounding differs by far less than this.
+            assert!((s - e).abs() <= 1e-3 * e.abs().max(1.0), "{s} vs {e}");
+        }
+        let (serial, _) = join(|| matmul(a.clone(), b.clone()), || ());
+        assert_eq!(host::values(&serial), split, "the same bits on one thread");
+        // Chunks really are summed: a product of ones counts the inner dimension.
+        let ones = matmul(
+            Tensor::ones([2, k], &backend::device()),
+            Tensor::ones([k, 3], &backend::device()),
+        );
+        assert_eq!(host::values(&ones), vec![k as f32; 6]);
     }
 
     #[test]
