@@ -31,9 +31,9 @@ fn inside(out: usize, length: usize, offset: usize, stride: usize, padding: usiz
 ///
 /// # Shapes
 /// `x`: `[batch, in·h·w]` row-major → `[in·kh·kw, batch·oh·ow]` row-major.
-pub fn unfold(x: &[f32], batch: usize, g: &ConvGeometry, [_, oh, ow]: Volume) -> Vec<f32> {
+pub fn unfold(x: &[f32], batch: usize, g: &ConvGeometry, out: Volume) -> Vec<f32> {
     let (c, k) = (g.input[0], g.kernel);
-    let width = batch * oh * ow;
+    let width = batch * out[1] * out[2];
     let len = c * k * k * width;
     let mut patches = Vec::with_capacity(len);
     if width == 0 {
@@ -44,7 +44,7 @@ pub fn unfold(x: &[f32], batch: usize, g: &ConvGeometry, [_, oh, ow]: Volume) ->
     let taps = Taps {
         x,
         geometry: g,
-        out: [0, oh, ow],
+        out,
     };
     patches.spare_capacity_mut()[..len]
         .par_chunks_mut(width)
