@@ -140,6 +140,20 @@ impl Comparison {
             .map_err(|e| located::in_file(e, path, &text, overrides, &[]))
     }
 
+    /// The names of the variants of the comparison file `path`, in its order (none resolved).
+    pub fn variant_names(path: &Path) -> Result<Vec<String>> {
+        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        let table = parse_table(&text, path)?;
+        let items = match table.get("variant") {
+            Some(toml::Value::Array(items)) => items.as_slice(),
+            _ => &[],
+        };
+        Ok(items
+            .iter()
+            .filter_map(|item| item.get("name")?.as_str().map(String::from))
+            .collect())
+    }
+
     /// Resolves a comparison from TOML text; `path` names it in errors.
     pub fn parse(text: &str, path: &Path, overrides: &[String]) -> Result<Self> {
         Self::from_table(parse_table(text, path)?, path, text, overrides)

@@ -152,6 +152,54 @@ fn the_seeds_table_is_written_into_a_readme_between_its_markers() {
 }
 
 #[test]
+fn rerunning_some_variants_merges_their_rows_into_the_table() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(dir.path(), "cmp.toml", FILE.as_bytes());
+    let out = dir.path().join("runs");
+    let readme = "<!-- plasticity:table cmp -->\n<!-- /plasticity:table -->\n";
+    let readme_path = write(dir.path(), "README.md", readme.as_bytes());
+    let run = |variants: &str| {
+        let mut args = vec!["compare", path.to_str().unwrap(), "--out"];
+        args.extend([out.to_str().unwrap(), "--seeds", "1", "--quiet"]);
+        args.extend(["--into", readme_path.to_str().unwrap()]);
+        args.extend(["--set", "train.epochs=1", "--variants", variants]);
+        let (code, _, stderr) = crate::plasticity(&args);
+        assert_eq!(code, 0, "{stderr}");
+    };
+    run("fa");
+    let rows = |text: &str| -> Vec<String> {
+        (text
+            .lines()
+            .filter(|l| l.starts_with("| ") && !l.starts_with("| variant")))
+        .map(|l| l.split('|').nth(1).unwrap().trim().to_string())
+        .collect()
+    };
+    let written = std::fs::read_to_string(&readme_path).unwrap();
+    assert_eq!(rows(&written), ["fa"], "{written}");
+    // Only `fa` trained: the other variants have no run directory.
+    assert!(out.join("cmp/seed_0/fa").is_dir() && !out.join("cmp/seed_0/bp").exists());
+    let fa_row = written
+        .lines()
+        .find(|l| l.starts_with("| fa "))
+        .unwrap()
+        .to_string();
+    run("bp_norm,bp");
+    let written = std::fs::read_to_string(&readme_path).unwrap();
+    // The file's order, the `fa` row kept as it was.
+    assert_eq!(rows(&written), ["bp", "fa", "bp_norm"], "{written}");
+    assert!(written.contains(&fa_row), "{written}");
+    // A variant the file lacks: exit 2 naming it, nothing trained.
+    let mut args = vec!["compare", path.to_str().unwrap(), "--out"];
+    args.extend([out.to_str().unwrap(), "--variants", "nope"]);
+    let (code, _, stderr) = crate::plasticity(&args);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("nope") && stderr.contains("cmp.toml"),
+        "{stderr}"
+    );
+}
+
+#[test]
 fn bad_comparison_files_name_the_variant_and_key() {
     let dir = tempfile::tempdir().unwrap();
     let cases = [

@@ -33,10 +33,15 @@ pub struct CompareArgs {
     /// prefix, e.g. `# ` in a TOML file; repeatable).
     #[arg(long = "into", value_name = "FILE")]
     pub table_into: Vec<PathBuf>,
+    /// Only these variants (comma-separated): the others are neither trained nor reused.
+    /// With --into, their rows already in the table are kept, in the file's order, so one
+    /// row of a long study can be re-run (or a new row added) without re-running the rest.
+    #[arg(long, value_delimiter = ',', value_name = "NAMES")]
+    pub variants: Vec<String>,
 }
 
 pub fn run(args: CompareArgs) -> anyhow::Result<()> {
-    let comparison = Comparison::load(&args.file, &args.overrides)?;
+    let comparison = Comparison::load_variants(&args.file, &args.overrides, &args.variants)?;
     for path in &args.table_into {
         splice::check(path, &comparison.name)?;
     }
@@ -64,10 +69,17 @@ pub fn run(args: CompareArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Writes `table` into each of `--into`'s files.
+/// Writes `table` into each of `--into`'s files (with --variants, merged into the rows there).
 fn write_into(args: &CompareArgs, name: &str, table: &str) -> anyhow::Result<()> {
+    let order = match args.variants.is_empty() {
+        true => Vec::new(),
+        false => Comparison::variant_names(&args.file)?,
+    };
     for path in &args.table_into {
-        splice::splice_into(path, name, table)?;
+        match args.variants.is_empty() {
+            true => splice::splice_into(path, name, table)?,
+            false => splice::merge_into(path, name, table, &order)?,
+        }
         eprintln!("table written into {}", path.display());
     }
     Ok(())
