@@ -71,14 +71,13 @@ pub fn run(args: CompareArgs) -> anyhow::Result<()> {
 
 /// Writes `table` into each of `--into`'s files (with --variants, merged into the rows there).
 fn write_into(args: &CompareArgs, name: &str, table: &str) -> anyhow::Result<()> {
-    let order = match args.variants.is_empty() {
-        true => Vec::new(),
-        false => Comparison::variant_names(&args.file)?,
-    };
+    let order = (!args.variants.is_empty())
+        .then(|| Comparison::variant_names(&args.file))
+        .transpose()?;
     for path in &args.table_into {
-        match args.variants.is_empty() {
-            true => splice::splice_into(path, name, table)?,
-            false => splice::merge_into(path, name, table, &order)?,
+        match &order {
+            None => splice::splice_into(path, name, table)?,
+            Some(order) => splice::merge_into(path, name, table, order)?,
         }
         eprintln!("table written into {}", path.display());
     }
