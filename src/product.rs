@@ -5,13 +5,18 @@
 //! transposed operand is never copied. Products with a small output and a long inner
 //! dimension (a convolution's weight gradient) are cut along it into fixed chunks run on the
 //! cores and summed in order: the same bits for any number of threads, and within rounding of
-//! burn's single product. Written by hand because burn's `matmul` on flex spent
+//! burn's single product. Where both operands run contiguously along that dimension (`δ·Pᵀ`,
+//! from 2,048 long) each chunk is a block of dot products (`dots.rs`, AVX-512) instead of a
+//! `gemm` call: gemm's packing of the transposed patches took 18 % of a LeNet-5 step. Written by hand because burn's `matmul` on flex spent
 //! most of its time outside the kernel on this net's shapes (batch 128, 300–784 units): a
 //! profile of `gᵀ·x` shows page faults, page clearing and TLB shootdowns from its output
 //! buffers (30–40 GFLOP/s through burn, 80–110 called directly, 2 cores). Other backends, and
 //! operands that are not f32 flex tensors, go through burn's `matmul`.
 
 use burn::tensor::Tensor;
+
+#[cfg(feature = "flex")]
+mod dots;
 
 /// `a·b`.
 ///
@@ -107,6 +112,10 @@ mod flex {
     /// dimension ([`long_inner`]).
     const INNER_CHUNK: usize = 8192;
 
+    /// Inner dimensions from which a small product of operands contiguous along it runs as
+    /// dot products ([`dot_chunk`]).
+    const DOTS_MIN: usize = 2048;
+
     /// Outputs of at most this many entries count as small for [`long_inner`].
     const SMALL_OUTPUT: usize = 64 * 1024;
 
@@ -138,6 +147,11 @@ mod flex {
             })
         }
 
+        /// The buffer from the view's first element on.
+        fn storage(&self) -> &[f32] {
+            &self.tensor.storage::<f32>()[self.tensor.layout().start_offset()..]
+        }
+
         fn ptr(&self) -> *const f32 {
             let storage = self.tensor.storage::<f32>();
             storage[self.tensor.layout().start_offset()..].as_ptr()
@@ -158,7 +172,10 @@ mod flex {
             return None;
         }
         let serial = super::SERIAL.get();
-        let out = if k >= 2 * INNER_CHUNK && m * n <= SMALL_OUTPUT {
+        // Inner dimension contiguous in both operands (`δ·Pᵀ`): dot products, not gemm.
+        let dots =
+            lhs.col_stride == 1 && rhs.row_stride == 1 && k >= DOTS_MIN && super::dots::available();
+        let out = if (k >= 2 * INNER_CHUNK || dots) && m * n <= SMALL_OUTPUT {
             long_inner(&lhs, &rhs, [m, k, n], serial)
         } else {
             let parallel = m * n * k >= PARALLEL_MIN && !serial;
@@ -219,6 +236,23 @@ mod flex {
         out
     }
 
+    /// `a·b` over inner indices `start..start + len` by [`super::dots::dot_products`], when
+    /// both operands run contiguously along the inner dimension (`δ·Pᵀ`) and the CPU has
+    /// AVX-512; else `None`.
+    fn dot_chunk(
+        lhs: &View,
+        rhs: &View,
+        [m, len, n]: [usize; 3],
+        start: usize,
+    ) -> Option<Vec<f32>> {
+        if lhs.col_stride != 1 || rhs.row_stride != 1 || lhs.row_stride < 0 || rhs.col_stride < 0 {
+            return None;
+        }
+        let (a, b) = (lhs.storage(), rhs.storage());
+        let (a_stride, b_stride) = (lhs.row_stride as usize, rhs.col_stride as usize);
+        super::dots::dot_products(&a[start..], a_stride, m, &b[start..], b_stride, n, len)
+    }
+
     /// A product with a small output and a long inner dimension (a convolution's weight
     /// gradient, `δ·Pᵀ` over every position of the batch), which `gemm` would run on one
     /// thread: the inner dimension cut into fixed chunks of [`INNER_CHUNK`], their products
@@ -228,8 +262,9 @@ mod flex {
         let chunks: Vec<_> = (0..k).step_by(INNER_CHUNK).collect();
         let part = |&start: &usize| {
             let len = INNER_CHUNK.min(k - start);
-            // SAFETY: `start + len ≤ k`, inside both operands.
-            unsafe { gemm_into(lhs, rhs, [m, len, n], start, false) }
+            dot_chunk(lhs, rhs, [m, len, n], start)
+                // SAFETY: `start + len ≤ k`, inside both operands.
+                .unwrap_or_else(|| unsafe { gemm_into(lhs, rhs, [m, len, n], start, false) })
         };
         let parts: Vec<Vec<f32>> = if serial {
             chunks.iter().map(part).collect()
