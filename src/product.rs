@@ -7,8 +7,8 @@
 //! cores and summed in order: the same bits for any number of threads, and within rounding of
 //! burn's single product. Where both operands run contiguously along that dimension (`δ·Pᵀ`,
 //! from 2,048 long) each chunk is a block of dot products (`dots.rs`, AVX-512) instead of a
-//! `gemm` call: gemm's packing of the transposed patches took 18 % of a LeNet-5 step. Written by hand because burn's `matmul` on flex spent
-//! most of its time outside the kernel on this net's shapes (batch 128, 300–784 units): a
+//! `gemm` call: gemm's packing of the transposed patches took 18 % of a LeNet-5 step. Written
+//! by hand because burn's `matmul` on flex spent most of its time outside the kernel on this net's shapes (batch 128, 300–784 units): a
 //! profile of `gᵀ·x` shows page faults, page clearing and TLB shootdowns from its output
 //! buffers (30–40 GFLOP/s through burn, 80–110 called directly, 2 cores). Other backends, and
 //! operands that are not f32 flex tensors, go through burn's `matmul`.
@@ -153,8 +153,7 @@ mod flex {
         }
 
         fn ptr(&self) -> *const f32 {
-            let storage = self.tensor.storage::<f32>();
-            storage[self.tensor.layout().start_offset()..].as_ptr()
+            self.storage().as_ptr()
         }
     }
 
@@ -173,10 +172,14 @@ mod flex {
         }
         let serial = super::SERIAL.get();
         // Inner dimension contiguous in both operands (`δ·Pᵀ`): dot products, not gemm.
-        let dots =
-            lhs.col_stride == 1 && rhs.row_stride == 1 && k >= DOTS_MIN && super::dots::available();
+        let dots = lhs.col_stride == 1
+            && rhs.row_stride == 1
+            && lhs.row_stride > 0
+            && rhs.col_stride > 0
+            && k >= DOTS_MIN
+            && super::dots::available();
         let out = if (k >= 2 * INNER_CHUNK || dots) && m * n <= SMALL_OUTPUT {
-            long_inner(&lhs, &rhs, [m, k, n], serial)
+            long_inner(&lhs, &rhs, [m, k, n], serial, dots)
         } else {
             let parallel = m * n * k >= PARALLEL_MIN && !serial;
             // SAFETY: the views keep both buffers alive and describe `m × k` and `k × n`
@@ -236,18 +239,15 @@ mod flex {
         out
     }
 
-    /// `a·b` over inner indices `start..start + len` by [`super::dots::dot_products`], when
-    /// both operands run contiguously along the inner dimension (`δ·Pᵀ`) and the CPU has
-    /// AVX-512; else `None`.
+    /// `a·b` over inner indices `start..start + len` by [`super::dots::dot_products`], for
+    /// operands that run contiguously along the inner dimension (`δ·Pᵀ`; `None` without
+    /// AVX-512).
     fn dot_chunk(
         lhs: &View,
         rhs: &View,
         [m, len, n]: [usize; 3],
         start: usize,
     ) -> Option<Vec<f32>> {
-        if lhs.col_stride != 1 || rhs.row_stride != 1 || lhs.row_stride < 0 || rhs.col_stride < 0 {
-            return None;
-        }
         let (a, b) = (lhs.storage(), rhs.storage());
         let (a_stride, b_stride) = (lhs.row_stride as usize, rhs.col_stride as usize);
         super::dots::dot_products(&a[start..], a_stride, m, &b[start..], b_stride, n, len)
@@ -257,12 +257,20 @@ mod flex {
     /// gradient, `δ·Pᵀ` over every position of the batch), which `gemm` would run on one
     /// thread: the inner dimension cut into fixed chunks of [`INNER_CHUNK`], their products
     /// run on the pool's threads and summed in chunk order, so the bits do not depend on the
-    /// number of threads.
-    fn long_inner(lhs: &View, rhs: &View, [m, k, n]: [usize; 3], serial: bool) -> Vec<f32> {
+    /// number of threads; with `dots` (operands contiguous along it) each chunk by
+    /// [`dot_chunk`].
+    fn long_inner(
+        lhs: &View,
+        rhs: &View,
+        [m, k, n]: [usize; 3],
+        serial: bool,
+        dots: bool,
+    ) -> Vec<f32> {
         let chunks: Vec<_> = (0..k).step_by(INNER_CHUNK).collect();
         let part = |&start: &usize| {
             let len = INNER_CHUNK.min(k - start);
-            dot_chunk(lhs, rhs, [m, len, n], start)
+            dots.then(|| dot_chunk(lhs, rhs, [m, len, n], start))
+                .flatten()
                 // SAFETY: `start + len ≤ k`, inside both operands.
                 .unwrap_or_else(|| unsafe { gemm_into(lhs, rhs, [m, len, n], start, false) })
         };
