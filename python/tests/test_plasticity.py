@@ -169,11 +169,19 @@ def test_ctrl_c_stops_a_run_cleanly_after_its_epoch(tmp_path, capsys):
     import threading
 
     config = iris_config("backprop", epochs=1_000_000, batch_size=16)
+    # A process started in the background by a non-interactive shell (`cmd &`, as CI may be)
+    # inherits SIGINT ignored, and then Python never installs its handler: the signal below would
+    # be dropped and the run would go on for a million epochs. Ctrl-C is what is tested, so the
+    # test installs Python's own handler for its duration.
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
     timer = threading.Timer(1.0, lambda: os.kill(os.getpid(), signal.SIGINT))
     timer.start()
-    with pytest.raises(KeyboardInterrupt) as stopped:
-        plasticity.train(config, out=tmp_path)
-    timer.cancel()
+    try:
+        with pytest.raises(KeyboardInterrupt) as stopped:
+            plasticity.train(config, out=tmp_path)
+    finally:
+        timer.cancel()
+        signal.signal(signal.SIGINT, previous)
     assert "stopped after epoch" in str(stopped.value)
     run = tmp_path / "iris_backprop"
     lines = (run / "metrics.jsonl").read_text().splitlines()
