@@ -17,8 +17,8 @@ use crate::loss::Loss;
 use crate::net::{BlockSpec, ConvGeometry, ConvSpec, Init, Volume, shape};
 use crate::optim::{OptimizerKind, OptimizerSettings, ScheduleKind};
 use crate::rule::{
-    self, FeedbackSettings, FeedbackVariant, Inverse, Layerwise, ReconstructionLoss, RuleKind,
-    RuleSettings, TargetPropSettings,
+    self, FeedbackPass, FeedbackSettings, FeedbackVariant, Inverse, Layerwise, ReconstructionLoss,
+    RuleKind, RuleSettings, TargetPropSettings,
 };
 use crate::task::Problem;
 
@@ -317,6 +317,11 @@ pub struct TargetPropConfig {
     /// autoencoders, and block 0 gets a `g_0` reconstructing the data), keeping every `f_i`
     /// invertible; `false` trains only the `g_i` with it. One value, or one per hidden block.
     pub autoencoder: PerBlock<bool>,
+    /// Which pass of each hidden block the learned feedback maps invert and targets go down
+    /// from: `train` (the training pass, dropout and sampled stochastic inputs) or `evaluation`
+    /// (the same input without the noise: no dropout, stochastic inputs as `model.eval_mode`
+    /// evaluates them, batchnorm on the batch's statistics).
+    pub feedback_pass: FeedbackPass,
     /// Which parameters this section's optimizer and schedule train: `autoencoders` (every
     /// hidden block `f_i` and its feedback `g_i`; the output block keeps `[train]`'s) or
     /// `feedback` (only the `g_i`; the hidden blocks keep `[train]`'s).
@@ -349,6 +354,7 @@ impl Default for TargetPropConfig {
             rec_loss: ReconstructionLoss::Plain,
             feedback_activation: None,
             autoencoder: PerBlock::One(true),
+            feedback_pass: FeedbackPass::Train,
             scope: OptimizerScope::Autoencoders,
             optimizer: OptimizerKind::Adam,
             lr: 1e-3,
@@ -841,6 +847,7 @@ impl ExperimentConfig {
             rec_loss: tp.rec_loss,
             feedback_activation,
             autoencoder: Some(tp.autoencoder.resolve(hidden, "target_prop.autoencoder")?),
+            feedback_pass: tp.feedback_pass,
         })
     }
 

@@ -39,7 +39,7 @@ pub use registry::{
     BuildContext, ModelCheck, ModelView, NoSettings, Registration, RuleKind, register,
     register_chained, register_local, register_net,
 };
-pub use target_prop::{Inverse, ReconstructionLoss, TargetProp, TargetPropSettings};
+pub use target_prop::{FeedbackPass, Inverse, ReconstructionLoss, TargetProp, TargetPropSettings};
 
 use std::collections::BTreeMap;
 

@@ -58,6 +58,23 @@ pub enum ReconstructionLoss {
     Difference,
 }
 
+/// Which forward pass of each hidden block the feedback maps invert and targets go down from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum FeedbackPass {
+    /// The training pass (dropout, sampled stochastic inputs): `g_i` learns
+    /// `E[h_{i−1} | h_i]`, a reconstruction shrunk toward the mean wherever the noise lost
+    /// information, and TP's targets inherit that shrinkage.
+    #[default]
+    Train,
+    /// The block's noise-free pass `h̄_i` on the same input (no dropout, stochastic inputs as
+    /// `model.eval_mode` evaluates them, batchnorm on the batch's statistics): `g_i` learns to
+    /// invert a deterministic map and targets go down from it, `t_{i−1} = g_i(h̄_i + t_i − h_i)`
+    /// (DTP: `h_{i−1} + g_i(h̄_i + t_i − h_i) − g_i(h̄_i)`); an autoencoder's reconstruction
+    /// loss trains `f_i` through that pass. The noise `h_i − h̄_i` no longer biases the targets.
+    Evaluation,
+}
+
 /// Target propagation's settings (`[target_prop]`, its optimizer aside).
 #[derive(Debug, Clone, PartialEq)]
 pub struct TargetPropSettings {
@@ -77,6 +94,8 @@ pub struct TargetPropSettings {
     /// `g_0` reconstructing the data), so that `f_i` and `g_i` learn as an autoencoder and `f_i`
     /// stays invertible; elsewhere it trains the `g_i` only. `None`: every hidden block.
     pub autoencoder: Option<Vec<bool>>,
+    /// The pass of a block with a stochastic input that its `g_i` inverts.
+    pub feedback_pass: FeedbackPass,
 }
 
 impl Default for TargetPropSettings {
@@ -89,6 +108,7 @@ impl Default for TargetPropSettings {
             rec_loss: ReconstructionLoss::Plain,
             feedback_activation: None,
             autoencoder: None,
+            feedback_pass: FeedbackPass::Train,
         }
     }
 }
@@ -369,6 +389,19 @@ impl TargetProp {
             .collect()
     }
 
+    /// Per hidden block, its noise-free pass on the training pass's input when
+    /// `feedback_pass = evaluation` (see [`FeedbackPass::Evaluation`]).
+    fn evaluation_passes(&self, net: &Net, trace: &Trace) -> Vec<Option<BlockCache>> {
+        let hidden = net.blocks.len() - 1;
+        (0..hidden)
+            .map(|i| {
+                (self.settings.feedback_pass == FeedbackPass::Evaluation).then(|| {
+                    net.blocks[i].forward(trace.blocks[i].input.clone(), &mut Mode::Calibrate)
+                })
+            })
+            .collect()
+    }
+
     /// Every hidden block's target from the top one, `t_{i−1} = g_i(t_i)` (TP) or
     /// `h_{i−1} + (g_i(t_i) − g_i(h_i))` (DTP); index `i` holds block i's target.
     pub fn targets(
@@ -378,16 +411,19 @@ impl TargetProp {
         top_target: Tensor<2>,
         rng: &mut Rng,
     ) -> Vec<Tensor<2>> {
-        self.propagate(net, trace, top_target, &self.inverses(net), rng)
+        let passes = self.evaluation_passes(net, trace);
+        self.propagate(net, trace, &passes, top_target, &self.inverses(net), rng)
             .0
     }
 
     /// The targets, and per block `i ≥ 1` the reconstruction `g_i(h_i)` with the forward
-    /// cache of a learned `g_i` (its reconstruction loss reuses that pass).
+    /// cache of a learned `g_i` (its reconstruction loss reuses that pass); `passes[i]`, when
+    /// given, is block i's evaluation pass `h̄_i`, which `g_i` reads instead of `h_i`.
     fn propagate(
         &self,
         net: &Net,
         trace: &Trace,
+        passes: &[Option<BlockCache>],
         top_target: Tensor<2>,
         inverses: &[Option<Tensor<2>>],
         rng: &mut Rng,
@@ -396,9 +432,16 @@ impl TargetProp {
         let mut targets = vec![top_target; hidden];
         let mut reconstructions = vec![None; hidden];
         for i in (1..hidden).rev() {
-            let h = trace.blocks[i].output.clone();
+            let sampled = trace.blocks[i].output.clone();
+            let (h, target) = match &passes[i] {
+                Some(pass) => (
+                    pass.output.clone(),
+                    targets[i].clone() - sampled + pass.output.clone(),
+                ),
+                None => (sampled, targets[i].clone()),
+            };
             let below = trace.blocks[i - 1].output.clone();
-            let (from_target, _) = self.feedback_map(net, inverses, i, targets[i].clone(), rng);
+            let (from_target, _) = self.feedback_map(net, inverses, i, target, rng);
             let (from_activity, cache) = self.feedback_map(net, inverses, i, h, rng);
             targets[i - 1] = if self.difference {
                 below + (from_target - from_activity.clone())
@@ -419,6 +462,7 @@ impl TargetProp {
         &self,
         block: &Block,
         clean: &BlockCache,
+        evaluation: bool,
         rng: &mut Rng,
     ) -> (Tensor<2>, Option<BlockCache>) {
         let input = clean.input.clone();
@@ -429,7 +473,11 @@ impl TargetProp {
         let [batch, units] = input.dims();
         let noise = rng.normal_vec(batch * units, 0.0, sigma);
         let noisy = input.clone() + host::matrix(noise, batch, units, &input.device());
-        let cache = block.forward(noisy.clone(), &mut Mode::Train(rng));
+        let cache = if evaluation {
+            block.forward(noisy.clone(), &mut Mode::Calibrate)
+        } else {
+            block.forward(noisy.clone(), &mut Mode::Train(rng))
+        };
         (noisy, Some(cache))
     }
 
@@ -438,12 +486,15 @@ impl TargetProp {
     /// the training pass `f_i` already made (the caller adds it to the target's: one backward
     /// through `f_i` for both; a noisy pass of `f_i` is stepped through here). `clean_pass` is
     /// `g_i`'s pass on `h_i` when [`TargetProp::propagate`] made one (a learned `g_i` draws
-    /// nothing at random, so it is the pass this function would make).
+    /// nothing at random, so it is the pass this function would make). With an evaluation
+    /// pass of `f_i` (`evaluation`), `g_i` reconstructs from it and an autoencoder's loss trains
+    /// `f_i` through it.
     #[allow(clippy::too_many_arguments)]
     fn train_feedback(
         &mut self,
         net: &Net,
         trace: &Trace,
+        evaluation: Option<&BlockCache>,
         i: usize,
         rng: &mut Rng,
         grads: &mut Gradients,
@@ -451,11 +502,11 @@ impl TargetProp {
         clean_pass: Option<BlockCache>,
     ) -> (Tensor<1>, Option<Tensor<2>>) {
         let block = &net.blocks[i];
-        let clean = &trace.blocks[i];
+        let clean = evaluation.unwrap_or(&trace.blocks[i]);
         let input = clean.input.clone();
         let batch = input.dims()[0];
         let scale = 2.0 * self.settings.rec_weight / batch as f32;
-        let (noisy, noisy_pass) = self.noisy_input(block, clean, rng);
+        let (noisy, noisy_pass) = self.noisy_input(block, clean, evaluation.is_some(), rng);
         let g = self.feedback[i].as_ref().expect("a learned g_i");
         let mut clean_pass = clean_pass;
         let mut on_output = |rng: &mut Rng| match clean_pass.take() {
@@ -468,7 +519,7 @@ impl TargetProp {
         };
         // Each pass of g_i: its cache, the pass of f_i it ran on (None: the clean trace), the
         // factor on the residual.
-        let mut passes = vec![(noisy_cache, noisy_pass.as_ref(), scale)];
+        let mut passes = vec![(noisy_cache, noisy_pass.as_ref().or(evaluation), scale)];
         let residual = match self.settings.rec_loss {
             ReconstructionLoss::Plain => passes[0].0.output.clone() - noisy,
             ReconstructionLoss::Difference => {
@@ -478,7 +529,7 @@ impl TargetProp {
                 };
                 let residual =
                     (passes[0].0.output.clone() - clean_cache.output.clone()) - (noisy - input);
-                passes.push((clean_cache, None, -scale));
+                passes.push((clean_cache, evaluation, -scale));
                 residual
             }
         };
@@ -583,8 +634,9 @@ impl TargetProp {
         let h_top = trace.blocks[top - 1].output.clone();
         let top_target = h_top - grad_h.mul_scalar(self.settings.x_lr * rows as f32);
         let inverses = self.inverses(net);
+        let passes = self.evaluation_passes(net, &trace);
         let (targets, reconstructions) =
-            self.propagate(net, &trace, top_target, &inverses, ctx.rng);
+            self.propagate(net, &trace, &passes, top_target, &inverses, ctx.rng);
         let mut clean_passes: Vec<Option<BlockCache>> = vec![None; top];
         for (i, reconstruction) in reconstructions.into_iter().enumerate() {
             let Some(Reconstruction { output, cache }) = reconstruction else {
@@ -610,8 +662,16 @@ impl TargetProp {
         for (i, clean_pass) in clean_passes.into_iter().enumerate() {
             if self.feedback[i].is_some() {
                 let observe = !ctx.probe;
-                let (rec, grad_h) =
-                    self.train_feedback(net, &trace, i, ctx.rng, &mut grads, observe, clean_pass);
+                let (rec, grad_h) = self.train_feedback(
+                    net,
+                    &trace,
+                    passes[i].as_ref(),
+                    i,
+                    ctx.rng,
+                    &mut grads,
+                    observe,
+                    clean_pass,
+                );
                 self.tally.add("reconstruction_loss", blocks, i, rec);
                 from_reconstruction[i] = grad_h;
             }

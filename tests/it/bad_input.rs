@@ -209,6 +209,12 @@ const CASES: &[Case] = &[
         "config `target_prop.gamma`: 2 is not a number in (0, 1]"
     ),
     set!(
+        "mistyped TP feedback pass",
+        ["target_prop.feedback_pass=evaluate"],
+        "config `target_prop.feedback_pass`: unknown variant `evaluate`, expected `train` or \
+         `evaluation`"
+    ),
+    set!(
         "alignment batch 0",
         ["train.align_every=1", "train.align_batch=0"],
         "config `train.align_batch`: must be at least 1"
