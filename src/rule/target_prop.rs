@@ -94,7 +94,7 @@ pub struct TargetPropSettings {
     /// `g_0` reconstructing the data), so that `f_i` and `g_i` learn as an autoencoder and `f_i`
     /// stays invertible; elsewhere it trains the `g_i` only. `None`: every hidden block.
     pub autoencoder: Option<Vec<bool>>,
-    /// The pass of a block with a stochastic input that its `g_i` inverts.
+    /// The pass of each hidden block that the `g_i` invert and targets go down from.
     pub feedback_pass: FeedbackPass,
 }
 
@@ -390,12 +390,17 @@ impl TargetProp {
     }
 
     /// Per hidden block, its noise-free pass on the training pass's input when
-    /// `feedback_pass = evaluation` (see [`FeedbackPass::Evaluation`]).
+    /// `feedback_pass = evaluation` (see [`FeedbackPass::Evaluation`]); block 0's only when it
+    /// has a `g_0` to train (no target goes down from it).
     fn evaluation_passes(&self, net: &Net, trace: &Trace) -> Vec<Option<BlockCache>> {
         let hidden = net.blocks.len() - 1;
+        let wanted = |i: usize| {
+            self.settings.feedback_pass == FeedbackPass::Evaluation
+                && (i > 0 || self.feedback[0].is_some())
+        };
         (0..hidden)
             .map(|i| {
-                (self.settings.feedback_pass == FeedbackPass::Evaluation).then(|| {
+                wanted(i).then(|| {
                     net.blocks[i].forward(trace.blocks[i].input.clone(), &mut Mode::Calibrate)
                 })
             })
