@@ -10,7 +10,7 @@ use crate::net::Slot;
 use crate::net::init::Init;
 use crate::net::layer::{Layer, LayerCache, LayerGrads, Mode, Weighted};
 use crate::net::shape::{ConvGeometry, Volume, flat, volumes};
-use crate::net::unfold;
+use crate::net::{direct, unfold};
 use crate::product;
 use crate::rng::Rng;
 
@@ -88,11 +88,13 @@ impl Conv2d {
         self.run(x).0
     }
 
-    /// The output and, on the host path, the unfolded patches the weight gradient reuses.
-    fn run(&self, x: Tensor<2>) -> (Tensor<2>, Option<Patches>) {
+    /// The output and, on the host path, what the weight gradient reuses: the padded input of
+    /// a direct convolution (`direct.rs`, stride 1 on AVX-512), else the unfolded patches.
+    fn run(&self, x: Tensor<2>) -> (Tensor<2>, Option<Saved>) {
+        let batch = x.dims()[0];
         if !on_host(&x) {
             let out = self.geometry.channels;
-            product::tally::count(self.product_shape(x.dims()[0]));
+            product::tally::count(self.product_shape(batch));
             let z = conv2d(
                 volumes(x, self.geometry.input),
                 self.kernels(&self.weight),
@@ -101,10 +103,20 @@ impl Conv2d {
             );
             return (flat(z), None);
         }
-        let batch = x.dims()[0];
         let [out, oh, ow] = self.output;
-        let [_, taps] = self.geometry.weight_dims();
         let device = x.device();
+        if direct::applies(&self.geometry) {
+            product::tally::count(self.product_shape(batch));
+            let padded = host::read(&x, |x| direct::pad(x, batch, &self.geometry));
+            let z = host::read(&self.weight, |weight| {
+                host::read(&self.bias, |bias| {
+                    direct::forward(&padded, batch, &self.geometry, self.output, weight, bias)
+                })
+            });
+            let z = host::matrix(z, batch, out * oh * ow, &device);
+            return (z, Some(Saved::Padded(padded)));
+        }
+        let [_, taps] = self.geometry.weight_dims();
         let patches = host::read(&x, |x| {
             unfold::unfold(x, batch, &self.geometry, self.output)
         });
@@ -117,7 +129,7 @@ impl Conv2d {
         });
         (
             host::matrix(z, batch, out * oh * ow, &device),
-            Some(Patches(patches)),
+            Some(Saved::Patches(Box::new(patches))),
         )
     }
 
@@ -132,9 +144,13 @@ impl Conv2d {
     }
 }
 
-/// The unfolded input `[in·kh·kw, batch·oh·ow]` (`unfold::unfold`), kept for the weight
-/// gradient.
-struct Patches(Tensor<2>);
+/// What the forward keeps for the weight gradient on the host.
+enum Saved {
+    /// The input with its zero padding, `[batch·in·(h+2p)·(w+2p) + 16]` (`direct::pad`).
+    Padded(Vec<f32>),
+    /// The unfolded input `[in·kh·kw, batch·oh·ow]` (`unfold::unfold`).
+    Patches(Box<Tensor<2>>),
+}
 
 impl Layer for Conv2d {
     fn name(&self) -> &'static str {
@@ -142,10 +158,10 @@ impl Layer for Conv2d {
     }
 
     fn forward(&self, x: Tensor<2>, _mode: &mut Mode<'_>) -> LayerCache {
-        let (z, patches) = self.run(x.clone());
+        let (z, saved) = self.run(x.clone());
         let cache = LayerCache::new(x, z);
-        match patches {
-            Some(patches) => cache.with_state(patches),
+        match saved {
+            Some(saved) => cache.with_state(saved),
             None => cache,
         }
     }
@@ -199,20 +215,33 @@ impl Weighted for Conv2d {
         &mut self.bias
     }
 
-    /// `∂L/∂W` (the correlation of the input with the output gradient; on the host, `δ·Pᵀ`
-    /// with the forward's patches) and `∂L/∂b` (the output gradient summed over the batch and
+    /// `∂L/∂W` (the correlation of the input with the output gradient; on the host, from the
+    /// forward's padded input, or `δ·Pᵀ` with its patches) and `∂L/∂b` (the output gradient summed over the batch and
     /// positions).
     fn param_grads(&self, cache: &LayerCache, grad_output: &Tensor<2>) -> LayerGrads {
-        if let Some(Patches(patches)) = cache.state::<Patches>()
-            && on_host(grad_output)
-        {
-            let rows = self.channel_rows(grad_output);
-            let weight = product::matmul(rows.clone(), patches.clone().transpose());
-            let bias = rows.sum_dim(1).reshape([1, self.geometry.channels]);
-            return vec![("weight", weight), ("bias", bias)];
+        let [m, k, n] = self.product_shape(grad_output.dims()[0]);
+        match cache.state::<Saved>() {
+            Some(Saved::Padded(padded)) if on_host(grad_output) => {
+                product::tally::count([n, m, k]);
+                let (g, batch) = (&self.geometry, grad_output.dims()[0]);
+                let (weight, bias) = host::read(grad_output, |grad| {
+                    direct::weight_grad(padded, batch, g, self.output, grad)
+                });
+                let device = grad_output.device();
+                return vec![
+                    ("weight", host::matrix(weight, n, k, &device)),
+                    ("bias", host::matrix(bias, 1, n, &device)),
+                ];
+            }
+            Some(Saved::Patches(patches)) if on_host(grad_output) => {
+                let rows = self.channel_rows(grad_output);
+                let weight = product::matmul(rows.clone(), (**patches).clone().transpose());
+                let bias = rows.sum_dim(1).reshape([1, self.geometry.channels]);
+                return vec![("weight", weight), ("bias", bias)];
+            }
+            _ => {}
         }
         let grad = volumes(grad_output.clone(), self.output);
-        let [m, k, n] = self.product_shape(grad_output.dims()[0]);
         product::tally::count([n, m, k]);
         let weight = conv2d_weight_backward(
             volumes(cache.input.clone(), self.geometry.input),

@@ -5,6 +5,7 @@ mod avg_pool;
 mod batchnorm;
 mod block;
 mod conv2d;
+mod direct;
 pub mod dropout;
 mod flatten;
 mod init;

@@ -5,7 +5,9 @@
 //! kernel runs, three passes over a patch matrix of 10 MB where the arithmetic (a few
 //! multiply-adds per element) needs one; this reads each once, in blocks that stay in the
 //! cache, with a tile of 4×4 sums in sixteen 16-lane registers. AVX-512 only (where it is
-//! missing the caller keeps `gemm`). The summation order is fixed by the shapes alone.
+//! missing the caller keeps `gemm`). The summation order is fixed by the shapes alone. Stride-1
+//! convolutions on AVX-512 now skip the patches altogether (`net/direct.rs`); this serves the
+//! strided ones.
 
 /// Lanes of one accumulator: an AVX-512 register of f32.
 const LANES: usize = 16;

@@ -91,6 +91,8 @@ fn conv_forward_is_the_correlation_written_out() {
         geometry([2, 7, 6], 4, 3, 2, 1),
         geometry([1, 8, 8], 2, 5, 1, 0),
         geometry([3, 6, 5], 2, 2, 3, 2),
+        // Stride 1 rows wider than a 16-lane register, channels past a tile of 4.
+        geometry([2, 4, 19], 5, 3, 1, 1),
     ] {
         let layer = conv(g, 4);
         let batch = 3;
@@ -113,6 +115,7 @@ fn every_spatial_layer_matches_autodiff() {
         (geometry([2, 5, 6], 3, 3, 1, 1), 1),
         (geometry([2, 7, 6], 4, 3, 2, 1), 2),
         (geometry([3, 6, 5], 2, 2, 3, 2), 3),
+        (geometry([2, 4, 19], 5, 3, 1, 1), 4),
     ] {
         let layer = conv(g, seed);
         let [o, oh, ow] = layer.output_volume();

@@ -517,7 +517,11 @@ fn memory(args: &BenchArgs) -> anyhow::Result<()> {
         overrides.push(format!("train.batch_size={}", args.batch));
         for variant in comparison(args, &overrides)?.variants {
             if !args.json {
-                eprint!("\r{:<6} {depth} blocks of {}   ", variant.name, args.width);
+                let block = match args.conv {
+                    Some(channels) => format!("{channels} channels"),
+                    None => format!("{} units", args.width),
+                };
+                eprint!("\r{:<6} {depth} blocks of {block}   ", variant.name);
             }
             let mut report = measure_memory(&variant.config, args.memory_steps)?;
             report.rule = variant.name;
