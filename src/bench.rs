@@ -11,10 +11,12 @@ use crate::engine::{Trainer, TrainerOptions};
 use crate::error::Result;
 use crate::experiment::ExperimentConfig;
 use crate::host;
-use crate::net::Net;
+use crate::net::{Conv2d, Init, Layer, LayerCache, Mode, Net, Weighted};
 use crate::product::{self, matmul};
 use crate::rng::Rng;
 use crate::task::Batch;
+
+pub use crate::product::tally::{ConvPass, Op};
 
 /// What `plasticity bench` measures.
 #[derive(Debug, Clone, Serialize)]
@@ -73,26 +75,21 @@ pub fn matmul_gflops(n: usize, repeats: usize, device: &Device) -> f64 {
     median(&mut rates)
 }
 
-/// GFLOP/s of `shapes`' products run back to back on `device` (random operands made
-/// beforehand), once per repeat after a warm-up: the rate the step's own products reach
-/// alone, the ceiling its step can approach.
-pub fn products_gflops(shapes: &[[usize; 3]], repeats: usize, device: &Device) -> Vec<f64> {
+/// GFLOP/s of `ops` run back to back on `device` (random operands made beforehand, a
+/// convolution's pass through a layer of its geometry as training runs it), once per repeat
+/// after a warm-up: the rate the step's own operations reach alone, the ceiling its step can
+/// approach.
+pub fn products_gflops(ops: &[Op], repeats: usize, device: &Device) -> Vec<f64> {
     let mut rng = Rng::new(0);
-    let operands: Vec<(Tensor<2>, Tensor<2>)> = (shapes.iter())
-        .map(|&[m, k, n]| {
-            let a = host::matrix(rng.normal_vec(m * k, 0.0, 1.0), m, k, device);
-            let b = host::matrix(rng.normal_vec(k * n, 0.0, 1.0), k, n, device);
-            (a, b)
-        })
-        .collect();
-    let flops: f64 = shapes
+    let operands: Vec<Operands> = ops
         .iter()
-        .map(|&[m, k, n]| 2.0 * (m * k * n) as f64)
-        .sum();
+        .map(|op| Operands::new(op, &mut rng, device))
+        .collect();
+    let flops: f64 = ops.iter().map(|op| op.flops() as f64).sum();
     let run = || {
         let mut last = None;
-        for (a, b) in &operands {
-            last = Some(matmul(a.clone(), b.clone()));
+        for operands in &operands {
+            last = Some(operands.run());
         }
         if let Some(last) = last {
             host::scalar(&last.slice([0..1, 0..1]));
@@ -106,6 +103,73 @@ pub fn products_gflops(shapes: &[[usize; 3]], repeats: usize, device: &Device) -
             flops / start.elapsed().as_secs_f64() / 1e9
         })
         .collect()
+}
+
+/// One recorded operation, ready to run again.
+enum Operands {
+    Matmul(Box<[Tensor<2>; 2]>),
+    Conv(Box<ConvOperands>),
+}
+
+/// A convolution's pass, ready to run again.
+struct ConvOperands {
+    layer: Conv2d,
+    /// The forward's cache on a random input (what the backward passes read).
+    cache: LayerCache,
+    /// A random output gradient, `[batch, out·oh·ow]`.
+    grad: Tensor<2>,
+    pass: ConvPass,
+}
+
+impl Operands {
+    fn new(op: &Op, rng: &mut Rng, device: &Device) -> Self {
+        match *op {
+            Op::Matmul([m, k, n]) => Operands::Matmul(Box::new([
+                host::matrix(rng.normal_vec(m * k, 0.0, 1.0), m, k, device),
+                host::matrix(rng.normal_vec(k * n, 0.0, 1.0), k, n, device),
+            ])),
+            Op::Conv {
+                geometry,
+                batch,
+                pass,
+            } => {
+                let layer = Conv2d::new(geometry, Init::Lecun, None, rng, device)
+                    .expect("a recorded convolution's geometry fits");
+                let features = |v: [usize; 3]| v.iter().product::<usize>();
+                let x = rng.normal_vec(batch * features(geometry.input), 0.0, 1.0);
+                let x = host::matrix(x, batch, features(geometry.input), device);
+                let out = features(layer.output_volume());
+                let grad = host::matrix(rng.normal_vec(batch * out, 0.0, 1.0), batch, out, device);
+                let cache = Layer::forward(&layer, x, &mut Mode::Eval);
+                Operands::Conv(Box::new(ConvOperands {
+                    layer,
+                    cache,
+                    grad,
+                    pass,
+                }))
+            }
+        }
+    }
+
+    /// The operation's result (for a weight gradient, the kernels' gradient).
+    fn run(&self) -> Tensor<2> {
+        match self {
+            Operands::Matmul(ab) => matmul(ab[0].clone(), ab[1].clone()),
+            Operands::Conv(conv) => match conv.pass {
+                ConvPass::Forward => conv.layer.forward(conv.cache.input.clone()),
+                ConvPass::Weight => {
+                    let grads = conv.layer.param_grads(&conv.cache, &conv.grad);
+                    grads.into_iter().next().expect("a kernel gradient").1
+                }
+                ConvPass::Input => {
+                    let ConvOperands {
+                        layer, cache, grad, ..
+                    } = &**conv;
+                    layer.input_grad(cache, grad.clone(), &layer.weight)
+                }
+            },
+        }
+    }
 }
 
 /// Multiply–adds of one forward pass per sample.
@@ -200,9 +264,9 @@ impl StepBench {
         self.measured_flops
     }
 
-    /// The shapes `[m, k, n]` of the products one training step runs, in order (one step on the
+    /// The products and convolution passes one training step runs, in order (one step on the
     /// first mini-batch, not timed).
-    pub fn step_products(&mut self) -> Vec<[usize; 3]> {
+    pub fn step_products(&mut self) -> Vec<Op> {
         let batch = &self.batches[0];
         let trainer = &mut self.trainer;
         product::tally::record(|| trainer.step(batch).loss()).1

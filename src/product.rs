@@ -25,6 +25,15 @@ mod dots;
 pub fn matmul(a: Tensor<2>, b: Tensor<2>) -> Tensor<2> {
     let ([m, k], [_, n]) = (a.dims(), b.dims());
     tally::count([m, k, n]);
+    matmul_untallied(a, b)
+}
+
+/// `a·b` without counting it: for a product that is part of an operation counted as a whole
+/// (a convolution's pass on unfolded patches, `net/conv2d.rs`).
+///
+/// # Shapes
+/// `a`: `[m, k]`, `b`: `[k, n]` → `[m, n]`.
+pub(crate) fn matmul_untallied(a: Tensor<2>, b: Tensor<2>) -> Tensor<2> {
     #[cfg(feature = "flex")]
     if let Some(product) = flex::product(&a, &b) {
         return product;
@@ -33,23 +42,83 @@ pub fn matmul(a: Tensor<2>, b: Tensor<2>) -> Tensor<2> {
 }
 
 /// What the products of a stretch of training were: their FLOPs (counted always, one relaxed
-/// atomic add per product) and, while [`tally::record`] runs, their shapes. Convolutions
-/// count as the products they amount to (`conv2d.rs`).
+/// atomic add per product) and, while [`tally::record`] runs, the operations themselves. A
+/// convolution's pass counts as the product it amounts to (`[batch·oh·ow, in·kh·kw, out]`
+/// and its transposes) but is recorded as the convolution, so the benchmark's ceiling times
+/// it as it runs (directly, or on unfolded patches).
 pub mod tally {
     use std::sync::Mutex;
     use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
+    use crate::net::shape::ConvGeometry;
+
     static FLOPS: AtomicU64 = AtomicU64::new(0);
     static RECORDING: AtomicBool = AtomicBool::new(false);
-    static SHAPES: Mutex<Vec<[usize; 3]>> = Mutex::new(Vec::new());
+    static OPS: Mutex<Vec<Op>> = Mutex::new(Vec::new());
+
+    /// One operation a step ran, as [`record`] lists it.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub enum Op {
+        /// A `[m, k] · [k, n]` product.
+        Matmul([usize; 3]),
+        /// One pass of a convolution of `geometry` over `batch` samples.
+        Conv {
+            /// The convolution's geometry.
+            geometry: ConvGeometry,
+            /// Samples.
+            batch: usize,
+            /// Which pass.
+            pass: ConvPass,
+        },
+    }
+
+    /// A convolution's three passes.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub enum ConvPass {
+        /// `z = W ⋆ x + b`.
+        Forward,
+        /// `∂L/∂W` and `∂L/∂b` from the input and the output gradient.
+        Weight,
+        /// `∂L/∂x` from the output gradient and the kernels.
+        Input,
+    }
+
+    impl Op {
+        /// Its floating-point operations: `2·m·k·n` (a convolution's pass as its product).
+        pub fn flops(&self) -> u64 {
+            let [m, k, n] = match *self {
+                Op::Matmul(shape) => shape,
+                Op::Conv {
+                    geometry, batch, ..
+                } => {
+                    let [out, oh, ow] = geometry.output().unwrap_or([0; 3]);
+                    [batch * oh * ow, geometry.weight_dims()[1], out]
+                }
+            };
+            2 * (m * k * n) as u64
+        }
+    }
 
     /// Counts one `[m, k] · [k, n]` product: `2·m·k·n` FLOPs.
-    pub fn count([m, k, n]: [usize; 3]) {
-        FLOPS.fetch_add(2 * (m * k * n) as u64, Ordering::Relaxed);
+    pub fn count(shape: [usize; 3]) {
+        count_op(Op::Matmul(shape));
+    }
+
+    /// Counts one pass of a convolution of `geometry` over `batch` samples.
+    pub fn count_conv(geometry: ConvGeometry, batch: usize, pass: ConvPass) {
+        count_op(Op::Conv {
+            geometry,
+            batch,
+            pass,
+        });
+    }
+
+    fn count_op(op: Op) {
+        FLOPS.fetch_add(op.flops(), Ordering::Relaxed);
         if RECORDING.load(Ordering::Relaxed)
-            && let Ok(mut shapes) = SHAPES.lock()
+            && let Ok(mut ops) = OPS.lock()
         {
-            shapes.push([m, k, n]);
+            ops.push(op);
         }
     }
 
@@ -58,18 +127,17 @@ pub mod tally {
         FLOPS.load(Ordering::Relaxed)
     }
 
-    /// Runs `f` and returns, with its result, the shapes `[m, k, n]` of the products it ran
-    /// (in order; concurrent products of other threads would be listed too, so call it with
-    /// nothing else training).
-    pub fn record<T>(f: impl FnOnce() -> T) -> (T, Vec<[usize; 3]>) {
-        if let Ok(mut shapes) = SHAPES.lock() {
-            shapes.clear();
+    /// Runs `f` and returns, with its result, the operations it ran (in order; concurrent
+    /// products of other threads would be listed too, so call it with nothing else training).
+    pub fn record<T>(f: impl FnOnce() -> T) -> (T, Vec<Op>) {
+        if let Ok(mut ops) = OPS.lock() {
+            ops.clear();
         }
         RECORDING.store(true, Ordering::SeqCst);
         let result = f();
         RECORDING.store(false, Ordering::SeqCst);
-        let shapes = SHAPES.lock().map(|mut s| std::mem::take(&mut *s));
-        (result, shapes.unwrap_or_default())
+        let ops = OPS.lock().map(|mut s| std::mem::take(&mut *s));
+        (result, ops.unwrap_or_default())
     }
 }
 

@@ -11,7 +11,7 @@ use crate::net::init::Init;
 use crate::net::layer::{Layer, LayerCache, LayerGrads, Mode, Weighted};
 use crate::net::shape::{ConvGeometry, Volume, flat, volumes};
 use crate::net::{direct, unfold};
-use crate::product;
+use crate::product::{self, tally::ConvPass};
 use crate::rng::Rng;
 
 /// `z = W ⋆ x + b` (cross-correlation, as PyTorch's `Conv2d`), every output channel one
@@ -77,6 +77,11 @@ impl Conv2d {
         [batch * oh * ow, taps, out]
     }
 
+    /// Counts one `pass` over `batch` samples (`product::tally`).
+    fn count(&self, batch: usize, pass: ConvPass) {
+        product::tally::count_conv(self.geometry, batch, pass);
+    }
+
     /// `matrix` (`[out, in·kh·kw]`) as the kernels `[out, in, kh, kw]`.
     fn kernels(&self, matrix: &Tensor<2>) -> Tensor<4> {
         matrix.clone().reshape(self.geometry.kernel_shape())
@@ -92,9 +97,9 @@ impl Conv2d {
     /// a direct convolution (`direct.rs`, stride 1 on AVX-512), else the unfolded patches.
     fn run(&self, x: Tensor<2>) -> (Tensor<2>, Option<Saved>) {
         let batch = x.dims()[0];
+        self.count(batch, ConvPass::Forward);
         if !on_host(&x) {
             let out = self.geometry.channels;
-            product::tally::count(self.product_shape(batch));
             let z = conv2d(
                 volumes(x, self.geometry.input),
                 self.kernels(&self.weight),
@@ -106,7 +111,6 @@ impl Conv2d {
         let [out, oh, ow] = self.output;
         let device = x.device();
         if direct::applies(&self.geometry) {
-            product::tally::count(self.product_shape(batch));
             let padded = host::read(&x, |x| direct::pad(x, batch, &self.geometry));
             let z = host::read(&self.weight, |weight| {
                 host::read(&self.bias, |bias| {
@@ -121,7 +125,7 @@ impl Conv2d {
             unfold::unfold(x, batch, &self.geometry, self.output)
         });
         let patches = host::matrix(patches, taps, batch * oh * ow, &device);
-        let rows = product::matmul(self.weight.clone(), patches.clone());
+        let rows = product::matmul_untallied(self.weight.clone(), patches.clone());
         let z = host::read(&rows, |rows| {
             host::read(&self.bias, |bias| {
                 unfold::sample_rows(rows, batch, bias, oh * ow)
@@ -219,11 +223,12 @@ impl Weighted for Conv2d {
     /// forward's padded input, or `δ·Pᵀ` with its patches) and `∂L/∂b` (the output gradient summed over the batch and
     /// positions).
     fn param_grads(&self, cache: &LayerCache, grad_output: &Tensor<2>) -> LayerGrads {
-        let [m, k, n] = self.product_shape(grad_output.dims()[0]);
+        let batch = grad_output.dims()[0];
+        self.count(batch, ConvPass::Weight);
         match cache.state::<Saved>() {
             Some(Saved::Padded(padded)) if on_host(grad_output) => {
-                product::tally::count([n, m, k]);
-                let (g, batch) = (&self.geometry, grad_output.dims()[0]);
+                let [_, k, n] = self.product_shape(batch);
+                let g = &self.geometry;
                 let (weight, bias) = host::read(grad_output, |grad| {
                     direct::weight_grad(padded, batch, g, self.output, grad)
                 });
@@ -235,14 +240,14 @@ impl Weighted for Conv2d {
             }
             Some(Saved::Patches(patches)) if on_host(grad_output) => {
                 let rows = self.channel_rows(grad_output);
-                let weight = product::matmul(rows.clone(), (**patches).clone().transpose());
+                let weight =
+                    product::matmul_untallied(rows.clone(), (**patches).clone().transpose());
                 let bias = rows.sum_dim(1).reshape([1, self.geometry.channels]);
                 return vec![("weight", weight), ("bias", bias)];
             }
             _ => {}
         }
         let grad = volumes(grad_output.clone(), self.output);
-        product::tally::count([n, m, k]);
         let weight = conv2d_weight_backward(
             volumes(cache.input.clone(), self.geometry.input),
             self.kernels(&self.weight),
@@ -270,14 +275,13 @@ impl Weighted for Conv2d {
     ) -> Tensor<2> {
         let g = self.geometry;
         let batch = grad_output.dims()[0];
+        self.count(batch, ConvPass::Input);
         if on_host(&grad_output) && on_host(feedback) {
             let rows = self.channel_rows(&grad_output);
-            let patches = product::matmul(feedback.clone().transpose(), rows);
+            let patches = product::matmul_untallied(feedback.clone().transpose(), rows);
             let grad = host::read(&patches, |p| unfold::fold(p, batch, &g, self.output));
             return host::matrix(grad, batch, g.input.iter().product(), &grad_output.device());
         }
-        let [m, k, n] = self.product_shape(batch);
-        product::tally::count([m, n, k]);
         let [_, h, w] = g.input;
         let leftover = |length: usize| (length + 2 * g.padding - g.kernel) % g.stride;
         let options = ConvTransposeOptions::new(

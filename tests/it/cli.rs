@@ -427,6 +427,62 @@ name = "ll"
     }
 }
 
+#[test]
+fn the_ceiling_runs_a_conv_nets_passes_on_both_sides() {
+    // The real reference (`bench/torch_reference.py`), where torch is installed (CI installs
+    // it); the ceiling replays the step's convolution passes as PyTorch's autograd runs them.
+    let torch = std::process::Command::new("python3")
+        .args(["-c", "import torch"])
+        .status()
+        .is_ok_and(|s| s.success());
+    if !torch {
+        eprintln!("skipped: python3 has no torch");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let file = crate::write(
+        dir.path(),
+        "lenet.toml",
+        br#"
+name = "lenet"
+[data]
+dataset = "digits"
+[model]
+arch = "4c3p1-mp2-6c3s2-16"
+activation = "relu"
+[train]
+batch_size = 16
+[[variant]]
+name = "bp"
+"#,
+    );
+    let file = file.display().to_string();
+    let (code, stdout, stderr) = plasticity(&[
+        "bench",
+        "--vs-torch",
+        "--json",
+        "--config",
+        &file,
+        "--repeats",
+        "1",
+        "--steps",
+        "2",
+        "--warmup",
+        "1",
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    let report: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
+    let row = &report["rules"][0];
+    for side in ["ceiling_ours", "ceiling_torch"] {
+        let rates: Vec<f64> = serde_json::from_value(row[side].clone()).unwrap();
+        assert_eq!(rates.len(), 3, "{side}: max(3, --repeats) repeats");
+        assert!(
+            rates.iter().all(|r| r.is_finite() && *r > 0.0),
+            "{side}: {rates:?}"
+        );
+    }
+}
+
 const MEMORY: &str = r#"
 name = "mem"
 [data]

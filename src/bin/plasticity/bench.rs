@@ -6,7 +6,9 @@ use std::process::Command;
 use anyhow::{Context, bail};
 use clap::Args;
 use plasticity::activation::Activation;
-use plasticity::bench::{StepBench, bench_training, matmul_gflops, median, products_gflops};
+use plasticity::bench::{
+    ConvPass, Op, StepBench, bench_training, matmul_gflops, median, products_gflops,
+};
 use plasticity::net::Parameters;
 
 use crate::memory;
@@ -299,16 +301,30 @@ impl Reference<'_> {
         })
     }
 
-    /// PyTorch's rate on `shapes`' products run back to back (operands made beforehand), one
-    /// figure per repeat after a warm-up, GFLOP/s.
-    fn products_gflops(&self, shapes: &[[usize; 3]], repeats: usize) -> anyhow::Result<Vec<f64>> {
-        let shapes = serde_json::to_string(shapes)?;
+    /// PyTorch's rate on `ops` run back to back (operands made beforehand; a convolution's
+    /// pass as `F.conv2d` or `aten.convolution_backward`, what its autograd runs), one figure
+    /// per repeat after a warm-up, GFLOP/s.
+    fn products_gflops(&self, ops: &[Op], repeats: usize) -> anyhow::Result<Vec<f64>> {
+        let ops = serde_json::to_string(&ops.iter().map(op_json).collect::<Vec<_>>())?;
         let program = format!(
-            "import json, time, torch\ntorch.set_num_threads({threads})\n\
-             shapes = json.loads('{shapes}')\n\
-             ops = [(torch.randn(m, k), torch.randn(k, n)) for m, k, n in shapes]\n\
-             flops = sum(2 * m * k * n for m, k, n in shapes)\n\
-             def run():\n    for a, b in ops:\n        a @ b\n\
+            "import json, time, torch\nimport torch.nn.functional as F\n\
+             torch.set_num_threads({threads})\n\
+             def make(op):\n    \
+                 if isinstance(op, list):\n        \
+                     m, k, n = op; a, b = torch.randn(m, k), torch.randn(k, n)\n        \
+                     return (lambda: a @ b), 2 * m * k * n\n    \
+                 b, c, h, w, o, k, s, p = op['conv']\n    \
+                 x, wt, bias = torch.randn(b, c, h, w), torch.randn(o, c, k, k), torch.randn(o)\n    \
+                 y = F.conv2d(x, wt, bias, s, p); g = torch.randn_like(y)\n    \
+                 flops = 2 * b * y.shape[2] * y.shape[3] * c * k * k * o\n    \
+                 if op['pass'] == 'forward':\n        \
+                     return (lambda: F.conv2d(x, wt, bias, s, p)), flops\n    \
+                 mask = [False, True, True] if op['pass'] == 'weight' else [True, False, False]\n    \
+                 return (lambda: torch.ops.aten.convolution_backward(g, x, wt, [o], [s, s], \
+                 [p, p], [1, 1], False, [0, 0], 1, mask)), flops\n\
+             shapes = json.loads('{ops}')\nops = [make(op) for op in shapes]\n\
+             flops = sum(f for _, f in ops)\n\
+             def run():\n    for f, _ in ops:\n        f()\n\
              run()\nrates = []\nfor _ in range({repeats}):\n    \
              t = time.perf_counter(); run(); rates.append(flops / (time.perf_counter() - t) / 1e9)\n\
              print(json.dumps(rates))",
@@ -649,4 +665,29 @@ fn playground(args: &BenchArgs) -> anyhow::Result<()> {
         );
     }
     Ok(())
+}
+
+/// A recorded operation as the reference's program reads it: `[m, k, n]` for a product,
+/// `{"conv": [batch, in, h, w, out, kernel, stride, padding], "pass": …}` for a convolution's
+/// pass.
+fn op_json(op: &Op) -> serde_json::Value {
+    match *op {
+        Op::Matmul(shape) => serde_json::json!(shape),
+        Op::Conv {
+            geometry: g,
+            batch,
+            pass,
+        } => {
+            let [c, h, w] = g.input;
+            let pass = match pass {
+                ConvPass::Forward => "forward",
+                ConvPass::Weight => "weight",
+                ConvPass::Input => "input",
+            };
+            serde_json::json!({
+                "conv": [batch, c, h, w, g.channels, g.kernel, g.stride, g.padding],
+                "pass": pass,
+            })
+        }
+    }
 }
