@@ -87,6 +87,38 @@ def test_weights_round_trip_into_a_pytorch_module_with_the_same_test_accuracy(tm
     assert torch_accuracy > 0.85
 
 
+def test_a_conv_net_trained_from_python_runs_as_a_pytorch_lenet(tmp_path):
+    # Digits' 8×8 images through conv 4 3×3 (padding 1) → ReLU → max-pool 2 → 16 → 10,
+    # trained with DFA; its weights are PyTorch's Conv2d and Linear, with their layouts.
+    torch = optional("torch")
+    config = {
+        "name": "digits_conv",
+        "data": {"dataset": "digits"},
+        "model": {"arch": "4c3p1-mp2-16", "activation": "relu", "dropout": 0.0},
+        "train": {"rule": "dfa", "epochs": 10, "batch_size": 32, "optimizer": "adam", "lr": 3e-3},
+    }
+    run = plasticity.train(config, out=tmp_path)
+    weights = run.weights
+    assert weights["blocks.0.conv.weight"].shape == (4, 1, 3, 3)
+    net = torch.nn.Sequential(
+        torch.nn.Conv2d(1, 4, 3, padding=1), torch.nn.ReLU(), torch.nn.MaxPool2d(2),
+        torch.nn.Flatten(), torch.nn.Linear(64, 16), torch.nn.ReLU(), torch.nn.Linear(16, 10),
+    )
+    names = {"0": "blocks.0.conv", "4": "blocks.1.linear", "6": "blocks.2.linear"}
+    net.load_state_dict({
+        f"{layer}.{kind}": torch.from_numpy(weights[f"{ours}.{kind}"])
+        for layer, ours in names.items() for kind in ("weight", "bias")
+    })
+    trainer = plasticity.Trainer(config)
+    X, y = trainer.split("test")
+    images = torch.from_numpy(trainer.scale(X)).reshape(-1, 1, 8, 8)
+    with torch.no_grad():
+        predicted = net(images).argmax(1).numpy()
+    torch_accuracy = float((predicted == y).mean())
+    assert torch_accuracy == pytest.approx(run.summary["test_accuracy"], abs=1e-9)
+    assert torch_accuracy > 0.85, run.summary
+
+
 def test_training_on_arrays_and_the_run_files(tmp_path):
     rng = np.random.default_rng(0)
     X = rng.normal(size=(400, 2)).astype(np.float64)
