@@ -220,8 +220,8 @@ impl Weighted for Conv2d {
     }
 
     /// `∂L/∂W` (the correlation of the input with the output gradient; on the host, from the
-    /// forward's padded input, or `δ·Pᵀ` with its patches) and `∂L/∂b` (the output gradient summed over the batch and
-    /// positions).
+    /// forward's padded input, or `δ·Pᵀ` with its patches) and `∂L/∂b` (the output gradient
+    /// summed over the batch and positions).
     fn param_grads(&self, cache: &LayerCache, grad_output: &Tensor<2>) -> LayerGrads {
         let batch = grad_output.dims()[0];
         self.count(batch, ConvPass::Weight);
