@@ -366,29 +366,29 @@ echo "$*" >> "$(dirname "$0")/calls"
 echo '{"rule": "x", "train_samples_per_s": 500.0, "seconds": 1.0}'
 "#;
 
+/// A comparison file of a relu conv net `arch` on digits, batch 16, one variant per reference
+/// rule code (`bp`, `dfa`, `ll`).
+fn digits_conv_file(dir: &std::path::Path, arch: &str, rules: &[&str]) -> std::path::PathBuf {
+    let mut text = format!(
+        "name = \"lenet\"\n[data]\ndataset = \"digits\"\n[model]\narch = \"{arch}\"\n\
+         activation = \"relu\"\n[train]\nbatch_size = 16\n"
+    );
+    for rule in rules {
+        let code = match *rule {
+            "dfa" => "dfa",
+            "ll" => "local_loss",
+            _ => "backprop",
+        };
+        text += &format!("[[variant]]\nname = \"{rule}\"\n\"train.rule\" = \"{code}\"\n");
+    }
+    crate::write(dir, "lenet.toml", text.as_bytes())
+}
+
 #[test]
 fn bench_vs_torch_hands_a_conv_nets_shorthand_and_activation_to_the_reference() {
     let dir = tempfile::tempdir().unwrap();
     let (python, script) = fake_reference(dir.path(), RECORDING_PYTHON);
-    let file = crate::write(
-        dir.path(),
-        "lenet.toml",
-        br#"
-name = "lenet"
-[data]
-dataset = "digits"
-[model]
-arch = "4c3p1-mp2-16"
-activation = "relu"
-[train]
-batch_size = 16
-[[variant]]
-name = "bp"
-[[variant]]
-name = "ll"
-"train.rule" = "local_loss"
-"#,
-    );
+    let file = digits_conv_file(dir.path(), "4c3p1-mp2-16", &["bp", "ll"]);
     let (python, script, file) = (
         python.display().to_string(),
         script.display().to_string(),
@@ -429,33 +429,23 @@ name = "ll"
 
 #[test]
 fn the_ceiling_runs_a_conv_nets_passes_on_both_sides() {
-    // The real reference (`bench/torch_reference.py`), where torch is installed (CI installs
-    // it); the ceiling replays the step's convolution passes as PyTorch's autograd runs them.
+    // The real reference (`bench/torch_reference.py`), where torch is installed; with
+    // `PLASTICITY_REQUIRE_TORCH` set (CI, which installs it first) a missing torch fails.
+    // The ceiling replays the step's convolution passes as PyTorch's autograd runs them.
     let torch = std::process::Command::new("python3")
         .args(["-c", "import torch"])
         .status()
         .is_ok_and(|s| s.success());
     if !torch {
+        assert!(
+            std::env::var_os("PLASTICITY_REQUIRE_TORCH").is_none(),
+            "PLASTICITY_REQUIRE_TORCH is set but python3 has no torch"
+        );
         eprintln!("skipped: python3 has no torch");
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let file = crate::write(
-        dir.path(),
-        "lenet.toml",
-        br#"
-name = "lenet"
-[data]
-dataset = "digits"
-[model]
-arch = "4c3p1-mp2-6c3s2-16"
-activation = "relu"
-[train]
-batch_size = 16
-[[variant]]
-name = "bp"
-"#,
-    );
+    let file = digits_conv_file(dir.path(), "4c3p1-mp2-6c3s2-16", &["bp"]);
     let file = file.display().to_string();
     let (code, stdout, stderr) = plasticity(&[
         "bench",
