@@ -56,7 +56,7 @@ pub mod tally {
     static RECORDING: AtomicBool = AtomicBool::new(false);
     static OPS: Mutex<Vec<Op>> = Mutex::new(Vec::new());
 
-    /// One operation a step ran, as [`record`] lists it.
+    /// One operation a step ran, as the tally records it (`bench::StepBench::step_products`).
     #[derive(Debug, Clone, Copy, PartialEq, Eq)]
     pub enum Op {
         /// A `[m, k] · [k, n]` product.
