@@ -111,7 +111,7 @@ impl MaxPool {
                 let pairs = self.geometry.size == 2 && stride == 2;
                 for r in 0..oh {
                     let rows = || &plane[2 * r * w..][..2 * w];
-                    if pairs && !rows().iter().any(|v| v.is_nan()) {
+                    if pairs && !has_nan(rows()) {
                         let (top, bottom) = rows().split_at(w);
                         let at = (&mut y[r * ow..][..ow], &mut winners[r * ow..][..ow]);
                         two_by_two(top, bottom, (2 * r * w) as u32, at);
@@ -236,6 +236,12 @@ impl Layer for MaxPool {
         );
         (Vec::new(), flat(grad))
     }
+}
+
+/// Whether `values` holds a NaN: every value looked at, with no early exit, so the loop runs
+/// in vectors (the early-exit `any` was a scalar loop, as long as the pooling itself).
+fn has_nan(values: &[f32]) -> bool {
+    values.iter().fold(false, |nan, v| nan | v.is_nan())
 }
 
 #[cfg(test)]
