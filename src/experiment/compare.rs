@@ -100,8 +100,9 @@ pub struct CompareOptions {
     pub out: PathBuf,
     /// No progress output.
     pub quiet: bool,
-    /// Variants trained at once, each on its share of the cores (1: one after another, each
-    /// on every core). The results do not depend on it.
+    /// Runs trained at once, each on its share of the cores (1: one after another, each on
+    /// every core); [`compare_seeds`] queues the runs of all its seeds together. The results
+    /// do not depend on it.
     pub jobs: usize,
 }
 
@@ -275,94 +276,137 @@ pub(crate) fn finished(run_dir: &Path, config: &ExperimentConfig) -> Option<Summ
 /// overlaid figures (PNG and SVG) and `report.html` to `<out>/<name>/`.
 pub fn compare(comparison: &Comparison, options: &CompareOptions) -> Result<Report> {
     let started = Instant::now();
-    let dir = options.out.join(&comparison.name);
-    std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
-    let init = dir.join("init.safetensors");
-    // The shared start records the base config it was drawn from; one drawn from another
-    // (another seed, another net) is drawn anew rather than reused.
-    let start = comparison.base.to_toml();
-    let current = WeightsFile::read(&init)
-        .ok()
-        .is_some_and(|file| file.metadata("start") == Some(start.as_str()));
-    if !current {
-        if init.exists() && !options.quiet {
-            eprintln!(
-                "{}: drawn from another base config; drawing it anew",
-                init.display()
-            );
-        }
-        let data = crate::data::load(&comparison.base.data)?;
-        let trainer = Trainer::new(&comparison.base, &data)?;
-        let metadata = std::collections::BTreeMap::from([("start".to_string(), start)]);
-        weights::save(&init, &[trainer.net()], &metadata)?;
-    }
-    let rows = train_variants(comparison, options, &dir, &init)?;
-    let mut rows = rows;
-    // Diverged variants go last, the others keep the file's order.
-    rows.sort_by_key(|row| row.summary.diverged.is_some());
-    let markdown = markdown_table(&rows);
-    write_atomic(&dir.join("table.md"), markdown.as_bytes())?;
-    write_atomic(&dir.join("table.csv"), csv_table(&rows).as_bytes())?;
-    let records = rows
-        .iter()
-        .map(|row| RunRecord::read(&dir.join(&row.variant)).map(|r| r.with_series(row.series)))
-        .collect::<Result<Vec<_>>>()?;
-    report::write(&dir, &comparison.name, &records)?;
-    Ok(Report {
-        dir,
-        rows,
-        markdown,
-        wall_seconds: started.elapsed().as_secs_f64(),
-    })
+    let study = Study::prepare(comparison, options)?;
+    let rows = train_studies(std::slice::from_ref(&study), options)?;
+    let rows = rows.into_iter().next().unwrap_or_default();
+    study.finish(rows, started)
 }
 
-/// Every variant's row, in file order: a finished run's summary reused, the others trained
-/// (`options.jobs` at a time) from the shared start `init`.
-fn train_variants(
-    comparison: &Comparison,
-    options: &CompareOptions,
-    dir: &Path,
-    init: &Path,
-) -> Result<Vec<Row>> {
-    let variants = &comparison.variants;
-    let done: Vec<Option<Summary>> = (variants.iter())
-        .map(|v| finished(&dir.join(&v.name), &v.config))
-        .collect();
-    let pending: Vec<usize> = (0..variants.len()).filter(|&k| done[k].is_none()).collect();
-    let trained: Mutex<Vec<Option<Summary>>> = Mutex::new(vec![None; variants.len()]);
-    let alone = options.jobs <= 1 || pending.len() <= 1;
-    for_each_job(pending.len(), options.jobs, |k| {
-        let series = pending[k];
-        let variant = &variants[series];
+/// One comparison about to run: its directory and its shared start, drawn.
+struct Study<'a> {
+    comparison: &'a Comparison,
+    dir: PathBuf,
+    init: PathBuf,
+    /// Each variant's earlier summary, where its run directory holds one of the same config.
+    done: Vec<Option<Summary>>,
+}
+
+impl<'a> Study<'a> {
+    /// Creates `<out>/<name>/` and draws the shared start there unless the one there was
+    /// drawn from this base config.
+    fn prepare(comparison: &'a Comparison, options: &CompareOptions) -> Result<Self> {
+        let dir = options.out.join(&comparison.name);
+        std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+        let init = dir.join("init.safetensors");
+        // The shared start records the base config it was drawn from; one drawn from another
+        // (another seed, another net) is drawn anew rather than reused.
+        let start = comparison.base.to_toml();
+        let current = WeightsFile::read(&init)
+            .ok()
+            .is_some_and(|file| file.metadata("start") == Some(start.as_str()));
+        if !current {
+            if init.exists() && !options.quiet {
+                eprintln!(
+                    "{}: drawn from another base config; drawing it anew",
+                    init.display()
+                );
+            }
+            let data = crate::data::load(&comparison.base.data)?;
+            let trainer = Trainer::new(&comparison.base, &data)?;
+            let metadata = std::collections::BTreeMap::from([("start".to_string(), start)]);
+            weights::save(&init, &[trainer.net()], &metadata)?;
+        }
+        let done = (comparison.variants.iter())
+            .map(|v| finished(&dir.join(&v.name), &v.config))
+            .collect();
+        Ok(Self {
+            comparison,
+            dir,
+            init,
+            done,
+        })
+    }
+
+    /// Trains the variant at `series` from the shared start (or its own draw).
+    fn train(&self, series: usize, options: &CompareOptions, quiet: bool) -> Result<Summary> {
+        let variant = &self.comparison.variants[series];
         if !options.quiet {
-            eprintln!("== {} / {}", comparison.name, variant.name);
+            eprintln!("== {} / {}", self.comparison.name, variant.name);
         }
         let run = RunOptions {
-            out: dir.to_path_buf(),
-            // Concurrent runs' epoch lines would interleave: only the start of each is shown.
-            quiet: options.quiet || !alone,
-            shared_init: (!variant.draws_own_start()).then(|| init.to_path_buf()),
+            out: self.dir.clone(),
+            quiet,
+            shared_init: (!variant.draws_own_start()).then(|| self.init.clone()),
             report: true,
             checkpoint: true,
             series,
             hyperparameters: variant.overrides.clone(),
             ..RunOptions::default()
         };
-        let summary = train(&variant.config, &run)?;
+        train(&variant.config, &run)
+    }
+
+    /// Writes the tables, figures and report of the finished `rows` (file order).
+    fn finish(self, mut rows: Vec<Row>, started: Instant) -> Result<Report> {
+        let dir = self.dir;
+        // Diverged variants go last, the others keep the file's order.
+        rows.sort_by_key(|row| row.summary.diverged.is_some());
+        let markdown = markdown_table(&rows);
+        write_atomic(&dir.join("table.md"), markdown.as_bytes())?;
+        write_atomic(&dir.join("table.csv"), csv_table(&rows).as_bytes())?;
+        let records = rows
+            .iter()
+            .map(|row| RunRecord::read(&dir.join(&row.variant)).map(|r| r.with_series(row.series)))
+            .collect::<Result<Vec<_>>>()?;
+        report::write(&dir, &self.comparison.name, &records)?;
+        Ok(Report {
+            dir,
+            rows,
+            markdown,
+            wall_seconds: started.elapsed().as_secs_f64(),
+        })
+    }
+}
+
+/// Every study's rows, in file order: finished runs' summaries reused, the other runs of all
+/// the studies trained from one queue, `options.jobs` at a time (so the seeds of a
+/// one-variant study run side by side too).
+fn train_studies(studies: &[Study], options: &CompareOptions) -> Result<Vec<Vec<Row>>> {
+    let pending: Vec<(usize, usize)> = (studies.iter().enumerate())
+        .flat_map(|(s, study)| {
+            (study.done.iter().enumerate())
+                .filter(|(_, done)| done.is_none())
+                .map(move |(series, _)| (s, series))
+        })
+        .collect();
+    let trained: Mutex<Vec<Vec<Option<Summary>>>> = Mutex::new(
+        (studies.iter())
+            .map(|study| vec![None; study.done.len()])
+            .collect(),
+    );
+    // Concurrent runs' epoch lines would interleave: only the start of each is shown.
+    let quiet = options.quiet || (options.jobs > 1 && pending.len() > 1);
+    for_each_job(pending.len(), options.jobs, |k| {
+        let (s, series) = pending[k];
+        let summary = studies[s].train(series, options, quiet)?;
         if let Ok(mut slots) = trained.lock() {
-            slots[series] = Some(summary);
+            slots[s][series] = Some(summary);
         }
         Ok(())
     })?;
     let trained = trained.into_inner().unwrap_or_default();
-    Ok((done.into_iter().zip(trained).enumerate())
-        .filter_map(|(series, (done, trained))| {
-            Some(Row {
-                variant: variants[series].name.clone(),
-                trained: done.is_none(),
-                summary: done.or(trained)?,
-                series,
-            })
+    Ok((studies.iter().zip(trained))
+        .map(|(study, trained)| {
+            (study.done.iter().cloned().zip(trained).enumerate())
+                .filter_map(|(series, (done, trained))| {
+                    Some(Row {
+                        variant: study.comparison.variants[series].name.clone(),
+                        trained: done.is_none(),
+                        summary: done.or(trained)?,
+                        series,
+                    })
+                })
+                .collect()
         })
         .collect())
 }
@@ -465,20 +509,28 @@ pub fn compare_seeds(
     let seeds: Vec<u64> = (0..count as u64)
         .map(|k| comparison.base.seed + k)
         .collect();
-    let mut reports = Vec::new();
-    for (k, seed) in seeds.iter().enumerate() {
-        let mut shifted = comparison.clone();
-        shifted.name = format!("seed_{seed}");
-        shifted.base.seed = *seed;
-        for variant in &mut shifted.variants {
-            variant.config.seed += k as u64;
-        }
-        let at = CompareOptions {
-            out: dir.clone(),
-            ..options.clone()
-        };
-        reports.push(compare(&shifted, &at)?);
-    }
+    let shifted: Vec<Comparison> = (seeds.iter().enumerate())
+        .map(|(k, seed)| {
+            let mut shifted = comparison.clone();
+            shifted.name = format!("seed_{seed}");
+            shifted.base.seed = *seed;
+            for variant in &mut shifted.variants {
+                variant.config.seed += k as u64;
+            }
+            shifted
+        })
+        .collect();
+    let at = CompareOptions {
+        out: dir.clone(),
+        ..options.clone()
+    };
+    let studies = (shifted.iter())
+        .map(|c| Study::prepare(c, &at))
+        .collect::<Result<Vec<_>>>()?;
+    let rows = train_studies(&studies, &at)?;
+    let reports = (studies.into_iter().zip(rows))
+        .map(|(study, rows)| study.finish(rows, started))
+        .collect::<Result<Vec<_>>>()?;
     let rows = seed_rows(comparison, &reports);
     let markdown = seeds_markdown(&rows, &seeds);
     write_atomic(&dir.join("seeds.md"), markdown.as_bytes())?;

@@ -388,3 +388,38 @@ fn a_comparison_over_seeds_reports_each_variant_as_mean_and_std() {
         (2, "error: config `--seeds`: must be at least 1")
     );
 }
+
+#[test]
+fn the_seeds_of_a_one_variant_study_train_side_by_side_with_the_same_results() {
+    use plasticity::experiment::compare::compare_seeds;
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(dir.path(), "cmp.toml", FILE.as_bytes());
+    let comparison =
+        Comparison::load_variants(&path, &["train.epochs=6".into()], &["bp".into()]).unwrap();
+    let run = |jobs: usize| {
+        let options = CompareOptions {
+            out: dir.path().join(format!("jobs_{jobs}")),
+            quiet: true,
+            jobs,
+        };
+        compare_seeds(&comparison, &options, 2).unwrap()
+    };
+    let (serial, parallel) = (run(1), run(2));
+    assert_eq!(serial.markdown, parallel.markdown);
+    for seed in ["seed_0", "seed_1"] {
+        let weights = |report: &plasticity::experiment::compare::SeedsReport| {
+            std::fs::read(report.dir.join(seed).join("bp/weights.safetensors")).unwrap()
+        };
+        assert_eq!(weights(&serial), weights(&parallel), "{seed}");
+    }
+    // With two jobs the second seed's run starts before the first one's ends; one after
+    // another, it starts after.
+    let when = |report: &plasticity::experiment::compare::SeedsReport, file: &str| {
+        let path = report.dir.join(file);
+        std::fs::metadata(&path).unwrap().modified().unwrap()
+    };
+    let overlap =
+        |report| when(report, "seed_1/bp/config.toml") < when(report, "seed_0/bp/summary.json");
+    assert!(overlap(&parallel));
+    assert!(!overlap(&serial));
+}

@@ -20,8 +20,9 @@ pub struct CompareArgs {
     /// No per-epoch lines.
     #[arg(long, short)]
     pub quiet: bool,
-    /// Variants trained at once, each on its share of the cores (the results are the same for
-    /// any number; with more than one, each run's start is shown but not its epochs).
+    /// Runs trained at once, each on its share of the cores (with --seeds, the runs of every
+    /// seed share one queue; the results are the same for any number; with more than one,
+    /// each run's start is shown but not its epochs).
     #[arg(long, default_value_t = 1)]
     pub jobs: usize,
     /// Run the comparison for this many seeds (the file's seed, +1, …) and print each
