@@ -361,14 +361,16 @@ mod wide {
         let taps = plan.taps.len();
         let offsets: [usize; T] = std::array::from_fn(|u| plan.taps[t + u]);
         let last = offsets[T - 1];
+        let reach = plan.runs.iter().map(|run| run.input).max().unwrap_or(0) + last;
+        // The last sample's slice of `x` is the shortest.
+        assert!(samples == 0 || (samples - 1) * plan.sample + reach < x.len());
         let mut acc = [[_mm512_setzero_ps(); T]; O];
         for sample in 0..samples {
             let x = &x[sample * plan.sample..];
             let grad = &grad[sample * plan.channels * plan.positions..];
             for run in &plan.runs {
-                assert!(run.input + last < x.len());
                 // SAFETY: each run starts inside its plane of `grad`; its last tap starts inside
-                // `x` (asserted above).
+                // every sample's `x` (asserted above).
                 let d: [__m512; O] = std::array::from_fn(|s| unsafe {
                     load(grad, (o + s) * plan.positions + run.output, run)
                 });

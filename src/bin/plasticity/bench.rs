@@ -305,6 +305,7 @@ impl Reference<'_> {
     /// pass as `F.conv2d` or `aten.convolution_backward`, what its autograd runs), one figure
     /// per repeat after a warm-up, GFLOP/s.
     fn products_gflops(&self, ops: &[Op], repeats: usize) -> anyhow::Result<Vec<f64>> {
+        let flops: u64 = ops.iter().map(Op::flops).sum();
         let ops = serde_json::to_string(&ops.iter().map(op_json).collect::<Vec<_>>())?;
         let program = format!(
             "import json, time, torch\nimport torch.nn.functional as F\n\
@@ -312,21 +313,19 @@ impl Reference<'_> {
              def make(op):\n    \
                  if isinstance(op, list):\n        \
                      m, k, n = op; a, b = torch.randn(m, k), torch.randn(k, n)\n        \
-                     return (lambda: a @ b), 2 * m * k * n\n    \
+                     return lambda: a @ b\n    \
                  b, c, h, w, o, k, s, p = op['conv']\n    \
                  x, wt, bias = torch.randn(b, c, h, w), torch.randn(o, c, k, k), torch.randn(o)\n    \
-                 y = F.conv2d(x, wt, bias, s, p); g = torch.randn_like(y)\n    \
-                 flops = 2 * b * y.shape[2] * y.shape[3] * c * k * k * o\n    \
+                 g = torch.randn_like(F.conv2d(x, wt, bias, s, p))\n    \
                  if op['pass'] == 'forward':\n        \
-                     return (lambda: F.conv2d(x, wt, bias, s, p)), flops\n    \
+                     return lambda: F.conv2d(x, wt, bias, s, p)\n    \
                  mask = [False, True, True] if op['pass'] == 'weight' else [True, False, False]\n    \
-                 return (lambda: torch.ops.aten.convolution_backward(g, x, wt, [o], [s, s], \
-                 [p, p], [1, 1], False, [0, 0], 1, mask)), flops\n\
+                 return lambda: torch.ops.aten.convolution_backward(g, x, wt, [o], [s, s], \
+                 [p, p], [1, 1], False, [0, 0], 1, mask)\n\
              shapes = json.loads('{ops}')\nops = [make(op) for op in shapes]\n\
-             flops = sum(f for _, f in ops)\n\
-             def run():\n    for f, _ in ops:\n        f()\n\
+             def run():\n    for f in ops:\n        f()\n\
              run()\nrates = []\nfor _ in range({repeats}):\n    \
-             t = time.perf_counter(); run(); rates.append(flops / (time.perf_counter() - t) / 1e9)\n\
+             t = time.perf_counter(); run(); rates.append({flops} / (time.perf_counter() - t) / 1e9)\n\
              print(json.dumps(rates))",
             threads = self.args.torch_threads
         );
@@ -517,6 +516,10 @@ fn memory(args: &BenchArgs) -> anyhow::Result<()> {
     if args.depths.is_empty() || args.depths.contains(&0) {
         bail!("--depths: give one or more numbers of hidden blocks, each at least 1");
     }
+    let block = match args.conv {
+        Some(channels) => format!("{channels} channels"),
+        None => format!("{} units", args.width),
+    };
     let mut reports: Vec<MemoryReport> = Vec::new();
     for &depth in &args.depths {
         let mut overrides = args.config.overrides.clone();
@@ -533,10 +536,6 @@ fn memory(args: &BenchArgs) -> anyhow::Result<()> {
         overrides.push(format!("train.batch_size={}", args.batch));
         for variant in comparison(args, &overrides)?.variants {
             if !args.json {
-                let block = match args.conv {
-                    Some(channels) => format!("{channels} channels"),
-                    None => format!("{} units", args.width),
-                };
                 eprint!("\r{:<6} {depth} blocks of {block}   ", variant.name);
             }
             let mut report = measure_memory(&variant.config, args.memory_steps)?;
@@ -552,10 +551,11 @@ fn memory(args: &BenchArgs) -> anyhow::Result<()> {
     let mb = |bytes: usize| bytes as f64 / (1024.0 * 1024.0);
     println!(
         "Heap a training step uses on top of what stays between steps (MiB): hidden blocks of \
-         {}, batch {}, {} ({} steps after one warm-up)",
-        match args.conv {
-            Some(channels) => format!("{channels} channels (3×3 convolutions, padding 1)"),
-            None => format!("{} units", args.width),
+         {block}{}, batch {}, {} ({} steps after one warm-up)",
+        if args.conv.is_some() {
+            " (3×3 convolutions, padding 1)"
+        } else {
+            ""
         },
         args.batch,
         plasticity::backend::name(),
