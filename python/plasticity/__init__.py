@@ -146,14 +146,18 @@ def compare(
     out: Union[str, os.PathLike] = "runs",
     jobs: int = 1,
     quiet: bool = True,
+    seeds: Optional[int] = None,
 ) -> List[Dict[str, str]]:
-    """Trains every variant of a comparison file from the same start (`jobs` variants at once,
+    """Trains every variant of a comparison file from the same start (`jobs` runs at once,
     each on its share of the cores; the results do not depend on it); returns its table (one
-    dict per variant, the columns of `table.csv`)."""
+    dict per variant, the columns of `table.csv`). With `seeds`, runs the comparison for that
+    many seeds (the file's seed, +1, …; every seed's runs share the `jobs` queue) and returns
+    the table over them (the columns of `seeds.csv`: test accuracy and loss as mean and std)."""
     directory = _plasticity.compare(
-        os.fspath(path), _overrides(overrides), os.fspath(out), jobs, quiet
+        os.fspath(path), _overrides(overrides), os.fspath(out), jobs, quiet, seeds
     )
-    with open(Path(directory) / "table.csv", newline="") as table:
+    name = "table.csv" if seeds is None else "seeds.csv"
+    with open(Path(directory) / name, newline="") as table:
         return list(csv.DictReader(table))
 
 

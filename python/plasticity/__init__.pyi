@@ -49,8 +49,10 @@ def compare(
     out: Union[str, os.PathLike] = ...,
     jobs: int = ...,
     quiet: bool = ...,
+    seeds: Optional[int] = ...,
 ) -> List[Dict[str, str]]:
-    """Trains every variant of a comparison file from the same start; returns its table."""
+    """Trains every variant of a comparison file from the same start; returns its table (with
+    `seeds`, the mean and std over that many seeds)."""
 
 def sweep(
     path: Union[str, os.PathLike],

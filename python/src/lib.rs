@@ -172,10 +172,11 @@ fn epoch_hook(progress: bool, interrupted: Arc<Mutex<Option<PyErr>>>) -> EpochHo
     }))
 }
 
-/// Trains every variant of a comparison file (`jobs` variants at once); returns the
-/// comparison's directory.
+/// Trains every variant of a comparison file (`jobs` runs at once), for `seeds` seeds when
+/// given (the file's seed, +1, …); returns the directory holding `table.csv` (or, with
+/// seeds, `seeds.csv`).
 #[pyfunction]
-#[pyo3(signature = (path, overrides, out, jobs, quiet))]
+#[pyo3(signature = (path, overrides, out, jobs, quiet, seeds))]
 fn compare(
     py: Python<'_>,
     path: PathBuf,
@@ -183,18 +184,22 @@ fn compare(
     out: PathBuf,
     jobs: usize,
     quiet: bool,
+    seeds: Option<usize>,
 ) -> PyResult<String> {
-    use plasticity::experiment::compare::{CompareOptions, Comparison};
+    use plasticity::experiment::compare::{self, CompareOptions, Comparison};
     let comparison = Comparison::load(&path, &overrides).map_err(raise)?;
     let options = CompareOptions {
         out: out.clone(),
         quiet,
         jobs: jobs.max(1),
     };
-    let result = py
-        .detach(|| plasticity::experiment::compare::compare(&comparison, &options))
+    let dir = py
+        .detach(|| match seeds {
+            Some(count) => compare::compare_seeds(&comparison, &options, count).map(|r| r.dir),
+            None => compare::compare(&comparison, &options).map(|r| r.dir),
+        })
         .map_err(raise)?;
-    Ok(result.dir.display().to_string())
+    Ok(dir.display().to_string())
 }
 
 /// Runs a sweep file (`jobs` runs at once; finished runs are kept); returns its directory.

@@ -162,6 +162,22 @@ def test_compare_with_jobs_gives_the_same_table(tmp_path):
     assert results(parallel) == results(serial)
 
 
+def test_compare_over_seeds_gives_each_variants_mean_and_std(tmp_path):
+    path = REPO / "experiments" / "vanishing_gradients.toml"
+    over = {"train.epochs": 2}
+    rows = plasticity.compare(path, overrides=over, out=tmp_path / "seeds", seeds=2, jobs=2)
+    per_seed = [
+        plasticity.compare(path, overrides={**over, "seed": s}, out=tmp_path / f"s{s}")
+        for s in (0, 1)
+    ]
+    for k, row in enumerate(rows):
+        accuracies = [float(table[k]["test_accuracy"]) for table in per_seed]
+        assert row["variant"] == per_seed[0][k]["variant"]
+        assert float(row["test_accuracy_mean"]) == pytest.approx(sum(accuracies) / 2, abs=1e-12)
+        spread = abs(accuracies[0] - accuracies[1]) / 2**0.5
+        assert float(row["test_accuracy_std"]) == pytest.approx(spread, abs=1e-12)
+
+
 def test_to_pandas(tmp_path):
     pd = optional("pandas")
     run = plasticity.train(iris_config("backprop", epochs=3), out=tmp_path)
