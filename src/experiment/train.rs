@@ -250,13 +250,14 @@ pub fn train_on(
     on_pool(config, || train_here(config, Some(data), options))
 }
 
-/// `run` on a pool of `train.threads` threads (0: the calling thread's pool).
+/// `run` on a pool of `train.threads` threads (0: on a worker of the calling thread's pool,
+/// [`crate::product::on_worker`]).
 fn on_pool<T: Send>(
     config: &ExperimentConfig,
     run: impl FnOnce() -> Result<T> + Send,
 ) -> Result<T> {
     match config.train.threads {
-        0 => run(),
+        0 => crate::product::on_worker(run),
         threads => rayon::ThreadPoolBuilder::new()
             .num_threads(threads)
             .build()
