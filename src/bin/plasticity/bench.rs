@@ -303,12 +303,14 @@ impl Reference<'_> {
 
     /// PyTorch's rate on `ops` run back to back (operands made beforehand; a convolution's
     /// pass as `F.conv2d` or `aten.convolution_backward`, what its autograd runs), one figure
-    /// per repeat after a warm-up, GFLOP/s.
+    /// per repeat after a warm-up, GFLOP/s: the better of the list on every thread and (with
+    /// `--torch-threads` above 1) as many copies at once on one thread each, as
+    /// [`plasticity::bench::products_gflops`] does on our side.
     fn products_gflops(&self, ops: &[Op], repeats: usize) -> anyhow::Result<Vec<f64>> {
         let flops: u64 = ops.iter().map(Op::flops).sum();
         let ops = serde_json::to_string(&ops.iter().map(op_json).collect::<Vec<_>>())?;
         let program = format!(
-            "import json, time, torch\nimport torch.nn.functional as F\n\
+            "import json, threading, time, torch\nimport torch.nn.functional as F\n\
              torch.set_num_threads({threads})\n\
              def make(op):\n    \
                  if isinstance(op, list):\n        \
@@ -324,8 +326,16 @@ impl Reference<'_> {
                  [p, p], [1, 1], False, [0, 0], 1, mask)\n\
              shapes = json.loads('{ops}')\nops = [make(op) for op in shapes]\n\
              def run():\n    for f in ops:\n        f()\n\
-             run()\nrates = []\nfor _ in range({repeats}):\n    \
-             t = time.perf_counter(); run(); rates.append({flops} / (time.perf_counter() - t) / 1e9)\n\
+             def copies():\n    \
+                 torch.set_num_threads(1)\n    \
+                 threads = [threading.Thread(target=run) for _ in range({threads})]\n    \
+                 [t.start() for t in threads]; [t.join() for t in threads]\n    \
+                 torch.set_num_threads({threads})\n\
+             def rate(go, n):\n    \
+                 t = time.perf_counter(); go(); return n * {flops} / (time.perf_counter() - t) / 1e9\n\
+             run(); copies()\n\
+             rates = [max(rate(run, 1), rate(copies, {threads}) if {threads} > 1 else 0) \
+             for _ in range({repeats})]\n\
              print(json.dumps(rates))",
             threads = self.args.torch_threads
         );
@@ -478,7 +488,8 @@ fn print_table(report: &VsTorchReport) {
     );
     println!(
         "Ceiling: the step's own products (shapes recorded from one step) run alone back to \
-         back, best of every repeat on both sides; % ceiling: the step's measured FLOPs at the \
+         back on every core, or as one copy per core at once, best of every repeat on both \
+         sides; % ceiling: the step's measured FLOPs at the \
          median rate over it."
     );
     println!(
