@@ -81,7 +81,7 @@ pub fn matmul_gflops(n: usize, repeats: usize, device: &Device) -> f64 {
 /// approach. Each repeat gives the better of two ways of using the cores: the operations one
 /// after another, each on every core, and (with two or more threads in the pool) two copies
 /// of the list at once, each on one core, as layer-parallel stages and the one-core-each
-/// halves of a backward step ([`product::join`]) run their products.
+/// halves of a backward step (`product::join`) run their products.
 pub fn products_gflops(ops: &[Op], repeats: usize, device: &Device) -> Vec<f64> {
     let mut rng = Rng::new(0);
     let operands: Vec<Operands> = ops
