@@ -250,14 +250,15 @@ pub fn train_on(
     on_pool(config, || train_here(config, Some(data), options))
 }
 
-/// `run` on a pool of `train.threads` threads (0: on a worker of the calling thread's pool,
-/// [`crate::product::on_worker`]).
+/// `run` on a pool of `train.threads` threads (0: the calling thread's pool). The run itself
+/// stays on the calling thread (its epoch hook may need to be the main thread: Python reads
+/// Ctrl-C there); each step goes to a pool worker ([`Trainer::step`]).
 fn on_pool<T: Send>(
     config: &ExperimentConfig,
     run: impl FnOnce() -> Result<T> + Send,
 ) -> Result<T> {
     match config.train.threads {
-        0 => crate::product::on_worker(run),
+        0 => run(),
         threads => rayon::ThreadPoolBuilder::new()
             .num_threads(threads)
             .build()
