@@ -189,7 +189,7 @@ fn compare(
     use plasticity::experiment::compare::{self, CompareOptions, Comparison};
     let comparison = Comparison::load(&path, &overrides).map_err(raise)?;
     let options = CompareOptions {
-        out: out.clone(),
+        out,
         quiet,
         jobs: jobs.max(1),
     };
