@@ -19,6 +19,7 @@
 use std::collections::BTreeMap;
 
 use burn::tensor::Tensor;
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::activation::{Activation, Estimator, EvalMode, smooth};
@@ -681,19 +682,27 @@ impl TargetProp {
                 from_reconstruction[i] = grad_h;
             }
         }
-        for (i, target) in targets.iter().enumerate() {
-            let h = &trace.blocks[i].output;
-            let residual = h.clone() - target.clone();
-            let mut grad_h = residual.clone().mul_scalar(2.0 / rows as f32);
-            if let Some(extra) = from_reconstruction[i].take() {
-                grad_h = grad_h + extra;
-            }
-            let block = &net.blocks[i];
-            let grad_a = block.pre_activation_grad(&trace.blocks[i], grad_h);
-            let (block_grads, _) = block.param_grads(&trace.blocks[i], grad_a);
+        // Each block's update depends only on its own target: the blocks' passes run side by
+        // side on the pool (same products, same results, gathered in block order).
+        let updates: Vec<_> = targets
+            .into_par_iter()
+            .zip(from_reconstruction)
+            .enumerate()
+            .map(|(i, (target, extra))| {
+                let cache = &trace.blocks[i];
+                let residual = cache.output.clone() - target;
+                let mut grad_h = residual.clone().mul_scalar(2.0 / rows as f32);
+                if let Some(extra) = extra {
+                    grad_h = grad_h + extra;
+                }
+                let block = &net.blocks[i];
+                let grad_a = block.pre_activation_grad(cache, grad_h);
+                (block.param_grads(cache, grad_a).0, mean_norm(residual))
+            })
+            .collect();
+        for (i, (block_grads, distance)) in updates.into_iter().enumerate() {
             grads.add_block(i, block_grads);
-            self.tally
-                .add("target_distance", blocks, i, mean_norm(residual));
+            self.tally.add("target_distance", blocks, i, distance);
         }
         self.tally.steps += 1;
         StepOutput {
