@@ -115,7 +115,7 @@ impl StepScalars {
 /// unit's, a blank pixel's) has its first moment shrunk by β₁ every step until it is
 /// subnormal, where rounding keeps it for good (0.9 × the smallest subnormal rounds back to
 /// it); arithmetic on subnormals takes a slow path on x86 CPUs, and in Hinton's forward-forward
-/// net a quarter to 43 % of the first moments were subnormal by epoch 11, Adam 68 % of its
+/// net 23–43 % of the first moments were subnormal by epoch 11, Adam 68 % of its
 /// step. Stored as 0 they cost nothing; the weights' update from such a moment is below
 /// 1e-30, so the weights come out as burn's (tested).
 #[inline(always)]
