@@ -289,8 +289,87 @@ pub struct Block {
     /// Index of the block's activation in `layers`.
     activation: usize,
     /// Per unit, the smallest and largest output seen in training since the last
-    /// [`Block::take_unit_fractions`], `[1, out]` each.
-    activity: Option<(Tensor<2>, Tensor<2>)>,
+    /// [`Block::take_unit_fractions`].
+    activity: Option<UnitRange>,
+}
+
+/// Per unit, the smallest and largest output a block's training passes gave.
+#[derive(Debug, Clone)]
+#[allow(clippy::large_enum_variant)] // one per block
+enum UnitRange {
+    /// On the CPU backends: host vectors of `out` values, widened in place by each batch.
+    Host { low: Vec<f32>, high: Vec<f32> },
+    /// Elsewhere: `[1, out]` tensors.
+    Device { low: Tensor<2>, high: Tensor<2> },
+}
+
+impl UnitRange {
+    /// The range widened to take in `activated`'s rows (the range of those rows alone when
+    /// `range` is `None`).
+    ///
+    /// # Shapes
+    /// `activated`: `[batch, out]`.
+    fn widen(range: Option<UnitRange>, activated: &Tensor<2>) -> UnitRange {
+        let [batch, units] = activated.dims();
+        let on_host = host::on_host(activated) && batch > 0;
+        match range {
+            Some(UnitRange::Host { mut low, mut high }) if on_host => {
+                host::read(activated, |values| widen_rows(&mut low, &mut high, values));
+                UnitRange::Host { low, high }
+            }
+            None if on_host => host::read(activated, |values| {
+                let mut low = values[..units].to_vec();
+                let mut high = low.clone();
+                widen_rows(&mut low, &mut high, &values[units..]);
+                UnitRange::Host { low, high }
+            }),
+            range => {
+                let (low, high) = (activated.clone().min_dim(0), activated.clone().max_dim(0));
+                match range {
+                    Some(UnitRange::Device { low: l, high: h }) => UnitRange::Device {
+                        low: l.min_pair(low),
+                        high: h.max_pair(high),
+                    },
+                    _ => UnitRange::Device { low, high },
+                }
+            }
+        }
+    }
+
+    /// The fractions of units that never moved and that stayed at 0, each in `[0, 1]`.
+    fn fractions(self) -> (f64, f64) {
+        match self {
+            UnitRange::Host { low, high } => {
+                let n = low.len() as f32;
+                let count = |f: &dyn Fn(f32, f32) -> bool| {
+                    let k = low.iter().zip(&high).filter(|&(&l, &h)| f(l, h)).count();
+                    f64::from(k as f32 / n)
+                };
+                (
+                    count(&|l, h| h - l == 0.0),
+                    count(&|l, h| l.abs() + h.abs() == 0.0),
+                )
+            }
+            UnitRange::Device { low, high } => {
+                let frozen = (high.clone() - low.clone()).equal_elem(0.0).float().mean();
+                let dead = (low.abs() + high.abs()).equal_elem(0.0).float().mean();
+                let both = host::values(&Tensor::cat(vec![frozen, dead], 0));
+                (f64::from(both[0]), f64::from(both[1]))
+            }
+        }
+    }
+}
+
+/// `low` and `high` (one value per unit) widened to take in every row of `values`
+/// (`[rows, units]`, row-major), by compare-and-select, which runs in vectors; a NaN never
+/// replaces a bound.
+fn widen_rows(low: &mut [f32], high: &mut [f32], values: &[f32]) {
+    for row in values.chunks_exact(low.len()) {
+        for ((low, high), &v) in low.iter_mut().zip(high.iter_mut()).zip(row) {
+            *low = if v < *low { v } else { *low };
+            *high = if v > *high { v } else { *high };
+        }
+    }
 }
 
 impl BlockSpec {
@@ -674,22 +753,15 @@ impl Block {
         for (layer, layer_cache) in self.layers.iter_mut().zip(&cache.layers) {
             layer.observe(layer_cache);
         }
-        let (low, high) = unit_range(cache.activated());
-        self.activity = Some(match self.activity.take() {
-            Some((l, h)) => (l.min_pair(low), h.max_pair(high)),
-            None => (low, high),
-        });
+        self.activity = Some(UnitRange::widen(self.activity.take(), cache.activated()));
     }
 
     /// What the units did since the last call, and a fresh start: `None` before any training.
     pub fn take_unit_fractions(&mut self) -> Option<UnitFractions> {
-        let (low, high) = self.activity.take()?;
-        let frozen = (high.clone() - low.clone()).equal_elem(0.0).float().mean();
-        let dead = (low.abs() + high.abs()).equal_elem(0.0).float().mean();
-        let both = host::values(&Tensor::cat(vec![frozen, dead], 0));
+        let (frozen, dead) = self.activity.take()?.fractions();
         Some(UnitFractions {
-            frozen: self.spec.activation.is_hard().then_some(f64::from(both[0])),
-            dead: f64::from(both[1]),
+            frozen: self.spec.activation.is_hard().then_some(frozen),
+            dead,
         })
     }
 
@@ -711,31 +783,46 @@ impl Block {
     }
 }
 
-/// Each unit's smallest and largest value over the batch, `[1, units]` each: a host loop over
-/// rows on the CPU backends (burn's column reductions walk the matrix with a stride), the
-/// backend's `min_dim`/`max_dim` elsewhere.
-///
-/// # Shapes
-/// `activated`: `[batch, units]` → (`[1, units]`, `[1, units]`).
-fn unit_range(activated: &Tensor<2>) -> (Tensor<2>, Tensor<2>) {
-    let [batch, units] = activated.dims();
-    if !host::on_host(activated) || batch == 0 {
-        return (activated.clone().min_dim(0), activated.clone().max_dim(0));
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Fractions of frozen and dead units by tensor ops on the whole range, `[1, out]` each.
+    fn by_tensors(low: Tensor<2>, high: Tensor<2>) -> (f64, f64) {
+        UnitRange::Device { low, high }.fractions()
     }
-    let (low, high) = host::read(activated, |values| {
-        let mut low = values[..units].to_vec();
-        let mut high = low.clone();
-        for row in values.chunks_exact(units).skip(1) {
-            for ((low, high), &v) in low.iter_mut().zip(high.iter_mut()).zip(row) {
-                *low = low.min(v);
-                *high = high.max(v);
-            }
-        }
-        (low, high)
-    });
-    let device = activated.device();
-    (
-        host::matrix(low, 1, units, &device),
-        host::matrix(high, 1, units, &device),
-    )
+
+    #[test]
+    fn host_unit_ranges_widen_as_the_tensor_reductions_do() {
+        let device = crate::backend::device();
+        // 7 units over two batches of 3 rows: unit 0 stays 0 (dead and frozen), unit 1 stays 2
+        // (frozen), the others move; unit 6 is 0 in the first batch and moves in the second.
+        let first = [
+            [0.0, 2.0, -1.0, 3.0, 0.5, 1.0, 0.0],
+            [0.0, 2.0, 4.0, -2.0, 0.5, 1.5, 0.0],
+            [0.0, 2.0, 0.0, 1.0, -0.5, 1.0, 0.0],
+        ];
+        let second = [
+            [0.0, 2.0, 5.0, 0.0, 0.5, 0.0, 0.25],
+            [0.0, 2.0, -3.0, 1.0, 0.5, 1.0, 0.0],
+            [0.0, 2.0, 1.0, 1.0, 0.5, 1.0, -0.5],
+        ];
+        let matrix = |rows: [[f32; 7]; 3]| {
+            host::matrix(rows.iter().flatten().copied().collect(), 3, 7, &device)
+        };
+        let range = UnitRange::widen(None, &matrix(first));
+        assert!(matches!(range, UnitRange::Host { .. }));
+        let sevenths = |k: f32| f64::from(k / 7.0);
+        assert_eq!(range.clone().fractions(), (sevenths(3.0), sevenths(2.0)));
+        let range = UnitRange::widen(Some(range), &matrix(second));
+        let UnitRange::Host { low, high } = range.clone() else {
+            panic!("a host range stays on the host");
+        };
+        assert_eq!(low, [0.0, 2.0, -3.0, -2.0, -0.5, 0.0, -0.5]);
+        assert_eq!(high, [0.0, 2.0, 5.0, 3.0, 0.5, 1.5, 0.25]);
+        let both = Tensor::cat(vec![matrix(first), matrix(second)], 0);
+        let want = by_tensors(both.clone().min_dim(0), both.max_dim(0));
+        assert_eq!(range.fractions(), want);
+        assert_eq!(want, (sevenths(2.0), sevenths(1.0)));
+    }
 }
