@@ -5,6 +5,7 @@
 use rand::{Rng as _, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, StandardNormal};
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 /// A seeded random stream.
@@ -89,6 +90,11 @@ impl Rng {
             .collect()
     }
 
+    /// A key for [`keyed_normal_vec`]: one 64-bit draw from the stream.
+    pub fn key(&mut self) -> u64 {
+        self.inner.random::<u64>()
+    }
+
     /// One draw from N(0, 1).
     pub fn normal(&mut self) -> f32 {
         StandardNormal.sample(&mut self.inner)
@@ -108,6 +114,28 @@ impl Rng {
     }
 }
 
+/// Values per independent stream of [`keyed_normal_vec`].
+const KEYED_CHUNK: usize = 4096;
+
+/// `n` draws from N(mean, std²) for purpose `purpose` of a step that drew `key`
+/// ([`Rng::key`]): chunk `c` of [`KEYED_CHUNK`] values comes from its own ChaCha8 stream
+/// (seeded by `key`, stream number `purpose · 2³² + c`), so the chunks are drawn side by side on
+/// the pool and the values do not depend on the number of threads.
+pub fn keyed_normal_vec(key: u64, purpose: u32, n: usize, mean: f32, std: f32) -> Vec<f32> {
+    let mut out = vec![0.0; n];
+    out.par_chunks_mut(KEYED_CHUNK)
+        .enumerate()
+        .for_each(|(chunk, values)| {
+            let mut stream = ChaCha8Rng::seed_from_u64(key);
+            stream.set_stream((u64::from(purpose) << 32) | chunk as u64);
+            for value in values {
+                let z: f32 = StandardNormal.sample(&mut stream);
+                *value = mean + std * z;
+            }
+        });
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -120,6 +148,30 @@ mod tests {
         let next = a.normal_vec(5, 0.0, 1.0);
         let mut b = Rng::from_state(saved);
         assert_eq!(b.normal_vec(5, 0.0, 1.0), next);
+    }
+
+    #[test]
+    fn keyed_normals_are_the_same_on_any_pool_and_differ_by_key_and_purpose() {
+        let n = 3 * KEYED_CHUNK + 17;
+        let one = rayon::ThreadPoolBuilder::new()
+            .num_threads(1)
+            .build()
+            .unwrap();
+        let three = rayon::ThreadPoolBuilder::new()
+            .num_threads(3)
+            .build()
+            .unwrap();
+        let a = one.install(|| keyed_normal_vec(5, 1, n, 0.5, 2.0));
+        let b = three.install(|| keyed_normal_vec(5, 1, n, 0.5, 2.0));
+        assert_eq!(a, b);
+        // Every chunk its own stream: no chunk repeats another.
+        assert_ne!(a[..KEYED_CHUNK], a[KEYED_CHUNK..2 * KEYED_CHUNK]);
+        assert_ne!(keyed_normal_vec(5, 2, 8, 0.5, 2.0), a[..8]);
+        assert_ne!(keyed_normal_vec(6, 1, 8, 0.5, 2.0), a[..8]);
+        let mean = a.iter().sum::<f32>() / n as f32;
+        let var = a.iter().map(|v| (v - mean).powi(2)).sum::<f32>() / n as f32;
+        assert!((mean - 0.5).abs() < 0.05, "mean {mean}");
+        assert!((var.sqrt() - 2.0).abs() < 0.05, "std {}", var.sqrt());
     }
 
     #[test]

@@ -40,6 +40,13 @@ impl Gradients {
         }
     }
 
+    /// Records every gradient of `other`, adding to those already there.
+    pub fn merge(&mut self, other: Gradients) {
+        for (name, grad) in other.map {
+            self.add(name, grad);
+        }
+    }
+
     /// The gradient of `name`, if recorded.
     pub fn get(&self, name: &str) -> Option<&Tensor<2>> {
         self.map.get(name)

@@ -30,7 +30,7 @@ use crate::net::{
     Block, BlockCache, BlockSpec, Feedback, Gradients, Init, Mode, Net, Parameters, Slot, Trace,
 };
 use crate::product::matmul;
-use crate::rng::Rng;
+use crate::rng::{self, Rng};
 use crate::rule::registry::{self, NoSettings, Registration, RuleKind};
 use crate::rule::{Batch, LearningRule, StepContext, StepOutput};
 
@@ -371,6 +371,20 @@ impl TargetProp {
         }
     }
 
+    /// Whether `g_i` maps the target and the activity as one stacked batch (`[2·batch, out_i]`,
+    /// one product instead of two, the same bits row by row): a learned `g_i` without
+    /// batchnorm (whose statistics would mix the two), when its reconstruction loss will not
+    /// reuse the pass on `h_i` (noisy inputs, plain loss).
+    fn maps_stacked(&self, i: usize) -> bool {
+        let settings = &self.settings;
+        settings.inverse == Inverse::Learned
+            && settings.rec_noise > 0.0
+            && settings.rec_loss == ReconstructionLoss::Plain
+            && self.feedback[i]
+                .as_ref()
+                .is_some_and(|g| g.batchnorm().is_none())
+    }
+
     /// `(W⁻¹)ᵀ` or `(W⁺)ᵀ` of every hidden block above the first (analytic inverses only).
     fn inverses(&self, net: &Net) -> Vec<Option<Tensor<2>>> {
         let hidden = net.blocks.len() - 1;
@@ -447,8 +461,17 @@ impl TargetProp {
                 None => (sampled, targets[i].clone()),
             };
             let below = trace.blocks[i - 1].output.clone();
-            let (from_target, _) = self.feedback_map(net, inverses, i, target, rng);
-            let (from_activity, cache) = self.feedback_map(net, inverses, i, h, rng);
+            let (from_target, from_activity, cache) = if self.maps_stacked(i) {
+                let rows = h.dims()[0];
+                let both = Tensor::cat(vec![target, h], 0);
+                let (both, _) = self.feedback_map(net, inverses, i, both, rng);
+                let from_target = both.clone().narrow(0, 0, rows);
+                (from_target, both.narrow(0, rows, rows), None)
+            } else {
+                let (from_target, _) = self.feedback_map(net, inverses, i, target, rng);
+                let (from_activity, cache) = self.feedback_map(net, inverses, i, h, rng);
+                (from_target, from_activity, cache)
+            };
             targets[i - 1] = if self.difference {
                 below + (from_target - from_activity.clone())
             } else {
@@ -462,22 +485,42 @@ impl TargetProp {
         (targets, reconstructions)
     }
 
-    /// `f_i` on its input plus noise (`rec_noise`): the noisy input and `f_i`'s training pass
-    /// on it, or the clean input and no pass when there is no noise.
+    /// Per hidden block with a learned `g_i` to train, the noise (`rec_noise`) its
+    /// reconstruction adds to the block's input, `[batch, in_i]` as a flat vector; drawn from
+    /// streams keyed by `key` (one draw of the run's stream per step), side by side on the pool.
+    fn reconstruction_noise(&self, trace: &Trace, key: Option<u64>) -> Vec<Option<Vec<f32>>> {
+        let sigma = self.settings.rec_noise;
+        self.feedback
+            .iter()
+            .enumerate()
+            .map(|(i, g)| {
+                let key = key.filter(|_| g.is_some())?;
+                let [batch, units] = trace.blocks[i].input.dims();
+                Some(rng::keyed_normal_vec(
+                    key,
+                    i as u32,
+                    batch * units,
+                    0.0,
+                    sigma,
+                ))
+            })
+            .collect()
+    }
+
+    /// `f_i` on its input plus `noise`: the noisy input and `f_i`'s training pass on it, or the
+    /// clean input and no pass when there is no noise.
     fn noisy_input(
-        &self,
         block: &Block,
         clean: &BlockCache,
         evaluation: bool,
+        noise: Option<Vec<f32>>,
         rng: &mut Rng,
     ) -> (Tensor<2>, Option<BlockCache>) {
         let input = clean.input.clone();
-        let sigma = self.settings.rec_noise;
-        if sigma <= 0.0 {
+        let Some(noise) = noise else {
             return (input, None);
-        }
+        };
         let [batch, units] = input.dims();
-        let noise = rng.normal_vec(batch * units, 0.0, sigma);
         let noisy = input.clone() + host::matrix(noise, batch, units, &input.device());
         let cache = if evaluation {
             block.forward(noisy.clone(), &mut Mode::Calibrate)
@@ -487,32 +530,32 @@ impl TargetProp {
         (noisy, Some(cache))
     }
 
-    /// Gradients of `g_i`'s reconstruction loss into `grads`, and for autoencoders of `f_i`'s;
-    /// returns the loss and, for autoencoders, the gradient the loss sends to `f_i`'s output at
-    /// the training pass `f_i` already made (the caller adds it to the target's: one backward
-    /// through `f_i` for both; a noisy pass of `f_i` is stepped through here). `clean_pass` is
-    /// `g_i`'s pass on `h_i` when [`TargetProp::propagate`] made one (a learned `g_i` draws
-    /// nothing at random, so it is the pass this function would make). With an evaluation
-    /// pass of `f_i` (`evaluation`), `g_i` reconstructs from it and an autoencoder's loss trains
-    /// `f_i` through it.
+    /// Gradients of `g_i`'s reconstruction loss, and for autoencoders of `f_i`'s, with the loss,
+    /// for autoencoders the gradient the loss sends to `f_i`'s output at the training pass
+    /// `f_i` already made (the caller adds it to the target's: one backward through `f_i` for
+    /// both; a noisy pass of `f_i` is stepped through here), and `g_i`'s pass to observe.
+    /// `clean_pass` is `g_i`'s pass on `h_i` when [`TargetProp::propagate`] made one (a learned
+    /// `g_i` draws nothing at random, so it is the pass this function would make); `noisy` is
+    /// `f_i`'s input plus noise and its pass on it ([`TargetProp::noisy_input`]). With an
+    /// evaluation pass of `f_i` (`evaluation`), `g_i` reconstructs from it and an
+    /// autoencoder's loss trains `f_i` through it.
     #[allow(clippy::too_many_arguments)]
-    fn train_feedback(
-        &mut self,
+    fn reconstruction(
+        &self,
         net: &Net,
         trace: &Trace,
         evaluation: Option<&BlockCache>,
         i: usize,
-        rng: &mut Rng,
-        grads: &mut Gradients,
-        observe: bool,
         clean_pass: Option<BlockCache>,
-    ) -> (Tensor<1>, Option<Tensor<2>>) {
+        (noisy, noisy_pass): (Tensor<2>, Option<BlockCache>),
+        grads: &mut Gradients,
+        rng: &mut Rng,
+    ) -> Reconstructed {
         let block = &net.blocks[i];
         let clean = evaluation.unwrap_or(&trace.blocks[i]);
         let input = clean.input.clone();
         let batch = input.dims()[0];
         let scale = 2.0 * self.settings.rec_weight / batch as f32;
-        let (noisy, noisy_pass) = self.noisy_input(block, clean, evaluation.is_some(), rng);
         let g = self.feedback[i].as_ref().expect("a learned g_i");
         let mut clean_pass = clean_pass;
         let mut on_output = |rng: &mut Rng| match clean_pass.take() {
@@ -557,15 +600,71 @@ impl TargetProp {
             }
         }
         let observed = passes.swap_remove(0).0;
-        drop(passes);
-        if let Some(g) = self.feedback[i].as_mut()
-            && observe
-        {
-            g.observe(&observed);
-        }
         let loss = (residual.square().sum()).mul_scalar(self.settings.rec_weight / batch as f32);
-        (loss, to_output)
+        Reconstructed {
+            loss,
+            to_output,
+            observed,
+        }
     }
+
+    /// Hidden block `i`'s part of a step: `g_i`'s reconstruction loss (when it has a learned
+    /// `g_i`) and `f_i`'s update toward `target` (`[batch, out_i]`), with their gradients;
+    /// reads no other block's part, so the blocks' parts run side by side.
+    #[allow(clippy::too_many_arguments)]
+    fn block_part(
+        &self,
+        net: &Net,
+        trace: &Trace,
+        evaluation: Option<&BlockCache>,
+        i: usize,
+        target: Tensor<2>,
+        clean_pass: Option<BlockCache>,
+        noisy: Option<(Tensor<2>, Option<BlockCache>)>,
+        rng: &mut Rng,
+    ) -> BlockPart {
+        let mut grads = Gradients::new();
+        let reconstruction = noisy.map(|noisy| {
+            self.reconstruction(
+                net, trace, evaluation, i, clean_pass, noisy, &mut grads, rng,
+            )
+        });
+        let cache = &trace.blocks[i];
+        let rows = cache.output.dims()[0];
+        let residual = cache.output.clone() - target;
+        let mut grad_h = residual.clone().mul_scalar(2.0 / rows as f32);
+        if let Some(extra) = reconstruction.as_ref().and_then(|r| r.to_output.clone()) {
+            grad_h = grad_h + extra;
+        }
+        let block = &net.blocks[i];
+        let grad_a = block.pre_activation_grad(cache, grad_h);
+        grads.add_block(i, block.param_grads(cache, grad_a).0);
+        BlockPart {
+            grads,
+            reconstruction,
+            distance: mean_norm(residual),
+        }
+    }
+}
+
+/// What `g_i`'s reconstruction loss gave besides its gradients.
+struct Reconstructed {
+    /// The loss, `[1]`.
+    loss: Tensor<1>,
+    /// For autoencoders, what the loss sends to `f_i`'s output, `[batch, out_i]`.
+    to_output: Option<Tensor<2>>,
+    /// `g_i`'s pass whose statistics it observes.
+    observed: BlockCache,
+}
+
+/// One hidden block's part of a step ([`TargetProp::block_part`]).
+struct BlockPart {
+    /// Gradients of `f_i` (`blocks.i`) and of a learned `g_i` (`feedback.i`).
+    grads: Gradients,
+    /// `g_i`'s reconstruction, when it has a learned one.
+    reconstruction: Option<Reconstructed>,
+    /// Mean distance of `f_i`'s output to its target, `[1]`.
+    distance: Tensor<1>,
 }
 
 impl Parameters for TargetProp {
@@ -641,8 +740,14 @@ impl TargetProp {
         let top_target = h_top - grad_h.mul_scalar(self.settings.x_lr * rows as f32);
         let inverses = self.inverses(net);
         let passes = self.evaluation_passes(net, &trace);
-        let (targets, reconstructions) =
-            self.propagate(net, &trace, &passes, top_target, &inverses, ctx.rng);
+        // The targets go down while the reconstructions' noise is drawn beside them (the g_i
+        // draw nothing at random: their scratch stream is the run's, unread after).
+        let key = (self.settings.rec_noise > 0.0).then(|| ctx.rng.key());
+        let mut scratch = ctx.rng.clone();
+        let ((targets, reconstructions), mut noise) = rayon::join(
+            || self.propagate(net, &trace, &passes, top_target, &inverses, &mut scratch),
+            || self.reconstruction_noise(&trace, key),
+        );
         let mut clean_passes: Vec<Option<BlockCache>> = vec![None; top];
         for (i, reconstruction) in reconstructions.into_iter().enumerate() {
             let Some(Reconstruction { output, cache }) = reconstruction else {
@@ -662,47 +767,44 @@ impl TargetProp {
             self.tally
                 .add("reconstruction_error", blocks, i, gap.square().mean());
         }
-        // The reconstruction losses first: what an autoencoder's loss sends to f_i's output
-        // joins the target's gradient there, one backward through f_i for both.
-        let mut from_reconstruction: Vec<Option<Tensor<2>>> = vec![None; top];
-        for (i, clean_pass) in clean_passes.into_iter().enumerate() {
-            if self.feedback[i].is_some() {
-                let observe = !ctx.probe;
-                let (rec, grad_h) = self.train_feedback(
-                    net,
-                    &trace,
-                    passes[i].as_ref(),
-                    i,
-                    ctx.rng,
-                    &mut grads,
-                    observe,
-                    clean_pass,
-                );
-                self.tally.add("reconstruction_loss", blocks, i, rec);
-                from_reconstruction[i] = grad_h;
-            }
-        }
-        // Each block's update depends only on its own target: the blocks' passes run side by
-        // side on the pool (same products, same results, gathered in block order).
-        let updates: Vec<_> = targets
-            .into_par_iter()
-            .zip(from_reconstruction)
-            .enumerate()
-            .map(|(i, (target, extra))| {
-                let cache = &trace.blocks[i];
-                let residual = cache.output.clone() - target;
-                let mut grad_h = residual.clone().mul_scalar(2.0 / rows as f32);
-                if let Some(extra) = extra {
-                    grad_h = grad_h + extra;
-                }
-                let block = &net.blocks[i];
-                let grad_a = block.pre_activation_grad(cache, grad_h);
-                (block.param_grads(cache, grad_a).0, mean_norm(residual))
+        // The noisy passes of the f_i in block order (a training pass may draw dropout masks
+        // from the run's stream); then each hidden block's part (g_i's reconstruction loss, and
+        // f_i's update toward its target plus what an autoencoder's loss sends to its output,
+        // one backward through f_i for both) side by side on the pool: no part reads another's
+        // (same products, same results, gathered in block order).
+        let noisy: Vec<_> = (0..top)
+            .map(|i| {
+                let clean = passes[i].as_ref().unwrap_or(&trace.blocks[i]);
+                self.feedback[i].as_ref().map(|_| {
+                    let evaluation = passes[i].is_some();
+                    let noise = noise[i].take();
+                    Self::noisy_input(&net.blocks[i], clean, evaluation, noise, ctx.rng)
+                })
             })
             .collect();
-        for (i, (block_grads, distance)) in updates.into_iter().enumerate() {
-            grads.add_block(i, block_grads);
-            self.tally.add("target_distance", blocks, i, distance);
+        let parts: Vec<BlockPart> = targets
+            .into_par_iter()
+            .zip(clean_passes)
+            .zip(noisy)
+            .enumerate()
+            .map(|(i, ((target, clean_pass), noisy))| {
+                let (net, trace, evaluation) = (&*net, &trace, passes[i].as_ref());
+                let rng = &mut scratch.clone();
+                self.block_part(net, trace, evaluation, i, target, clean_pass, noisy, rng)
+            })
+            .collect();
+        for (i, part) in parts.into_iter().enumerate() {
+            grads.merge(part.grads);
+            if let Some(reconstruction) = part.reconstruction {
+                self.tally
+                    .add("reconstruction_loss", blocks, i, reconstruction.loss);
+                if let Some(g) = self.feedback[i].as_mut()
+                    && !ctx.probe
+                {
+                    g.observe(&reconstruction.observed);
+                }
+            }
+            self.tally.add("target_distance", blocks, i, part.distance);
         }
         self.tally.steps += 1;
         StepOutput {

@@ -114,6 +114,41 @@ fn difference_correction_makes_the_target_the_activity_when_the_top_target_is() 
     assert!(worst_gap(&targets[0], &trace.blocks[0].output) > 1e-2);
 }
 
+#[test]
+fn feedback_maps_of_target_and_activity_stacked_give_the_targets_of_separate_maps() {
+    // Noisy plain reconstructions let each g_i map the target and the activity as one stacked
+    // batch; without noise they map them one at a time. Widths and batch keep both products on
+    // gemm's general path, so the targets must agree bit for bit.
+    let mut net = net(&[5, 70, 70, 70, 3], LEAKY, false, 23);
+    let task = task_for(&net, Loss::CrossEntropy, Problem::Classification);
+    let batch = batch(&net, task, 80, 24);
+    let trace = net.forward_train(batch.x.clone(), &mut Rng::new(0));
+    let h = trace.blocks[2].output.clone();
+    let top = h.clone() + h.clone().mul_scalar(0.1).sin();
+    for difference in [false, true] {
+        let noisy = TargetPropSettings {
+            rec_noise: 0.1,
+            ..TargetPropSettings::default()
+        };
+        let stacked =
+            tp(&net, difference, noisy).targets(&net, &trace, top.clone(), &mut Rng::new(0));
+        let separate = tp(&net, difference, TargetPropSettings::default()).targets(
+            &net,
+            &trace,
+            top.clone(),
+            &mut Rng::new(0),
+        );
+        for (i, (a, b)) in stacked.iter().zip(&separate).enumerate() {
+            assert_eq!(
+                host::values(a),
+                host::values(b),
+                "difference {difference}, block {i}"
+            );
+        }
+        assert!(worst_gap(&stacked[0], &trace.blocks[0].output) > 1e-3);
+    }
+}
+
 /// A 5-6-6-3 net whose block 1 samples `stochastic_binary` inputs (probability σ(h₀)) behind
 /// dropout 0.3, evaluated as their expectation.
 fn stochastic_net(seed: u64) -> Net {
