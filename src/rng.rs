@@ -118,7 +118,7 @@ impl Rng {
 const KEYED_CHUNK: usize = 4096;
 
 /// `n` draws from N(mean, std²) for purpose `purpose` of a step that drew `key`
-/// ([`Rng::key`]): chunk `c` of [`KEYED_CHUNK`] values comes from its own ChaCha8 stream
+/// ([`Rng::key`]): chunk `c` of 4,096 values comes from its own ChaCha8 stream
 /// (seeded by `key`, stream number `purpose · 2³² + c`), so the chunks are drawn side by side on
 /// the pool and the values do not depend on the number of threads.
 pub fn keyed_normal_vec(key: u64, purpose: u32, n: usize, mean: f32, std: f32) -> Vec<f32> {
