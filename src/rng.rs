@@ -1,6 +1,8 @@
 //! Seeded randomness. Every random number (initial weights, shuffles, dropout masks, samples of
 //! stochastic units) is drawn on the CPU from one ChaCha8 stream, so a run is bit-reproducible
-//! whatever the backend, and the stream's position can be saved in a checkpoint.
+//! whatever the backend, and the stream's position can be saved in a checkpoint. Bulk noise
+//! drawn on several cores at once (TP's reconstruction noise) comes from streams keyed by one
+//! draw of it ([`keyed_normal_vec`]), so it too depends on the seed alone.
 
 use rand::{Rng as _, SeedableRng};
 use rand_chacha::ChaCha8Rng;
