@@ -645,6 +645,64 @@ impl TargetProp {
             distance: mean_norm(residual),
         }
     }
+
+    /// Every hidden block's part of a step ([`TargetProp::block_part`]): its gradients into
+    /// `grads`, its diagnostics into the tally. The noisy passes of the `f_i` run first, in
+    /// block order (a training pass may draw dropout masks from the run's stream); then the
+    /// parts run side by side on the pool (`g_i`'s reconstruction loss, and `f_i`'s update
+    /// toward its target plus what an autoencoder's loss sends to its output, one backward
+    /// through `f_i` for both): no part reads another's, so the products and results are those
+    /// of one part after another, gathered in block order. `noise[i]` is block i's
+    /// reconstruction noise ([`TargetProp::reconstruction_noise`]).
+    #[allow(clippy::too_many_arguments)]
+    fn hidden_parts(
+        &mut self,
+        net: &Net,
+        trace: &Trace,
+        passes: &[Option<BlockCache>],
+        (targets, clean_passes): (Vec<Tensor<2>>, Vec<Option<BlockCache>>),
+        mut noise: Vec<Option<Vec<f32>>>,
+        ctx: &mut StepContext<'_>,
+        grads: &mut Gradients,
+    ) {
+        let (blocks, top) = (net.blocks.len(), net.blocks.len() - 1);
+        let noisy: Vec<_> = (0..top)
+            .map(|i| {
+                let clean = passes[i].as_ref().unwrap_or(&trace.blocks[i]);
+                self.feedback[i].as_ref().map(|_| {
+                    let evaluation = passes[i].is_some();
+                    let noise = noise[i].take();
+                    Self::noisy_input(&net.blocks[i], clean, evaluation, noise, ctx.rng)
+                })
+            })
+            .collect();
+        // What the g_i would draw (nothing): a copy of the stream, unread after.
+        let scratch = ctx.rng.clone();
+        let parts: Vec<BlockPart> = targets
+            .into_par_iter()
+            .zip(clean_passes)
+            .zip(noisy)
+            .enumerate()
+            .map(|(i, ((target, clean_pass), noisy))| {
+                let evaluation = passes[i].as_ref();
+                let rng = &mut scratch.clone();
+                self.block_part(net, trace, evaluation, i, target, clean_pass, noisy, rng)
+            })
+            .collect();
+        for (i, part) in parts.into_iter().enumerate() {
+            grads.merge(part.grads);
+            if let Some(reconstruction) = part.reconstruction {
+                self.tally
+                    .add("reconstruction_loss", blocks, i, reconstruction.loss);
+                if let Some(g) = self.feedback[i].as_mut()
+                    && !ctx.probe
+                {
+                    g.observe(&reconstruction.observed);
+                }
+            }
+            self.tally.add("target_distance", blocks, i, part.distance);
+        }
+    }
 }
 
 /// What `g_i`'s reconstruction loss gave besides its gradients.
@@ -744,7 +802,7 @@ impl TargetProp {
         // draw nothing at random: their scratch stream is the run's, unread after).
         let key = (self.settings.rec_noise > 0.0).then(|| ctx.rng.key());
         let mut scratch = ctx.rng.clone();
-        let ((targets, reconstructions), mut noise) = rayon::join(
+        let ((targets, reconstructions), noise) = rayon::join(
             || self.propagate(net, &trace, &passes, top_target, &inverses, &mut scratch),
             || self.reconstruction_noise(&trace, key),
         );
@@ -767,45 +825,8 @@ impl TargetProp {
             self.tally
                 .add("reconstruction_error", blocks, i, gap.square().mean());
         }
-        // The noisy passes of the f_i in block order (a training pass may draw dropout masks
-        // from the run's stream); then each hidden block's part (g_i's reconstruction loss, and
-        // f_i's update toward its target plus what an autoencoder's loss sends to its output,
-        // one backward through f_i for both) side by side on the pool: no part reads another's
-        // (same products, same results, gathered in block order).
-        let noisy: Vec<_> = (0..top)
-            .map(|i| {
-                let clean = passes[i].as_ref().unwrap_or(&trace.blocks[i]);
-                self.feedback[i].as_ref().map(|_| {
-                    let evaluation = passes[i].is_some();
-                    let noise = noise[i].take();
-                    Self::noisy_input(&net.blocks[i], clean, evaluation, noise, ctx.rng)
-                })
-            })
-            .collect();
-        let parts: Vec<BlockPart> = targets
-            .into_par_iter()
-            .zip(clean_passes)
-            .zip(noisy)
-            .enumerate()
-            .map(|(i, ((target, clean_pass), noisy))| {
-                let (net, trace, evaluation) = (&*net, &trace, passes[i].as_ref());
-                let rng = &mut scratch.clone();
-                self.block_part(net, trace, evaluation, i, target, clean_pass, noisy, rng)
-            })
-            .collect();
-        for (i, part) in parts.into_iter().enumerate() {
-            grads.merge(part.grads);
-            if let Some(reconstruction) = part.reconstruction {
-                self.tally
-                    .add("reconstruction_loss", blocks, i, reconstruction.loss);
-                if let Some(g) = self.feedback[i].as_mut()
-                    && !ctx.probe
-                {
-                    g.observe(&reconstruction.observed);
-                }
-            }
-            self.tally.add("target_distance", blocks, i, part.distance);
-        }
+        let split = (targets, clean_passes);
+        self.hidden_parts(net, &trace, &passes, split, noise, ctx, &mut grads);
         self.tally.steps += 1;
         StepOutput {
             loss,
