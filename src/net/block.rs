@@ -325,12 +325,19 @@ impl UnitRange {
             }),
             range => {
                 let (low, high) = (activated.clone().min_dim(0), activated.clone().max_dim(0));
-                match range {
-                    Some(UnitRange::Device { low: l, high: h }) => UnitRange::Device {
-                        low: l.min_pair(low),
-                        high: h.max_pair(high),
-                    },
-                    _ => UnitRange::Device { low, high },
+                let (l, h) = match range {
+                    Some(UnitRange::Device { low: l, high: h }) => (l, h),
+                    // A host range meeting tensors it cannot read (autodiff's): made tensors.
+                    Some(UnitRange::Host { low: l, high: h }) => {
+                        let device = activated.device();
+                        let row = |v: Vec<f32>| host::matrix(v, 1, units, &device);
+                        (row(l), row(h))
+                    }
+                    None => return UnitRange::Device { low, high },
+                };
+                UnitRange::Device {
+                    low: l.min_pair(low),
+                    high: h.max_pair(high),
                 }
             }
         }
