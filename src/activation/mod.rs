@@ -6,6 +6,7 @@
 pub mod categorical;
 pub mod estimator;
 pub mod hard;
+pub mod host_loops;
 pub mod noise;
 pub mod smooth;
 pub mod tanh;
@@ -141,7 +142,8 @@ impl Activation {
             Activation::Softmax => smooth::softmax_backward(h, grad_out),
             _ if self.is_hard() => grad_out.zeros_like(),
             _ if self.is_noisy() => grad_out * noise::derivative(self, a, h),
-            _ => grad_out * smooth::derivative(self, a, h),
+            _ => host_loops::grad_times_derivative(self, a, h, &grad_out)
+                .unwrap_or_else(|| grad_out * smooth::derivative(self, a, h)),
         }
     }
 
