@@ -371,15 +371,20 @@ impl TargetProp {
         }
     }
 
+    /// Whether `g_i`'s reconstruction loss ([`TargetProp::reconstruction`]) reads `g_i`'s
+    /// pass on `h_i`: without noise it reconstructs from `h_i` itself, and the difference loss
+    /// subtracts that pass; the plain loss on noisy inputs reads only the noisy pass.
+    fn reuses_clean_pass(&self) -> bool {
+        self.settings.rec_noise == 0.0 || self.settings.rec_loss == ReconstructionLoss::Difference
+    }
+
     /// Whether `g_i` maps the target and the activity as one stacked batch (`[2·batch, out_i]`,
     /// one product instead of two, the same bits row by row): a learned `g_i` without
     /// batchnorm (whose statistics would mix the two), when its reconstruction loss will not
-    /// reuse the pass on `h_i` (noisy inputs, plain loss).
+    /// reuse the pass on `h_i` ([`TargetProp::reuses_clean_pass`]).
     fn maps_stacked(&self, i: usize) -> bool {
-        let settings = &self.settings;
-        settings.inverse == Inverse::Learned
-            && settings.rec_noise > 0.0
-            && settings.rec_loss == ReconstructionLoss::Plain
+        self.settings.inverse == Inverse::Learned
+            && !self.reuses_clean_pass()
             && self.feedback[i]
                 .as_ref()
                 .is_some_and(|g| g.batchnorm().is_none())
@@ -557,6 +562,9 @@ impl TargetProp {
         let batch = input.dims()[0];
         let scale = 2.0 * self.settings.rec_weight / batch as f32;
         let g = self.feedback[i].as_ref().expect("a learned g_i");
+        let reads_clean =
+            noisy_pass.is_none() || self.settings.rec_loss != ReconstructionLoss::Plain;
+        debug_assert_eq!(reads_clean, self.reuses_clean_pass());
         let mut clean_pass = clean_pass;
         let mut on_output = |rng: &mut Rng| match clean_pass.take() {
             Some(cache) => cache,
