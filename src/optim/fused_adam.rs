@@ -80,6 +80,7 @@ impl StepScalars {
     /// yet) and `DECAY` are constants so that the loop has no branch and vectorises; the
     /// arithmetic is burn's, operation for operation (no fused multiply-adds), except that a
     /// moment below the smallest normal float is stored as 0 (see [`flush`]).
+    #[inline(always)]
     fn apply<const FIRST: bool, const DECAY: bool>(
         &self,
         w: &mut [f32],
@@ -105,8 +106,29 @@ impl StepScalars {
         }
     }
 
-    /// [`StepScalars::apply`] with the constants this step needs.
+    /// [`StepScalars::apply`] with the constants this step needs, in the widest vectors the
+    /// processor has (the same operations at every width: the same bits). Built for the
+    /// baseline target the loop ran 4 lanes wide; with AVX-512, 16 (2-core Xeon, backprop
+    /// bench step: 1–4 % more samples per second in three alternating rounds).
     fn apply_chunk(&self, first: bool, w: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32]) {
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("avx512f") {
+            // SAFETY: the processor has AVX-512F (checked just above).
+            return unsafe { self.apply_avx512(first, w, g, m, v) };
+        }
+        self.apply_any(first, w, g, m, v);
+    }
+
+    /// [`StepScalars::apply_any`] compiled for AVX-512.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f")]
+    fn apply_avx512(&self, first: bool, w: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32]) {
+        self.apply_any(first, w, g, m, v);
+    }
+
+    /// [`StepScalars::apply`] with the constants this step needs.
+    #[inline(always)]
+    fn apply_any(&self, first: bool, w: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32]) {
         match (first, self.weight_decay.is_some()) {
             (true, true) => self.apply::<true, true>(w, g, m, v),
             (true, false) => self.apply::<true, false>(w, g, m, v),
