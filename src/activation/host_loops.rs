@@ -51,8 +51,8 @@ fn times(v: &Tensor<2>, grad: &Tensor<2>, d: impl Fn(f32) -> f32 + Sync) -> Tens
 
 /// `grad ⊙ f′(a)` (`h = f(a)`) in one host pass, for the activations whose derivative is a
 /// select between constants or a product of the output (rectifiers, hard-tanh, hard-sigmoid,
-/// sigmoid, tanh); `None` for the others, and for tensors not in host memory
-/// ([`host::on_host`]), which take the backend's ops.
+/// sigmoid, tanh); `None` for the others, and for tensors a host loop must not read (on a GPU,
+/// or tracked by burn's autodiff), which take the backend's ops.
 ///
 /// # Shapes
 /// `a`, `h`, `grad`: `[batch, units]` → `[batch, units]`.
