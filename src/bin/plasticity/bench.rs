@@ -27,7 +27,7 @@ pub struct BenchArgs {
     /// Timed training steps per repeat (per round with --vs-torch).
     #[arg(long, default_value_t = 50)]
     steps: usize,
-    /// Untimed steps first.
+    /// Untimed steps first (with --vs-torch: before every round, on both sides).
     #[arg(long, default_value_t = 10)]
     warmup: usize,
     /// Repeats (the median is reported).
@@ -435,12 +435,14 @@ fn vs_torch(args: &BenchArgs) -> anyhow::Result<()> {
     let mut shape = None;
     for variant in &variants {
         let mut bench = StepBench::new(&variant.config)?;
-        bench.run(args.warmup)?;
         let (mut ours, mut torch) = (Vec::new(), Vec::new());
         for round in 0..args.repeats.max(1) {
             if !args.json {
                 eprint!("\r{:<6} round {}/{}", variant.name, round + 1, args.repeats);
             }
+            // The same warm-up before each round as the reference script's run gets (its
+            // own process, `--warmup` steps left out of its timing).
+            bench.run(args.warmup)?;
             ours.push(bench.run(args.steps)?);
             torch.push(reference.samples_per_second(&variant.name, &variant.config)?);
         }
