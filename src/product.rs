@@ -200,8 +200,8 @@ thread_local! {
     static SERIAL: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
-/// `f` with this thread's products kept on it.
-fn serial<R>(f: impl FnOnce() -> R) -> R {
+/// `f` with this thread's products kept on it (for work that runs one part per core).
+pub(crate) fn serial<R>(f: impl FnOnce() -> R) -> R {
     let before = SERIAL.replace(true);
     let result = f();
     SERIAL.set(before);

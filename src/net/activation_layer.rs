@@ -73,6 +73,13 @@ impl Layer for ActivationLayer {
         self.name
     }
 
+    fn draws_in_training(&self) -> bool {
+        let activation = &self.activation;
+        activation.is_noisy()
+            || activation.is_stochastic()
+            || (self.relaxes && self.estimator.relaxes(activation))
+    }
+
     fn forward(&self, x: Tensor<2>, mode: &mut Mode<'_>) -> LayerCache {
         match (mode, self.estimator) {
             (

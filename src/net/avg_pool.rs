@@ -42,6 +42,10 @@ impl Layer for AvgPool {
         "avg_pool"
     }
 
+    fn draws_in_training(&self) -> bool {
+        false
+    }
+
     fn forward(&self, x: Tensor<2>, _mode: &mut Mode<'_>) -> LayerCache {
         let g = self.geometry;
         let options = AvgPoolOptions::new([g.size; 2]).with_stride([g.stride; 2]);

@@ -235,6 +235,10 @@ impl Layer for BatchNorm {
         "batchnorm"
     }
 
+    fn draws_in_training(&self) -> bool {
+        false
+    }
+
     /// Batch statistics in training and calibration (kept in the cache), running ones in
     /// evaluation.
     fn forward(&self, x: Tensor<2>, mode: &mut Mode<'_>) -> LayerCache {

@@ -643,6 +643,12 @@ impl Block {
         self.weighted_mut().bias_mut()
     }
 
+    /// Whether the block's training pass draws from the run's stream (one of its layers does:
+    /// [`Layer::draws_in_training`]).
+    pub fn draws_in_training(&self) -> bool {
+        self.layers.iter().any(|layer| layer.draws_in_training())
+    }
+
     /// Runs the block, keeping what its backward needs.
     ///
     /// # Shapes

@@ -161,6 +161,10 @@ impl Layer for Conv2d {
         "conv"
     }
 
+    fn draws_in_training(&self) -> bool {
+        false
+    }
+
     fn forward(&self, x: Tensor<2>, _mode: &mut Mode<'_>) -> LayerCache {
         let (z, saved) = self.run(x.clone());
         let cache = LayerCache::new(x, z);

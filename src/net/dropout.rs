@@ -23,6 +23,10 @@ impl Layer for Dropout {
         "dropout"
     }
 
+    fn draws_in_training(&self) -> bool {
+        self.rate > 0.0
+    }
+
     fn forward(&self, x: Tensor<2>, mode: &mut Mode<'_>) -> LayerCache {
         match mode {
             Mode::Train(rng) if self.rate > 0.0 => {

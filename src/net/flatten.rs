@@ -22,6 +22,10 @@ impl Layer for Flatten {
         "flatten"
     }
 
+    fn draws_in_training(&self) -> bool {
+        false
+    }
+
     fn forward(&self, x: Tensor<2>, _mode: &mut Mode<'_>) -> LayerCache {
         LayerCache::new(x.clone(), x)
     }

@@ -126,6 +126,14 @@ pub trait Layer: LayerObject + fmt::Debug + Send + Sync {
     /// Records what a training pass saw (batchnorm's running statistics); nothing by default.
     fn observe(&mut self, _cache: &LayerCache) {}
 
+    /// Whether a training pass (`Mode::Train`) draws from the run's stream: dropout masks,
+    /// samples of stochastic and noisy units. `true` unless the layer says otherwise, so that a
+    /// caller running side by side the passes that draw nothing (target propagation's noisy
+    /// passes) never moves one that does out of the stream's order.
+    fn draws_in_training(&self) -> bool {
+        true
+    }
+
     /// Visits the layer's tensors under their own names (`weight`, `running_mean`), in a
     /// stable order; none by default.
     fn visit(&self, _f: &mut dyn FnMut(&str, Slot, &Tensor<2>)) {}

@@ -67,6 +67,10 @@ impl Layer for Linear {
         "linear"
     }
 
+    fn draws_in_training(&self) -> bool {
+        false
+    }
+
     fn forward(&self, x: Tensor<2>, _mode: &mut Mode<'_>) -> LayerCache {
         let z = Linear::forward(self, x.clone());
         LayerCache::new(x, z)

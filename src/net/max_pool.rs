@@ -198,6 +198,10 @@ impl Layer for MaxPool {
         "max_pool"
     }
 
+    fn draws_in_training(&self) -> bool {
+        false
+    }
+
     fn forward(&self, x: Tensor<2>, _mode: &mut Mode<'_>) -> LayerCache {
         if host::on_host(&x) && x.dims()[0] > 0 {
             let (y, winners) = host::read(&x, |x| self.forward_host(x));

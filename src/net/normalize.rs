@@ -16,6 +16,10 @@ impl Layer for Normalize {
         "normalize"
     }
 
+    fn draws_in_training(&self) -> bool {
+        false
+    }
+
     fn forward(&self, x: Tensor<2>, _mode: &mut Mode<'_>) -> LayerCache {
         let (y, norms) = forward(x.clone());
         LayerCache::new(x, y).with_state(Norms(norms))

@@ -29,7 +29,7 @@ use crate::linalg::Matrix;
 use crate::net::{
     Block, BlockCache, BlockSpec, Feedback, Gradients, Init, Mode, Net, Parameters, Slot, Trace,
 };
-use crate::product::matmul;
+use crate::product::{self, matmul};
 use crate::rng::{self, Rng};
 use crate::rule::registry::{self, NoSettings, Registration, RuleKind};
 use crate::rule::{Batch, LearningRule, StepContext, StepOutput};
@@ -655,13 +655,20 @@ impl TargetProp {
     }
 
     /// Every hidden block's part of a step ([`TargetProp::block_part`]): its gradients into
-    /// `grads`, its diagnostics into the tally. The noisy passes of the `f_i` run first, in
-    /// block order (a training pass may draw dropout masks from the run's stream); then the
-    /// parts run side by side on the pool (`g_i`'s reconstruction loss, and `f_i`'s update
-    /// toward its target plus what an autoencoder's loss sends to its output, one backward
-    /// through `f_i` for both): no part reads another's, so the products and results are those
-    /// of one part after another, gathered in block order. `noise[i]` is block i's
-    /// reconstruction noise ([`TargetProp::reconstruction_noise`]).
+    /// `grads`, its diagnostics into the tally. The noisy passes of the `f_i` that draw from the
+    /// run's stream (dropout masks, stochastic units) run first, in block order; the others are
+    /// left to their block's part. Then the parts run side by side on the pool (`g_i`'s
+    /// reconstruction loss, and `f_i`'s update toward its target plus what an autoencoder's loss
+    /// sends to its output, one backward through `f_i` for both): no part reads another's, so
+    /// the products and results are those of one part after another, gathered in block order.
+    /// `noise[i]` is block i's reconstruction noise ([`TargetProp::reconstruction_noise`]).
+    ///
+    /// When the blocks with a learned `g_i` are at least as many as the pool's threads, their
+    /// parts run one per core, each product whole on its core, and the parts without one follow
+    /// with their products on every core: split in halves while both cores were busy with
+    /// parts, each product had its halves run one after the other on one core, and the last
+    /// part left a core idle (784-300-300-300-10, batch 128, 2 cores, medians of five
+    /// alternating rounds: TP 38.4 k → 41.6 k samples/s, DTP 37.4 k → 42.0 k).
     #[allow(clippy::too_many_arguments)]
     fn hidden_parts(
         &mut self,
@@ -676,28 +683,54 @@ impl TargetProp {
         let (blocks, top) = (net.blocks.len(), net.blocks.len() - 1);
         let noisy: Vec<_> = (0..top)
             .map(|i| {
-                let clean = passes[i].as_ref().unwrap_or(&trace.blocks[i]);
                 self.feedback[i].as_ref().map(|_| {
-                    let evaluation = passes[i].is_some();
                     let noise = noise[i].take();
-                    Self::noisy_input(&net.blocks[i], clean, evaluation, noise, ctx.rng)
+                    let block = &net.blocks[i];
+                    if passes[i].is_some() || !block.draws_in_training() {
+                        return NoisyPass::Later(noise);
+                    }
+                    let clean = &trace.blocks[i];
+                    NoisyPass::Made(Box::new(Self::noisy_input(
+                        block, clean, false, noise, ctx.rng,
+                    )))
                 })
             })
             .collect();
-        // What the g_i would draw (nothing): a copy of the stream, unread after.
+        // What the g_i and the passes left to the parts would draw (nothing): a copy of the
+        // stream, unread after.
         let scratch = ctx.rng.clone();
-        let parts: Vec<BlockPart> = targets
-            .into_par_iter()
-            .zip(clean_passes)
-            .zip(noisy)
+        let part = |(i, ((target, clean_pass), noisy)): PartInput| {
+            let evaluation = passes[i].as_ref();
+            let rng = &mut scratch.clone();
+            let noisy = noisy.map(|noisy| match noisy {
+                NoisyPass::Made(made) => *made,
+                NoisyPass::Later(noise) => {
+                    let clean = evaluation.unwrap_or(&trace.blocks[i]);
+                    let block = &net.blocks[i];
+                    Self::noisy_input(block, clean, evaluation.is_some(), noise, rng)
+                }
+            });
+            let part = self.block_part(net, trace, evaluation, i, target, clean_pass, noisy, rng);
+            (i, part)
+        };
+        let inputs: Vec<PartInput> = (targets.into_iter().zip(clean_passes).zip(noisy))
             .enumerate()
-            .map(|(i, ((target, clean_pass), noisy))| {
-                let evaluation = passes[i].as_ref();
-                let rng = &mut scratch.clone();
-                self.block_part(net, trace, evaluation, i, target, clean_pass, noisy, rng)
-            })
             .collect();
-        for (i, part) in parts.into_iter().enumerate() {
+        let learned = |input: &PartInput| self.feedback[input.0].is_some();
+        let threads = rayon::current_num_threads();
+        let mut parts: Vec<(usize, BlockPart)> =
+            if threads >= 2 && inputs.iter().filter(|input| learned(input)).count() >= threads {
+                let (first, rest): (Vec<_>, Vec<_>) = inputs.into_iter().partition(learned);
+                let mut parts: Vec<_> = (first.into_par_iter())
+                    .map(|input| product::serial(|| part(input)))
+                    .collect();
+                parts.extend(rest.into_par_iter().map(part).collect::<Vec<_>>());
+                parts.sort_by_key(|(i, _)| *i);
+                parts
+            } else {
+                inputs.into_par_iter().map(part).collect()
+            };
+        for (i, part) in parts.drain(..) {
             grads.merge(part.grads);
             if let Some(reconstruction) = part.reconstruction {
                 self.tally
@@ -712,6 +745,19 @@ impl TargetProp {
         }
     }
 }
+
+/// A hidden block's noisy pass ([`TargetProp::noisy_input`]): made before the parts, in block
+/// order, when it draws from the run's stream; else left to the block's part, with its noise.
+enum NoisyPass {
+    /// The noisy input and the pass on it.
+    Made(Box<(Tensor<2>, Option<BlockCache>)>),
+    /// The noise, `[batch, in_i]` as a flat vector (none: the clean input, no pass).
+    Later(Option<Vec<f32>>),
+}
+
+/// What a hidden block's part starts from: its index, its target (`[batch, out_i]`), `g_i`'s
+/// pass on `h_i` when the targets made one, and its noisy pass when it has a learned `g_i`.
+type PartInput = (usize, ((Tensor<2>, Option<BlockCache>), Option<NoisyPass>));
 
 /// What `g_i`'s reconstruction loss gave besides its gradients.
 struct Reconstructed {

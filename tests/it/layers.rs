@@ -3,11 +3,12 @@
 //! and trained in a net.
 
 use burn::tensor::{Device, Tensor};
-use plasticity::activation::{Activation, Estimator, EvalMode};
+use plasticity::activation::{ACTIVATION_NAMES, Activation, Estimator, EvalMode};
 use plasticity::backend;
 use plasticity::net::{
-    ActivationLayer, BatchNorm, Block, BlockSpec, Dropout, Feedback, Init, Layer, LayerCache,
-    LayerGrads, Linear, Mode, Normalize, Place, Slot,
+    ActivationLayer, AvgPool, BatchNorm, Block, BlockSpec, Conv2d, ConvGeometry, Dropout, Feedback,
+    Flatten, Init, Layer, LayerCache, LayerGrads, Linear, MaxPool, Mode, Normalize, Place,
+    PoolGeometry, Slot, SpatialDropout,
 };
 use plasticity::rng::Rng;
 
@@ -413,4 +414,117 @@ fn stochastic_units_evaluate_by_threshold_sample_or_expectation() {
         "{sampled:?}"
     );
     assert_eq!(sampled, eval(EvalMode::Sample), "evaluation samples repeat");
+}
+
+/// Whether a training pass of `layer` on a `[4, width]` input moved the run's stream.
+fn moved_the_stream(layer: &dyn Layer, width: usize) -> bool {
+    let mut rng = Rng::new(9);
+    let x = host::matrix(
+        (0..4 * width).map(|k| (k as f32 * 0.37).sin()).collect(),
+        4,
+        width,
+        &backend::device(),
+    );
+    let before = rng.state();
+    layer.forward(x, &mut Mode::Train(&mut rng));
+    rng.state() != before
+}
+
+/// Target propagation runs side by side the noisy passes of blocks whose layers say they draw
+/// nothing; a built-in layer that draws while saying it does not would reorder the run's
+/// stream. Every built-in layer, every activation under a straight-through and a concrete
+/// estimator, relaxed or not.
+#[test]
+fn a_training_pass_draws_from_the_stream_exactly_when_the_layer_says_so() {
+    let device = backend::device();
+    let mut layers: Vec<(String, Box<dyn Layer>, usize)> = vec![
+        (
+            "linear".into(),
+            Box::new(Linear::new(
+                6,
+                3,
+                Init::Xavier,
+                None,
+                &mut Rng::new(1),
+                &device,
+            )),
+            6,
+        ),
+        (
+            "batchnorm".into(),
+            Box::new(BatchNorm::new(6, true, &device)),
+            6,
+        ),
+        ("normalize".into(), Box::new(Normalize), 6),
+        ("dropout 0".into(), Box::new(Dropout { rate: 0.0 }), 6),
+        ("dropout 0.4".into(), Box::new(Dropout { rate: 0.4 }), 6),
+    ];
+    let (image, pool) = ([2, 4, 4], |input| PoolGeometry {
+        input,
+        size: 2,
+        stride: 2,
+    });
+    let geometry = ConvGeometry {
+        input: image,
+        channels: 3,
+        kernel: 3,
+        stride: 1,
+        padding: 1,
+    };
+    let conv = Conv2d::new(geometry, Init::Lecun, None, &mut Rng::new(2), &device).unwrap();
+    layers.push(("conv2d".into(), Box::new(conv), 32));
+    layers.push((
+        "max_pool".into(),
+        Box::new(MaxPool::new(pool(image)).unwrap()),
+        32,
+    ));
+    layers.push((
+        "avg_pool".into(),
+        Box::new(AvgPool::new(pool(image)).unwrap()),
+        32,
+    ));
+    layers.push(("flatten".into(), Box::new(Flatten { input: image }), 32));
+    for rate in [0.0, 0.4] {
+        let dropout = SpatialDropout {
+            rate,
+            channels: 2,
+            positions: 16,
+        };
+        layers.push((format!("spatial dropout {rate}"), Box::new(dropout), 32));
+    }
+    for name in ACTIVATION_NAMES {
+        let activation: Activation = match *name {
+            "categorical" => "categorical:3".parse().unwrap(),
+            "clipped_relu" => "clipped_relu:4".parse().unwrap(),
+            name => name.parse().unwrap_or_else(|e| panic!("{name}: {e}")),
+        };
+        let concrete = Estimator::Concrete {
+            temperature: 0.5,
+            straight_through: false,
+        };
+        for (estimator, relaxes) in [(Estimator::Ste, false), (concrete, false), (concrete, true)] {
+            let layer = ActivationLayer {
+                activation,
+                estimator,
+                relaxes,
+                ..smooth(activation, relaxes)
+            };
+            layers.push((
+                format!("{name} {estimator:?} relaxes {relaxes}"),
+                Box::new(layer),
+                6,
+            ));
+        }
+    }
+    let mut drawing = 0;
+    for (what, layer, width) in &layers {
+        let says = layer.draws_in_training();
+        assert_eq!(moved_the_stream(layer.as_ref(), *width), says, "{what}");
+        drawing += usize::from(says);
+    }
+    // Dropout and spatial dropout at 0.4; the four stochastic and the four noisy units under
+    // all three estimators; softmax relaxed by the concrete estimator.
+    assert_eq!(drawing, 2 + 8 * 3 + 1);
+    // A layer from outside the crate draws unless it says it does not.
+    assert!(scale(3).draws_in_training() && !moved_the_stream(&scale(3), 3));
 }

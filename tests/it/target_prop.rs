@@ -418,3 +418,77 @@ fn target_propagation_trains_sign_and_stochastic_nets_without_estimators() {
         assert_eq!(has_correction, rule == "difference_target_prop");
     }
 }
+
+/// A TP or DTP step's gradients by name and where it left the run's stream, on a pool of
+/// `threads`.
+fn step_on_pool(
+    threads: usize,
+    rule: &(dyn Fn() -> TargetProp + Sync),
+    net: &Net,
+    batch: &plasticity::rule::Batch,
+    task: plasticity::task::Task,
+) -> (Vec<(String, Vec<f32>)>, plasticity::rng::RngState) {
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .unwrap();
+    pool.install(|| {
+        let (mut rule, mut work, mut rng) = (rule(), net.clone(), Rng::new(4));
+        let mut ctx = plasticity::rule::StepContext::new(&mut rng, task);
+        let grads =
+            plasticity::rule::LearningRule::step(&mut rule, &mut work, batch, &mut ctx).grads;
+        let values = grads
+            .iter()
+            .map(|(name, g)| (name.clone(), host::values(g)))
+            .collect();
+        (values, rng.state())
+    })
+}
+
+/// The hidden blocks' parts run one per core when there are as many as cores, side by side on
+/// the pool otherwise, and the noisy passes that draw nothing (block 2) run inside them while
+/// those that draw (block 1: dropout) run first in block order: the step is the same on any
+/// pool, and draws the same from the run's stream.
+#[test]
+fn a_step_is_the_same_on_one_two_and_three_threads() {
+    let leaky = |i, o| BlockSpec::dense(i, o, LEAKY);
+    let specs = vec![
+        leaky(5, 6),
+        BlockSpec {
+            dropout: 0.3,
+            ..leaky(6, 6)
+        },
+        leaky(6, 6),
+        BlockSpec::dense(6, 3, Activation::Identity),
+    ];
+    let device = plasticity::backend::device();
+    let net = Net::new(specs, Init::Xavier, None, &mut Rng::new(23), &device);
+    let task = task_for(&net, Loss::CrossEntropy, Problem::Classification);
+    let batch = batch(&net, task, 8, 24);
+    for difference in [false, true] {
+        let settings = TargetPropSettings {
+            x_lr: 0.1,
+            rec_noise: 0.1,
+            ..TargetPropSettings::default()
+        };
+        let rule = || tp(&net, difference, settings.clone());
+        let (one, drawn) = step_on_pool(1, &rule, &net, &batch, task);
+        assert!(
+            one.iter()
+                .any(|(name, _)| name == "feedback.2.linear.weight")
+        );
+        // The run's stream: the training pass, the noise's key, block 1's noisy pass (its
+        // dropout mask), and nothing else.
+        let mut stream = Rng::new(4);
+        let trace = net.clone().forward_train(batch.x.clone(), &mut stream);
+        stream.key();
+        let input = trace.blocks[1].input.clone();
+        net.blocks[1].forward(input, &mut plasticity::net::Mode::Train(&mut stream));
+        assert_eq!(drawn, stream.state(), "difference {difference}");
+        for threads in [2, 3] {
+            let (got, after) = step_on_pool(threads, &rule, &net, &batch, task);
+            assert_eq!(got, one, "difference {difference}, {threads} threads");
+            assert_eq!(after, drawn, "difference {difference}, {threads} threads");
+        }
+    }
+}
