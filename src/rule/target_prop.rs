@@ -490,26 +490,22 @@ impl TargetProp {
         (targets, reconstructions)
     }
 
-    /// Per hidden block with a learned `g_i` to train, the noise (`rec_noise`) its
-    /// reconstruction adds to the block's input, `[batch, in_i]` as a flat vector; drawn from
-    /// streams keyed by `key` (one draw of the run's stream per step), side by side on the pool.
-    fn reconstruction_noise(&self, trace: &Trace, key: Option<u64>) -> Vec<Option<Vec<f32>>> {
+    /// The noise (`rec_noise`) block `i`'s reconstruction adds to its input, `[batch, in_i]` as
+    /// a flat vector, for a block with a learned `g_i` to train when the step drew `key` (one
+    /// draw of the run's stream per step, none without noise): block `i`'s keyed streams
+    /// ([`rng::keyed_normal_vec`]), so the values are the same wherever and whenever they are
+    /// drawn.
+    fn reconstruction_noise(&self, trace: &Trace, key: Option<u64>, i: usize) -> Option<Vec<f32>> {
+        let key = key.filter(|_| self.feedback[i].is_some())?;
+        let [batch, units] = trace.blocks[i].input.dims();
         let sigma = self.settings.rec_noise;
-        self.feedback
-            .iter()
-            .enumerate()
-            .map(|(i, g)| {
-                let key = key.filter(|_| g.is_some())?;
-                let [batch, units] = trace.blocks[i].input.dims();
-                Some(rng::keyed_normal_vec(
-                    key,
-                    i as u32,
-                    batch * units,
-                    0.0,
-                    sigma,
-                ))
-            })
-            .collect()
+        Some(rng::keyed_normal_vec(
+            key,
+            i as u32,
+            batch * units,
+            0.0,
+            sigma,
+        ))
     }
 
     /// `f_i` on its input plus `noise`: the noisy input and `f_i`'s training pass on it, or the
@@ -661,7 +657,8 @@ impl TargetProp {
     /// reconstruction loss, and `f_i`'s update toward its target plus what an autoencoder's loss
     /// sends to its output, one backward through `f_i` for both): no part reads another's, so
     /// the products and results are those of one part after another, gathered in block order.
-    /// `noise[i]` is block i's reconstruction noise ([`TargetProp::reconstruction_noise`]).
+    /// `key` is the step's noise key ([`TargetProp::reconstruction_noise`]); a part left its
+    /// noisy pass draws its block's noise itself, on its own core.
     ///
     /// When the blocks with a learned `g_i` are at least as many as the pool's threads, their
     /// parts run one per core, each product whole on its core, and the parts without one follow
@@ -676,7 +673,7 @@ impl TargetProp {
         trace: &Trace,
         passes: &[Option<BlockCache>],
         (targets, clean_passes): (Vec<Tensor<2>>, Vec<Option<BlockCache>>),
-        mut noise: Vec<Option<Vec<f32>>>,
+        key: Option<u64>,
         ctx: &mut StepContext<'_>,
         grads: &mut Gradients,
     ) {
@@ -684,11 +681,11 @@ impl TargetProp {
         let noisy: Vec<_> = (0..top)
             .map(|i| {
                 self.feedback[i].as_ref().map(|_| {
-                    let noise = noise[i].take();
                     let block = &net.blocks[i];
                     if passes[i].is_some() || !block.draws_in_training() {
-                        return NoisyPass::Later(noise);
+                        return NoisyPass::Later;
                     }
+                    let noise = self.reconstruction_noise(trace, key, i);
                     let clean = &trace.blocks[i];
                     NoisyPass::Made(Box::new(Self::noisy_input(
                         block, clean, false, noise, ctx.rng,
@@ -704,7 +701,8 @@ impl TargetProp {
             let rng = &mut scratch.clone();
             let noisy = noisy.map(|noisy| match noisy {
                 NoisyPass::Made(made) => *made,
-                NoisyPass::Later(noise) => {
+                NoisyPass::Later => {
+                    let noise = self.reconstruction_noise(trace, key, i);
                     let clean = evaluation.unwrap_or(&trace.blocks[i]);
                     let block = &net.blocks[i];
                     Self::noisy_input(block, clean, evaluation.is_some(), noise, rng)
@@ -747,12 +745,12 @@ impl TargetProp {
 }
 
 /// A hidden block's noisy pass ([`TargetProp::noisy_input`]): made before the parts, in block
-/// order, when it draws from the run's stream; else left to the block's part, with its noise.
+/// order, when it draws from the run's stream; else left to the block's part.
 enum NoisyPass {
     /// The noisy input and the pass on it.
     Made(Box<(Tensor<2>, Option<BlockCache>)>),
-    /// The noise, `[batch, in_i]` as a flat vector (none: the clean input, no pass).
-    Later(Option<Vec<f32>>),
+    /// Left to the block's part, which draws the noise (none: the clean input, no pass).
+    Later,
 }
 
 /// What a hidden block's part starts from: its index, its target (`[batch, out_i]`), `g_i`'s
@@ -852,14 +850,12 @@ impl TargetProp {
         let top_target = h_top - grad_h.mul_scalar(self.settings.x_lr * rows as f32);
         let inverses = self.inverses(net);
         let passes = self.evaluation_passes(net, &trace);
-        // The targets go down while the reconstructions' noise is drawn beside them (the g_i
-        // draw nothing at random: their scratch stream is the run's, unread after).
+        // The key of the reconstructions' noise, drawn by the parts that use it (the g_i draw
+        // nothing at random: their scratch stream is the run's, unread after).
         let key = (self.settings.rec_noise > 0.0).then(|| ctx.rng.key());
         let mut scratch = ctx.rng.clone();
-        let ((targets, reconstructions), noise) = rayon::join(
-            || self.propagate(net, &trace, &passes, top_target, &inverses, &mut scratch),
-            || self.reconstruction_noise(&trace, key),
-        );
+        let (targets, reconstructions) =
+            self.propagate(net, &trace, &passes, top_target, &inverses, &mut scratch);
         let mut clean_passes: Vec<Option<BlockCache>> = vec![None; top];
         for (i, reconstruction) in reconstructions.into_iter().enumerate() {
             let Some(Reconstruction { output, cache }) = reconstruction else {
@@ -880,7 +876,7 @@ impl TargetProp {
                 .add("reconstruction_error", blocks, i, gap.square().mean());
         }
         let split = (targets, clean_passes);
-        self.hidden_parts(net, &trace, &passes, split, noise, ctx, &mut grads);
+        self.hidden_parts(net, &trace, &passes, split, key, ctx, &mut grads);
         self.tally.steps += 1;
         StepOutput {
             loss,
