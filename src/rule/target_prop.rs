@@ -716,7 +716,7 @@ impl TargetProp {
             .collect();
         let learned = |input: &PartInput| self.feedback[input.0].is_some();
         let threads = rayon::current_num_threads();
-        let mut parts: Vec<(usize, BlockPart)> =
+        let parts: Vec<(usize, BlockPart)> =
             if threads >= 2 && inputs.iter().filter(|input| learned(input)).count() >= threads {
                 let (first, rest): (Vec<_>, Vec<_>) = inputs.into_iter().partition(learned);
                 let mut parts: Vec<_> = (first.into_par_iter())
@@ -728,7 +728,7 @@ impl TargetProp {
             } else {
                 inputs.into_par_iter().map(part).collect()
             };
-        for (i, part) in parts.drain(..) {
+        for (i, part) in parts {
             grads.merge(part.grads);
             if let Some(reconstruction) = part.reconstruction {
                 self.tally
