@@ -490,13 +490,13 @@ impl TargetProp {
         (targets, reconstructions)
     }
 
-    /// The noise (`rec_noise`) block `i`'s reconstruction adds to its input, `[batch, in_i]` as
-    /// a flat vector, for a block with a learned `g_i` to train when the step drew `key` (one
-    /// draw of the run's stream per step, none without noise): block `i`'s keyed streams
+    /// The noise (`rec_noise`) block `i`'s reconstruction (of a learned `g_i`) adds to the
+    /// block's input, `[batch, in_i]` as a flat vector, when the step drew `key` (one draw of
+    /// the run's stream per step, none without noise): block `i`'s keyed streams
     /// ([`rng::keyed_normal_vec`]), so the values are the same wherever and whenever they are
     /// drawn.
     fn reconstruction_noise(&self, trace: &Trace, key: Option<u64>, i: usize) -> Option<Vec<f32>> {
-        let key = key.filter(|_| self.feedback[i].is_some())?;
+        let key = key?;
         let [batch, units] = trace.blocks[i].input.dims();
         let sigma = self.settings.rec_noise;
         Some(rng::keyed_normal_vec(
@@ -678,18 +678,19 @@ impl TargetProp {
         grads: &mut Gradients,
     ) {
         let (blocks, top) = (net.blocks.len(), net.blocks.len() - 1);
+        // Block i's noisy pass, its noise and its pass's draws (if any) from `rng`.
+        let noisy_pass = |i: usize, rng: &mut Rng| {
+            let noise = self.reconstruction_noise(trace, key, i);
+            let clean = passes[i].as_ref().unwrap_or(&trace.blocks[i]);
+            Self::noisy_input(&net.blocks[i], clean, passes[i].is_some(), noise, rng)
+        };
         let noisy: Vec<_> = (0..top)
             .map(|i| {
                 self.feedback[i].as_ref().map(|_| {
-                    let block = &net.blocks[i];
-                    if passes[i].is_some() || !block.draws_in_training() {
+                    if passes[i].is_some() || !net.blocks[i].draws_in_training() {
                         return NoisyPass::Later;
                     }
-                    let noise = self.reconstruction_noise(trace, key, i);
-                    let clean = &trace.blocks[i];
-                    NoisyPass::Made(Box::new(Self::noisy_input(
-                        block, clean, false, noise, ctx.rng,
-                    )))
+                    NoisyPass::Made(Box::new(noisy_pass(i, ctx.rng)))
                 })
             })
             .collect();
@@ -701,12 +702,7 @@ impl TargetProp {
             let rng = &mut scratch.clone();
             let noisy = noisy.map(|noisy| match noisy {
                 NoisyPass::Made(made) => *made,
-                NoisyPass::Later => {
-                    let noise = self.reconstruction_noise(trace, key, i);
-                    let clean = evaluation.unwrap_or(&trace.blocks[i]);
-                    let block = &net.blocks[i];
-                    Self::noisy_input(block, clean, evaluation.is_some(), noise, rng)
-                }
+                NoisyPass::Later => noisy_pass(i, rng),
             });
             let part = self.block_part(net, trace, evaluation, i, target, clean_pass, noisy, rng);
             (i, part)
@@ -722,7 +718,7 @@ impl TargetProp {
                 let mut parts: Vec<_> = (first.into_par_iter())
                     .map(|input| product::serial(|| part(input)))
                     .collect();
-                parts.extend(rest.into_par_iter().map(part).collect::<Vec<_>>());
+                parts.par_extend(rest.into_par_iter().map(part));
                 parts.sort_by_key(|(i, _)| *i);
                 parts
             } else {
